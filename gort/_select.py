@@ -1,0 +1,176 @@
+"""``select`` over several channel operations (gort's ``select.go``).
+
+One select runs in labelled passes, as Go's does:
+
+    pass 0  lock every channel involved, in one global order (by ``id``), so two
+            selects over the same channels can never deadlock each other;
+    pass 1  poll the cases in a random order and fire the first ready one: among
+            ready cases each is chosen with equal probability;
+    pass 2  nothing ready: enqueue one waiter per case, all sharing one
+            ``_Select``, then unlock everything and park;
+    pass 3  woken: the completer that won the select's claim (the single
+            compare-and-set, ``claim.acquire(False)``) filled in its waiter; take
+            the other waiters off their channels.  On timeout the select tries
+            to claim itself: winning means nobody fired it, losing means a
+            completer is on its way, so its result is taken instead.
+
+While pass 1 and 2 run, every channel of the select is locked, so nobody can
+see (and claim) its waiters before they are all enqueued.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any, Generic, NamedTuple, TypeVar
+
+from . import _runtime
+from ._chan import _NOT_READY, Chan, _Select, _Waiter
+from ._errors import ChanClosed
+
+T = TypeVar("T")
+
+
+class RecvCase(Generic[T]):
+    """A receive case of a select: made by ``ch.recv_case()``."""
+
+    __slots__ = ("chan",)
+
+    def __init__(self, chan: Chan[T]) -> None:
+        self.chan = chan
+
+    def __repr__(self) -> str:
+        return f"<RecvCase {self.chan!r}>"
+
+
+class SendCase(Generic[T]):
+    """A send case of a select: made by ``ch.send_case(value)``."""
+
+    __slots__ = ("chan", "value")
+
+    def __init__(self, chan: Chan[T], value: T) -> None:
+        self.chan = chan
+        self.value = value
+
+    def __repr__(self) -> str:
+        return f"<SendCase {self.value!r} -> {self.chan!r}>"
+
+
+class Selected(NamedTuple):
+    """The result of a select: which case fired, the value received, and ``ok``.
+
+    ``index`` is the position of the case that fired (-1 for ``default``);
+    ``value`` is the value received (None for a send case); ``ok`` is False for
+    a receive from a closed channel (and for ``default``), True otherwise.
+    """
+
+    index: int
+    value: Any
+    ok: bool
+
+
+_shuffle = random.shuffle
+
+
+def _check(cases: tuple[Any, ...]) -> list[int]:
+    order = []
+    for i, c in enumerate(cases):
+        if c is None:
+            continue
+        t = type(c)
+        if t is not RecvCase and t is not SendCase:
+            raise TypeError("select case must be a recv_case(), send_case() or None, "
+                            f"got {type(c).__name__}")
+        order.append(i)
+    return order
+
+
+def _poll(cases: tuple[Any, ...], order: list[int]) -> tuple[Selected | None, _Waiter | None]:
+    """Pass 1, with every channel locked: fire the first ready case."""
+    for i in order:
+        c = cases[i]
+        if type(c) is RecvCase:
+            v, ok, s = c.chan._recv_now()
+            if v is not _NOT_READY:
+                return Selected(i, v, ok), s
+        else:
+            r = c.chan._send_now(c.value)
+            if r is not False:
+                return Selected(i, None, True), (None if r is True else r)
+    return None, None
+
+
+def select(*cases: RecvCase[Any] | SendCase[Any] | None, default: bool = False,
+           timeout: float | None = None) -> Selected:
+    """Wait until one of ``cases`` can proceed, perform it, and say which.
+
+    Cases are ``ch.recv_case()`` and ``ch.send_case(v)``; ``None`` never fires.
+    With ``default=True`` returns ``Selected(-1, None, False)`` at once if no case
+    is ready.  Raises ``TimeoutError`` after ``timeout`` seconds, ``ChanClosed``
+    when a send case's channel is closed.
+    """
+    order = _check(cases)
+    if len(order) > 1:
+        _shuffle(order)
+    chans = sorted({id(cases[i].chan): cases[i].chan for i in order}.items())  # type: ignore[union-attr]
+    locks = [ch._lock for _, ch in chans]
+
+    # Pass 0 and 1.
+    for lock in locks:
+        lock.acquire()
+    try:
+        result, wake = _poll(cases, order)
+        if result is None:
+            if default:
+                return Selected(-1, None, False)
+            if timeout is not None and timeout <= 0:
+                raise TimeoutError("select timed out")
+            # Pass 2.
+            sel = _Select()
+            parker = _runtime.current_parker()
+            release = parker.release
+            waiters: list[tuple[Chan[Any], _Waiter, bool]] = []
+            for i in order:
+                c = cases[i]
+                if type(c) is RecvCase:
+                    w = _Waiter(release, None, sel, i)
+                    c.chan._recvq.append(w)
+                    waiters.append((c.chan, w, True))
+                else:
+                    w = _Waiter(release, c.value, sel, i)
+                    c.chan._sendq.append(w)  # type: ignore[union-attr]
+                    waiters.append((c.chan, w, False))  # type: ignore[union-attr]
+    finally:
+        for lock in reversed(locks):
+            lock.release()
+    if result is not None:
+        if wake is not None:
+            wake.wake()
+        return result
+
+    # Pass 3.
+    woken = _runtime.park(parker, timeout, _claim_self, sel)
+    for ch, w, is_recv in waiters:
+        if w is sel.winner:
+            continue
+        with ch._lock:
+            q = ch._recvq if is_recv else ch._sendq
+            try:
+                q.remove(w)
+            except ValueError:
+                pass  # a completer that lost the claim dropped it already
+    if not woken:
+        raise TimeoutError("select timed out")
+    w = sel.winner
+    assert w is not None
+    if type(cases[w.index]) is SendCase:
+        if not w.ok:
+            raise ChanClosed("send on closed channel")
+        return Selected(w.index, None, True)
+    v = w.elem
+    w.elem = None
+    return Selected(w.index, v, w.ok)
+
+
+def _claim_self(sel: _Select) -> bool:
+    """On timeout: claim our own select, so no completer can fire it any more."""
+    return sel.claim.acquire(False)

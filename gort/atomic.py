@@ -1,0 +1,170 @@
+"""Atomic values (Go's ``sync/atomic`` types).
+
+Every operation is linearizable under free threading.  Each object owns one
+``threading.Lock`` that guards its value for every read-modify-write
+(``store``, ``swap``, ``compare_and_swap``, ``add``); ``load`` reads the field
+without it, which is safe because replacing an attribute's reference is atomic
+and each stored value is immutable (ints, bools) or compared by identity.
+
+The integer types wrap on overflow exactly like Go's fixed-width integers.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Generic, TypeVar
+
+__all__ = ("Bool", "Int32", "Int64", "Uint32", "Uint64", "Value")
+
+T = TypeVar("T")
+
+
+class _Int:
+    __slots__ = ("_v", "_lock")
+    _BITS = 64
+    _SIGNED = True
+
+    def __init__(self, value: int = 0) -> None:
+        self._lock = threading.Lock()
+        self._v = self._wrap(value)
+
+    @classmethod
+    def _wrap(cls, v: int) -> int:
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise TypeError(f"{cls.__name__} needs an int, got {type(v).__name__}")
+        mask = (1 << cls._BITS) - 1
+        v &= mask
+        if cls._SIGNED and v >> (cls._BITS - 1):
+            v -= 1 << cls._BITS
+        return v
+
+    def load(self) -> int:
+        return self._v
+
+    def store(self, value: int) -> None:
+        value = self._wrap(value)
+        with self._lock:
+            self._v = value
+
+    def swap(self, value: int) -> int:
+        value = self._wrap(value)
+        with self._lock:
+            old = self._v
+            self._v = value
+        return old
+
+    def compare_and_swap(self, old: int, new: int) -> bool:
+        new = self._wrap(new)
+        with self._lock:
+            if self._v != old:
+                return False
+            self._v = new
+            return True
+
+    def add(self, delta: int) -> int:
+        """Add ``delta`` (wrapping on overflow) and return the new value."""
+        if isinstance(delta, bool) or not isinstance(delta, int):
+            raise TypeError(f"{type(self).__name__}.add needs an int, got {type(delta).__name__}")
+        with self._lock:
+            v = self._v + delta
+            if not self._LO <= v <= self._HI:  # type: ignore[attr-defined]
+                v = self._wrap(v)
+            self._v = v
+        return v
+
+    def __repr__(self) -> str:
+        return f"<atomic.{type(self).__name__} {self._v}>"
+
+
+class Int64(_Int):
+    """An atomic ``int64``."""
+
+    __slots__ = ()
+    _BITS, _SIGNED, _LO, _HI = 64, True, -(1 << 63), (1 << 63) - 1
+
+
+class Int32(_Int):
+    """An atomic ``int32``."""
+
+    __slots__ = ()
+    _BITS, _SIGNED, _LO, _HI = 32, True, -(1 << 31), (1 << 31) - 1
+
+
+class Uint64(_Int):
+    """An atomic ``uint64``."""
+
+    __slots__ = ()
+    _BITS, _SIGNED, _LO, _HI = 64, False, 0, (1 << 64) - 1
+
+
+class Uint32(_Int):
+    """An atomic ``uint32``."""
+
+    __slots__ = ()
+    _BITS, _SIGNED, _LO, _HI = 32, False, 0, (1 << 32) - 1
+
+
+class Bool:
+    """An atomic ``bool``."""
+
+    __slots__ = ("_v", "_lock")
+
+    def __init__(self, value: bool = False) -> None:
+        self._lock = threading.Lock()
+        self._v = bool(value)
+
+    def load(self) -> bool:
+        return self._v
+
+    def store(self, value: bool) -> None:
+        with self._lock:
+            self._v = bool(value)
+
+    def swap(self, value: bool) -> bool:
+        with self._lock:
+            old = self._v
+            self._v = bool(value)
+        return old
+
+    def compare_and_swap(self, old: bool, new: bool) -> bool:
+        with self._lock:
+            if self._v != bool(old):
+                return False
+            self._v = bool(new)
+            return True
+
+    def __repr__(self) -> str:
+        return f"<atomic.Bool {self._v}>"
+
+
+class Value(Generic[T]):
+    """An atomic reference; ``compare_and_swap`` compares by identity (``is``)."""
+
+    __slots__ = ("_v", "_lock")
+
+    def __init__(self, value: T | None = None) -> None:
+        self._lock = threading.Lock()
+        self._v: Any = value
+
+    def load(self) -> T | None:
+        return self._v  # type: ignore[no-any-return]
+
+    def store(self, value: T) -> None:
+        with self._lock:
+            self._v = value
+
+    def swap(self, value: T) -> T | None:
+        with self._lock:
+            old = self._v
+            self._v = value
+        return old  # type: ignore[no-any-return]
+
+    def compare_and_swap(self, old: T | None, new: T) -> bool:
+        with self._lock:
+            if self._v is not old:
+                return False
+            self._v = new
+            return True
+
+    def __repr__(self) -> str:
+        return f"<atomic.Value {self._v!r}>"

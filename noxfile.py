@@ -1,0 +1,133 @@
+"""nox sessions: tests (every build), bench (the main job), lint.
+
+Builds are discovered, and 3.13t provisioned when missing, by
+``bench/interpreters.py``.  Each interpreter gets one virtual environment under
+``.nox/venvs/<version>``, shared by its GIL settings (``3.13t`` and
+``3.13t+gil`` are the same binary run with ``PYTHON_GIL=0`` / ``PYTHON_GIL=1``);
+an environment is reinstalled only when ``pyproject.toml`` changes.
+
+    nox -s tests                      # every build
+    nox -s tests -- --build 3.13t -k chan
+    nox -s bench                      # see bench/__main__.py for its options
+    nox -s lint
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import nox
+
+ROOT = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT / "bench"))
+import interpreters  # noqa: E402
+
+nox.options.sessions = ["tests"]
+nox.options.default_venv_backend = "none"
+
+
+def _take_option(args: list[str], name: str) -> tuple[list[str], list[str]]:
+    """Split ``--name X`` / ``--name=X`` (repeatable, comma-separated) out of args."""
+    values: list[str] = []
+    rest: list[str] = []
+    it = iter(args)
+    for a in it:
+        if a == name:
+            values.extend(next(it, "").split(","))
+        elif a.startswith(name + "="):
+            values.extend(a.split("=", 1)[1].split(","))
+        else:
+            rest.append(a)
+    return [v for v in values if v], rest
+
+
+def _builds(session: nox.Session, wanted: list[str]) -> list[interpreters.Build]:
+    try:
+        builds = interpreters.provision()
+    except interpreters.ProvisionError as e:
+        session.error(str(e))
+    if wanted:
+        known = {b.label for b in builds}
+        unknown = [w for w in wanted if w not in known]
+        if unknown:
+            session.error(f"unknown build(s) {', '.join(unknown)}; "
+                          f"valid: {', '.join(sorted(known))}")
+        builds = [b for b in builds if b.label in wanted]
+    for b in builds:
+        session.log(f"build {b.describe()}")
+    return builds
+
+
+def _venv(session: nox.Session, interp: interpreters.Interpreter, extras: str) -> str:
+    """A virtual environment for one interpreter with gort (editable) and extras."""
+    name = interp.version + ("t" if interp.free_threaded else "")
+    path = ROOT / ".nox" / "venvs" / name
+    py = path / "bin" / "python"
+    stamp = path / f".installed-{extras}"
+    want = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    if not py.exists():
+        session.log(f"creating {path}")
+        subprocess.run([interp.path, "-m", "venv", str(path)], check=True)
+    if not stamp.exists() or stamp.read_text() != want:
+        session.log(f"installing gort[{extras}] into {path}")
+        env = {**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1", "PYTHON_GIL": "0"}
+        subprocess.run([str(py), "-m", "pip", "install", "-q", "-e", f"{ROOT}[{extras}]"],
+                       check=True, env=env)
+        stamp.write_text(want)
+    return str(py)
+
+
+@nox.session(python=False)
+def tests(session: nox.Session) -> None:
+    """Run the test suite on every build: 3.13, 3.13t (GIL off), 3.13t+gil, ..."""
+    wanted, args = _take_option(list(session.posargs), "--build")
+    failed = []
+    for b in _builds(session, wanted):
+        py = _venv(session, b.interpreter, "test")
+        session.log(f"=== tests on {b.label}: {b.describe()}")
+        env = {**os.environ, **b.env, "GORT_BUILD": b.label, "PYTHONFAULTHANDLER": "1"}
+        rc = subprocess.run([py, "-m", "pytest", *args], cwd=ROOT, env=env).returncode
+        if rc not in (0, 5) or (rc == 5 and not args):
+            failed.append(f"{b.label} (pytest exit {rc})")
+    if failed:
+        session.error(f"tests failed on: {', '.join(failed)}")
+
+
+@nox.session(python=False)
+def bench(session: nox.Session) -> None:
+    """The main job: run the benchmark suites on every build, write results/."""
+    wanted, args = _take_option(list(session.posargs), "--build")
+    pythons, args = _take_option(args, "--python")
+    builds = _builds(session, wanted) if not (pythons and not wanted) else []
+    for p in pythons:
+        try:
+            builds.append(interpreters.build_for_path(p))
+        except interpreters.ProvisionError as e:
+            session.error(str(e))
+    plan = []
+    for b in builds:
+        py = _venv(session, b.interpreter, "bench")
+        plan.append(f"--build-python={b.label}:{b.env.get('PYTHON_GIL', '')}:{py}")
+    # The driver runs on the first build's environment (it needs pyperf and
+    # tabulate); every benchmark runs in a fresh process of its own build.
+    driver = _venv(session, builds[0].interpreter, "bench")
+    cmd = [driver, "-m", "bench", "run", "--command",
+           " ".join(["nox -s bench", *session.posargs]).strip(), *plan, *args]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    rc = subprocess.run(cmd, cwd=ROOT, env=env).returncode
+    if rc:
+        session.error(f"bench exited {rc}")
+
+
+@nox.session(python=False)
+def lint(session: nox.Session) -> None:
+    """ruff on everything, mypy --strict on gort/."""
+    builds = _builds(session, ["3.13"])
+    py = _venv(session, builds[0].interpreter, "lint")
+    subprocess.run([py, "-m", "ruff", "check", "gort", "tests", "bench", "noxfile.py"],
+                   cwd=ROOT, check=True)
+    subprocess.run([py, "-m", "mypy"], cwd=ROOT, check=True)
