@@ -1,0 +1,57 @@
+"""``python -m bench``: run the suites, or rebuild the report.
+
+    python -m bench run --build-python LABEL:GIL:PYTHON [...] [--suite a,b]
+                        [--bench 'pingpong*'] [--rigorous | --smoke] [--out results]
+    python -m bench report [results]
+    python -m bench list               # the suites and their benchmarks
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from . import report, runner
+
+
+def _csv(values: list[str]) -> list[str]:
+    return [v for item in values for v in item.split(",") if v]
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("run", help="run benchmark suites")
+    r.add_argument("--build-python", action="append", default=[], metavar="LABEL:GIL:PYTHON",
+                   help="a build to run on (nox -s bench passes these)")
+    r.add_argument("--suite", action="append", default=[], help="suites, comma-separated")
+    r.add_argument("--bench", action="append", default=[], help="benchmark name patterns")
+    g = r.add_mutually_exclusive_group()
+    g.add_argument("--rigorous", action="store_true", help="publication-grade pyperf runs")
+    g.add_argument("--smoke", action="store_true", help="one value per benchmark, tiny loops")
+    r.add_argument("--out", default="results", type=Path)
+    r.add_argument("--command", default="python -m bench run", help=argparse.SUPPRESS)
+    rep = sub.add_parser("report", help="regenerate results/README.md from result JSON")
+    rep.add_argument("dir", nargs="?", default="results", type=Path)
+    sub.add_parser("list", help="list suites and benchmarks")
+    args = ap.parse_args(argv)
+
+    if args.cmd == "list":
+        for s in runner.SUITES:
+            print(f"{s}: {', '.join(runner.suite_benchmarks(s))}")
+        return 0
+    if args.cmd == "report":
+        print(report.write_report(args.dir))
+        return 0
+    if not args.build_python:
+        ap.error("no build to run on: pass --build-python (nox -s bench does)")
+    builds = [runner.BuildSpec.parse(b) for b in args.build_python]
+    suites = _csv(args.suite) or list(runner.SUITES)
+    profile = "rigorous" if args.rigorous else "smoke" if args.smoke else "default"
+    return runner.run(builds, suites, _csv(args.bench), profile, args.out, args.command,
+                      quick=args.smoke)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,166 @@
+"""The driver behind ``nox -s bench``: every suite on every build, into results/.
+
+For each build (an interpreter plus a GIL setting) and each suite script, it runs
+the script under pyperf in that build's own processes, then merges the suites
+into ``results/<machine>/<build>.json`` (pyperf JSON, ``pyperf compare_to``
+can read it) and regenerates ``results/README.md``.  A suite that crashes or
+times out is reported and the run continues; the summary names what is missing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fnmatch
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pyperf
+
+ROOT = Path(__file__).resolve().parent.parent
+SUITES_DIR = Path(__file__).resolve().parent / "suites"
+SUITES = ("spawn", "switch", "channels", "sync", "scaling")
+
+# pyperf settings per profile: processes, values per process, warmups, min time.
+PROFILES = {
+    "smoke": ["--processes=1", "--values=1", "--warmups=0", "--loops=1"],
+    "default": ["--processes=4", "--values=3", "--warmups=1", "--min-time=0.05"],
+    "rigorous": ["--rigorous"],
+}
+SUITE_TIMEOUT = {"smoke": 300, "default": 900, "rigorous": 3600}
+
+
+@dataclasses.dataclass(frozen=True)
+class BuildSpec:
+    label: str
+    gil: str  # "", "0" or "1": the PYTHON_GIL setting
+    python: str
+
+    @classmethod
+    def parse(cls, text: str) -> BuildSpec:
+        label, gil, python = text.split(":", 2)
+        return cls(label, gil, python)
+
+
+def machine_label() -> str:
+    cpu = cpu_model()
+    slug = re.sub(r"[^a-z0-9]+", "-", cpu.lower()).strip("-")[:40] or platform.machine()
+    return f"{slug}-{os.cpu_count()}cpu"
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def suite_benchmarks(suite: str) -> list[str]:
+    """The benchmark names a suite defines (read from its source, for filters)."""
+    text = (SUITES_DIR / f"bm_{suite}.py").read_text()
+    return re.findall(r'bench_time\(runner, f?"([^"]+)"', text)
+
+
+def _fmt(seconds: float) -> str:
+    m, s = divmod(int(seconds), 60)
+    return f"{m}:{s:02d}"
+
+
+def run(builds: list[BuildSpec], suites: list[str], bench_patterns: list[str], profile: str,
+        out_dir: Path, command: str, quick: bool = False) -> int:
+    unknown = [s for s in suites if s not in SUITES]
+    if unknown:
+        print(f"error: unknown suite(s) {', '.join(unknown)}; valid: {', '.join(SUITES)}",
+              file=sys.stderr)
+        return 2
+    if bench_patterns:
+        every = [b for s in suites for b in suite_benchmarks(s)]
+        dead = [p for p in bench_patterns if not any(fnmatch.fnmatchcase(b, p) for b in every)]
+        if dead:
+            print(f"error: no benchmark matches {', '.join(dead)}; valid: {', '.join(every)}",
+                  file=sys.stderr)
+            return 2
+        suites = [s for s in suites if any(fnmatch.fnmatchcase(b, p) for b in
+                                           suite_benchmarks(s) for p in bench_patterns)]
+    machine = machine_label()
+    target = out_dir / machine
+    target.mkdir(parents=True, exist_ok=True)
+    jobs = [(b, s) for b in builds for s in suites]
+    missing: list[str] = []
+    start = time.monotonic()
+    print(f"gort bench: {len(builds)} build(s) x {len(suites)} suite(s), profile {profile}, "
+          f"results in {target}", flush=True)
+    per_build: dict[str, list[Path]] = {b.label: [] for b in builds}
+    tmp = Path(tempfile.mkdtemp(prefix="gort-bench-"))
+    for n, (build, suite) in enumerate(jobs, 1):
+        elapsed = time.monotonic() - start
+        eta = f", about {_fmt(elapsed / (n - 1) * (len(jobs) - n + 1))} left" if n > 1 else ""
+        print(f"[{n}/{len(jobs)}] {build.label}: {suite} (elapsed {_fmt(elapsed)}{eta})",
+              flush=True)
+        out = tmp / f"{build.label}-{suite}.json"
+        env = {k: v for k, v in os.environ.items() if k != "PYTHON_GIL"}
+        if build.gil:
+            env["PYTHON_GIL"] = build.gil
+        env["GORT_BUILD_LABEL"] = build.label
+        env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(SUITES_DIR)])
+        if bench_patterns:
+            env["GORT_BENCH_FILTER"] = ",".join(bench_patterns)
+        if quick:
+            env["GORT_BENCH_QUICK"] = "1"
+        cmd = [build.python, str(SUITES_DIR / f"bm_{suite}.py"), "-o", str(out), "--quiet",
+               *PROFILES[profile]]
+        try:
+            r = subprocess.run(cmd, env=env, capture_output=True, text=True,
+                               timeout=SUITE_TIMEOUT[profile])
+            ok = r.returncode == 0 and out.exists()
+            why = f"exit {r.returncode}: {(r.stderr or r.stdout).strip()[-800:]}"
+        except subprocess.TimeoutExpired:
+            ok, why = False, f"timed out after {SUITE_TIMEOUT[profile]} s"
+        if ok:
+            per_build[build.label].append(out)
+            for bench in pyperf.BenchmarkSuite.load(str(out)).get_benchmarks():
+                print(f"    {bench.get_name():<34} {bench.format_value(bench.mean())}",
+                      flush=True)
+        else:
+            missing.append(f"{build.label}: {suite} ({why.splitlines()[-1] if why else ''})")
+            print(f"    FAILED: {why}", flush=True)
+    for label, parts in per_build.items():
+        if not parts:
+            continue
+        merged = _merge(parts)
+        path = target / f"{label}.json"
+        merged.dump(str(path), replace=True)
+    meta = {"command": command, "profile": profile, "machine": machine, "cpu": cpu_model(),
+            "cpus": os.cpu_count(), "os": platform.platform(), "date": time.strftime(
+                "%Y-%m-%d %H:%M UTC", time.gmtime()),
+            "builds": [dataclasses.asdict(b) for b in builds], "missing": missing}
+    (target / "run.json").write_text(json.dumps(meta, indent=2) + "\n")
+    from . import report
+    report.write_report(out_dir)
+    print(f"done in {_fmt(time.monotonic() - start)}; report: {out_dir / 'README.md'}")
+    if missing:
+        print("MISSING (crashed or timed out):\n  " + "\n  ".join(missing))
+        return 1
+    return 0
+
+
+def _merge(parts: list[Path]) -> pyperf.BenchmarkSuite:
+    suite: pyperf.BenchmarkSuite | None = None
+    for p in parts:
+        s = pyperf.BenchmarkSuite.load(str(p))
+        if suite is None:
+            suite = s
+        else:
+            for b in s.get_benchmarks():
+                suite.add_benchmark(b)
+    assert suite is not None
+    return suite

@@ -1,0 +1,62 @@
+"""What every benchmark script shares: a pyperf Runner that records the build.
+
+Each script is run by pyperf in fresh worker processes of one interpreter build.
+The metadata records what was actually observed in the worker (free-threaded
+build or not, GIL enabled at run time, gort's max_procs), not what was asked for.
+``GORT_BENCH_FILTER`` (fnmatch patterns, comma-separated) selects benchmarks by
+name; ``GORT_BENCH_QUICK=1`` shrinks the work per loop (the smoke test uses it).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import platform
+import sys
+import sysconfig
+from collections.abc import Callable
+from typing import Any
+
+import pyperf
+
+import gort
+
+INHERITED_ENV = "PYTHON_GIL,GORT_MAXPROCS,GORT_BENCH_FILTER,GORT_BENCH_QUICK,GORT_BENCH_SLOWDOWN"
+QUICK = os.environ.get("GORT_BENCH_QUICK") == "1"
+_FILTER = [p for p in os.environ.get("GORT_BENCH_FILTER", "").split(",") if p]
+
+
+def scaled(n: int, quick: int) -> int:
+    """``n`` units of work per loop, or ``quick`` in smoke-test mode."""
+    return quick if QUICK else n
+
+
+def make_runner(description: str) -> pyperf.Runner:
+    # pyperf passes only a few variables to its workers; the GIL setting must
+    # reach them or a 3.13t+gil run would silently measure 3.13t.
+    argv = sys.argv[1:]
+    if not any(a.startswith("--inherit-environ") for a in argv):
+        sys.argv[1:1] = [f"--inherit-environ={INHERITED_ENV}"]
+    runner = pyperf.Runner()
+    is_gil_enabled = getattr(sys, "_is_gil_enabled", lambda: True)
+    runner.metadata["description"] = description
+    runner.metadata["gort_version"] = gort.__version__
+    runner.metadata["free_threaded_build"] = str(bool(sysconfig.get_config_var("Py_GIL_DISABLED")))
+    runner.metadata["gil_enabled"] = str(is_gil_enabled())
+    runner.metadata["gort_max_procs"] = str(gort.max_procs())
+    runner.metadata["python_build_label"] = os.environ.get("GORT_BUILD_LABEL") or "unnamed"
+    runner.metadata["python_implementation_version"] = platform.python_version()
+    return runner
+
+
+def selected(name: str) -> bool:
+    return not _FILTER or any(fnmatch.fnmatchcase(name, p) for p in _FILTER)
+
+
+def bench_time(runner: pyperf.Runner, name: str, func: Callable[..., float], *args: Any,
+               inner_loops: int = 1, description: str = "") -> None:
+    """``runner.bench_time_func`` for the benchmarks the filter selects."""
+    if not selected(name):
+        return
+    meta = {"description": description} if description else None
+    runner.bench_time_func(name, func, *args, inner_loops=inner_loops, metadata=meta)
