@@ -233,7 +233,8 @@ def plot(data: dict[str, dict[str, Result]], out: Path) -> list[str]:
         fig, ax = plt.subplots(figsize=(6, 4))
         for key in sorted({(b, i) for b, i, *_ in rows}):
             pts = sorted((p, s) for b, i, p, s, _ in rows if (b, i) == key)
-            ax.plot([p for p, _ in pts], [s for _, s in pts], marker="o", label=f"{key[1]} {key[0]}")
+            ax.plot([p for p, _ in pts], [s for _, s in pts], marker="o",
+                    label=f"{key[1]} {key[0]}")
         ax.set_xlabel("procs")
         ax.set_ylabel("speedup t1/tP")
         ax.set_title("CPU-bound scaling")

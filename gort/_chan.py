@@ -66,7 +66,7 @@ class _Select:
 class _Waiter:
     """One blocked channel operation (Go's sudog)."""
 
-    __slots__ = ("wake", "elem", "ok", "sel", "index")
+    __slots__ = ("elem", "index", "ok", "sel", "wake")
 
     def __init__(self, wake: Callable[[], Any], elem: Any = None,
                  sel: _Select | None = None, index: int = -1) -> None:
@@ -181,7 +181,7 @@ class Chan(SendChan[T], RecvChan[T]):
     blocked goroutines are served in FIFO order.
     """
 
-    __slots__ = ("_lock", "_cap", "_buf", "_sendq", "_recvq", "_closed", "__weakref__")
+    __slots__ = ("__weakref__", "_buf", "_cap", "_closed", "_lock", "_recvq", "_sendq")
 
     def __init__(self, cap: int = 0) -> None:
         if isinstance(cap, bool) or not isinstance(cap, int):
@@ -231,7 +231,7 @@ class Chan(SendChan[T], RecvChan[T]):
         if r is True:
             return
         if r is not False:
-            r.wake()  # type: ignore[union-attr]
+            r.wake()
             return
         if not _runtime.park(parker, timeout, self._abort_send, w):
             raise TimeoutError("send timed out")
@@ -245,7 +245,7 @@ class Chan(SendChan[T], RecvChan[T]):
         if r is False:
             return False
         if r is not True:
-            r.wake()  # type: ignore[union-attr]
+            r.wake()
         return True
 
     def _abort_send(self, w: _Waiter) -> bool:
@@ -407,7 +407,7 @@ class Chan(SendChan[T], RecvChan[T]):
 
 
 class _RecvView(RecvChan[T]):
-    __slots__ = ("_ch", "recv", "recv_ok", "try_recv", "recv_case")
+    __slots__ = ("_ch", "recv", "recv_case", "recv_ok", "try_recv")
 
     def __init__(self, ch: Chan[T]) -> None:
         self._ch = ch
@@ -432,7 +432,7 @@ class _RecvView(RecvChan[T]):
 
 
 class _SendView(SendChan[T]):
-    __slots__ = ("_ch", "send", "try_send", "send_case", "close")
+    __slots__ = ("_ch", "close", "send", "send_case", "try_send")
 
     def __init__(self, ch: Chan[T]) -> None:
         self._ch = ch

@@ -119,7 +119,7 @@ class _M:
     """A worker thread.  Its fields are touched only by its own thread, except
     ``g``/``p`` which a dispatcher sets right before unparking it."""
 
-    __slots__ = ("parker", "p", "g", "thread", "__weakref__")
+    __slots__ = ("__weakref__", "g", "p", "parker", "thread")
 
     def __init__(self) -> None:
         self.parker = _new_parker()
@@ -424,9 +424,23 @@ class Goroutine(Generic[T]):
     dropped, or at interpreter exit.
     """
 
-    __slots__ = ("_fn", "_args", "_kwargs", "_ctx", "id", "name", "_lock", "_done",
-                 "_result", "_exc", "_joiners", "_retrieved", "_state", "_thread",
-                 "__weakref__")
+    __slots__ = (
+        "__weakref__",
+        "_args",
+        "_ctx",
+        "_done",
+        "_exc",
+        "_fn",
+        "_joiners",
+        "_kwargs",
+        "_lock",
+        "_result",
+        "_retrieved",
+        "_state",
+        "_thread",
+        "id",
+        "name",
+    )
 
     def __init__(self, fn: Callable[..., T], args: tuple[Any, ...],
                  kwargs: dict[str, Any], ctx: contextvars.Context) -> None:
@@ -452,7 +466,7 @@ class Goroutine(Generic[T]):
         self._thread = m.thread
         try:
             self._result = self._ctx.run(self._fn, *self._args, **self._kwargs)
-        except BaseException as e:  # noqa: BLE001 - a goroutine's failure is its result
+        except BaseException as e:
             self._exc = e
         finally:
             self._fn = self._args = self._kwargs = None  # type: ignore[assignment]

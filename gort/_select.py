@@ -63,7 +63,7 @@ class Selected(NamedTuple):
     a receive from a closed channel (and for ``default``), True otherwise.
     """
 
-    index: int
+    index: int  # type: ignore[assignment]  # shadows tuple.index, as Go names it
     value: Any
     ok: bool
 
@@ -136,9 +136,10 @@ def select(*cases: RecvCase[Any] | SendCase[Any] | None, default: bool = False,
                     c.chan._recvq.append(w)
                     waiters.append((c.chan, w, True))
                 else:
+                    assert type(c) is SendCase
                     w = _Waiter(release, c.value, sel, i)
-                    c.chan._sendq.append(w)  # type: ignore[union-attr]
-                    waiters.append((c.chan, w, False))  # type: ignore[union-attr]
+                    c.chan._sendq.append(w)
+                    waiters.append((c.chan, w, False))
     finally:
         for lock in reversed(locks):
             lock.release()
@@ -160,15 +161,15 @@ def select(*cases: RecvCase[Any] | SendCase[Any] | None, default: bool = False,
                 pass  # a completer that lost the claim dropped it already
     if not woken:
         raise TimeoutError("select timed out")
-    w = sel.winner
-    assert w is not None
-    if type(cases[w.index]) is SendCase:
-        if not w.ok:
+    won = sel.winner
+    assert won is not None
+    if type(cases[won.index]) is SendCase:
+        if not won.ok:
             raise ChanClosed("send on closed channel")
-        return Selected(w.index, None, True)
-    v = w.elem
-    w.elem = None
-    return Selected(w.index, v, w.ok)
+        return Selected(won.index, None, True)
+    v = won.elem
+    won.elem = None
+    return Selected(won.index, v, won.ok)
 
 
 def _claim_self(sel: _Select) -> bool:

@@ -42,7 +42,7 @@ _monotonic = time.monotonic
 class _W:
     """A goroutine blocked on a sync primitive."""
 
-    __slots__ = ("wake", "n", "granted", "start")
+    __slots__ = ("granted", "n", "start", "wake")
 
     def __init__(self, wake: Callable[[], Any], n: int = 0) -> None:
         self.wake = wake
@@ -90,7 +90,7 @@ class Mutex:
     Any goroutine may unlock it, as in Go.  Usable as ``with mu:``.
     """
 
-    __slots__ = ("_held", "_state", "_waitq", "_starving")
+    __slots__ = ("_held", "_starving", "_state", "_waitq")
 
     def __init__(self) -> None:
         self._held = threading.Lock()
@@ -202,7 +202,7 @@ class RWMutex:
     holds it), _rq (blocked readers), _wq (blocked writers, FIFO).
     """
 
-    __slots__ = ("_state", "_readers", "_writer", "_rq", "_wq", "_rlocker")
+    __slots__ = ("_readers", "_rlocker", "_rq", "_state", "_wq", "_writer")
 
     def __init__(self) -> None:
         self._state = threading.Lock()
@@ -323,7 +323,7 @@ class _RLocker:
 class WaitGroup:
     """Waits for a collection of goroutines to finish (Go's ``sync.WaitGroup``)."""
 
-    __slots__ = ("_state", "_count", "_waiters")
+    __slots__ = ("_count", "_state", "_waiters")
 
     def __init__(self) -> None:
         self._state = threading.Lock()
@@ -485,7 +485,7 @@ class Semaphore:
     overtaken by smaller ones behind it.  ``async with``/``with sem:`` take 1.
     """
 
-    __slots__ = ("_state", "_size", "_cur", "_waiters")
+    __slots__ = ("_cur", "_size", "_state", "_waiters")
 
     def __init__(self, n: int) -> None:
         if isinstance(n, bool) or not isinstance(n, int):

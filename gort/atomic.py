@@ -20,7 +20,7 @@ T = TypeVar("T")
 
 
 class _Int:
-    __slots__ = ("_v", "_lock")
+    __slots__ = ("_lock", "_v")
     _BITS = 64
     _SIGNED = True
 
@@ -107,7 +107,7 @@ class Uint32(_Int):
 class Bool:
     """An atomic ``bool``."""
 
-    __slots__ = ("_v", "_lock")
+    __slots__ = ("_lock", "_v")
 
     def __init__(self, value: bool = False) -> None:
         self._lock = threading.Lock()
@@ -140,7 +140,7 @@ class Bool:
 class Value(Generic[T]):
     """An atomic reference; ``compare_and_swap`` compares by identity (``is``)."""
 
-    __slots__ = ("_v", "_lock")
+    __slots__ = ("_lock", "_v")
 
     def __init__(self, value: T | None = None) -> None:
         self._lock = threading.Lock()

@@ -21,7 +21,8 @@ def test_gil_is_off_on_3_13t() -> None:
     assert gort.free_threading() is True
 
 
-@pytest.mark.skipif(not BUILD.endswith("+gil"), reason="only on a free-threaded build with PYTHON_GIL=1")
+@pytest.mark.skipif(not BUILD.endswith("+gil"),
+                    reason="only on a free-threaded build with PYTHON_GIL=1")
 def test_gil_is_on_with_python_gil_1() -> None:
     assert FREE_THREADED
     assert sys._is_gil_enabled() is True

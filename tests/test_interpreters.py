@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
-import interpreters  # noqa: E402
+import interpreters
 
 
 def test_wrong_tarball_hash_is_refused_naming_the_expected_hash(tmp_path: Path) -> None:

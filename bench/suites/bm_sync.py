@@ -90,7 +90,7 @@ def counter_gort(loops: int) -> float:
         n = atomic.Int64()
         wg = gort.WaitGroup()
 
-        def work() -> None:
+        def work(n: atomic.Int64 = n) -> None:
             add = n.add
             for _ in range(INCREMENTS):
                 add(1)
@@ -107,7 +107,7 @@ def counter_threading(loops: int) -> float:
     for _ in range(loops):
         c = _LockedCounter()
 
-        def work() -> None:
+        def work(c: _LockedCounter = c) -> None:
             lock = c.lock
             for _ in range(INCREMENTS):
                 with lock:
