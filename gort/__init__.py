@@ -1,17 +1,37 @@
 """gort: Go's concurrency model for free-threaded Python.
 
-Goroutines on a parallel pool of worker threads, channels with Go's semantics,
-select, the sync primitives and atomics.  See README.md for a tour.
+Goroutines on a parallel pool of worker threads (plain functions, and M:N
+``async def`` coroutines), channels with Go's semantics, select, the sync
+primitives and atomics, context cancellation, timers, errgroup, the patterns
+of the Go concurrency overview, and Go's diagnostics.  See README.md.
 """
 
 from __future__ import annotations
 
 from . import atomic as atomic
+from . import patterns as patterns
+from ._aio import asleep as asleep
+from ._aio import sleep as sleep
+from ._aio import to_thread as to_thread
 from ._chan import Chan as Chan
 from ._chan import ChanStatistics as ChanStatistics
 from ._chan import RecvChan as RecvChan
 from ._chan import SendChan as SendChan
+from ._context import Canceled as Canceled
+from ._context import Context as Context
+from ._context import DeadlineExceeded as DeadlineExceeded
+from ._context import background as background
+from ._context import todo as todo
+from ._context import with_cancel as with_cancel
+from ._context import with_deadline as with_deadline
+from ._context import with_timeout as with_timeout
+from ._context import with_value as with_value
+from ._diag import dump as dump
+from ._diag import install_dump_signal as install_dump_signal
+from ._diag import num_goroutine as num_goroutine
+from ._errgroup import ErrGroup as ErrGroup
 from ._errors import ChanClosed as ChanClosed
+from ._runtime import Deadlock as Deadlock
 from ._runtime import ExceptHookArgs as ExceptHookArgs
 from ._runtime import Goroutine as Goroutine
 from ._runtime import GState as GState
@@ -25,8 +45,9 @@ from ._runtime import max_procs as max_procs
 from ._runtime import sched_statistics as sched_statistics
 from ._runtime import set_max_procs as set_max_procs
 from ._select import RecvCase as RecvCase
-from ._select import Selected as Selected
 from ._select import SendCase as SendCase
+from ._select import Selected as Selected
+from ._select import aselect as aselect
 from ._select import select as select
 from ._sync import Cond as Cond
 from ._sync import Mutex as Mutex
@@ -37,14 +58,24 @@ from ._sync import RWMutexStatistics as RWMutexStatistics
 from ._sync import Semaphore as Semaphore
 from ._sync import SemaphoreStatistics as SemaphoreStatistics
 from ._sync import WaitGroup as WaitGroup
+from ._time import Ticker as Ticker
+from ._time import Timer as Timer
+from ._time import after as after
+from ._time import after_func as after_func
+from ._time import tick as tick
 
 __version__ = "0.1.0"
 
 __all__ = (
+    "Canceled",
     "Chan",
     "ChanClosed",
     "ChanStatistics",
     "Cond",
+    "Context",
+    "Deadlock",
+    "DeadlineExceeded",
+    "ErrGroup",
     "ExceptHookArgs",
     "GState",
     "Goroutine",
@@ -61,15 +92,34 @@ __all__ = (
     "SendChan",
     "Semaphore",
     "SemaphoreStatistics",
+    "Ticker",
+    "Timer",
     "WaitGroup",
+    "after",
+    "after_func",
+    "aselect",
+    "asleep",
     "atomic",
+    "background",
     "current_goroutine",
+    "dump",
     "excepthook",
     "free_threading",
     "go",
     "gosched",
+    "install_dump_signal",
     "max_procs",
+    "num_goroutine",
+    "patterns",
     "sched_statistics",
     "select",
     "set_max_procs",
+    "sleep",
+    "tick",
+    "to_thread",
+    "todo",
+    "with_cancel",
+    "with_deadline",
+    "with_timeout",
+    "with_value",
 )

@@ -38,11 +38,12 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+import types
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Generator, Iterator
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from . import _runtime
+from . import _aio, _runtime
 from ._errors import ChanClosed
 
 if TYPE_CHECKING:
@@ -140,8 +141,30 @@ class RecvChan(Generic[T]):
                 return
             yield v  # type: ignore[misc]
 
-    def __aiter__(self) -> AsyncIterator[T]:
+    def arecv(self, timeout: float | None = None) -> Any:
         raise NotImplementedError
+
+    def arecv_ok(self, timeout: float | None = None) -> Any:
+        raise NotImplementedError
+
+    def __aiter__(self) -> AsyncIterator[T]:
+        return _ChanAsyncIter(self)
+
+
+class _ChanAsyncIter(Generic[T]):
+    __slots__ = ("_ch",)
+
+    def __init__(self, ch: RecvChan[T]) -> None:
+        self._ch = ch
+
+    def __aiter__(self) -> _ChanAsyncIter[T]:
+        return self
+
+    async def __anext__(self) -> T:
+        v, ok = await self._ch.arecv_ok()
+        if not ok:
+            raise StopAsyncIteration
+        return v  # type: ignore[no-any-return]
 
 
 class SendChan(Generic[T]):
@@ -153,6 +176,9 @@ class SendChan(Generic[T]):
         raise NotImplementedError
 
     def try_send(self, value: T) -> bool:
+        raise NotImplementedError
+
+    def asend(self, value: T, timeout: float | None = None) -> Any:
         raise NotImplementedError
 
     def send_case(self, value: T) -> SendCase[T]:
@@ -233,7 +259,7 @@ class Chan(SendChan[T], RecvChan[T]):
         if r is not False:
             r.wake()
             return
-        if not _runtime.park(parker, timeout, self._abort_send, w):
+        if not _runtime.park(parker, timeout, self._abort_send, w, "chan send"):
             raise TimeoutError("send timed out")
         if not w.ok:
             raise ChanClosed("send on closed channel")
@@ -295,7 +321,7 @@ class Chan(SendChan[T], RecvChan[T]):
             if s is not None:
                 s.wake()
             return v, ok
-        if not _runtime.park(parker, timeout, self._abort_recv, w):
+        if not _runtime.park(parker, timeout, self._abort_recv, w, "chan receive"):
             raise TimeoutError("receive timed out")
         v = w.elem
         w.elem = None
@@ -338,6 +364,78 @@ class Chan(SendChan[T], RecvChan[T]):
             except ValueError:
                 return False
             return True
+
+    # -- coroutine forms
+
+    def asend(self, value: T, timeout: float | None = None) -> Any:
+        """Coroutine form of ``send``: ``await ch.asend(v)``."""
+        return self._asend(value, timeout)
+
+    @types.coroutine
+    def _asend(self, value: T, timeout: float | None) -> Generator[Any, Any, None]:
+        lock = self._lock
+        lock.acquire()
+        try:
+            r = self._send_now(value)
+            if r is False:
+                if timeout is not None and timeout <= 0:
+                    raise TimeoutError("send timed out")
+                wake, fut = _aio.waker()
+                w = _Waiter(wake, value)
+                self._sendq.append(w)
+        except BaseException:
+            lock.release()
+            raise
+        if r is not False:
+            lock.release()
+            if r is not True:
+                r.wake()
+            return
+        if not (yield from _aio.suspend((lock,), fut, timeout, self._abort_send, w,
+                                        "chan send")):
+            raise TimeoutError("send timed out")
+        if not w.ok:
+            raise ChanClosed("send on closed channel")
+
+    @types.coroutine
+    def _arecv(self, timeout: float | None, value_only: bool) -> Generator[Any, Any, Any]:
+        lock = self._lock
+        lock.acquire()
+        try:
+            v, ok, s = self._recv_now()
+            if v is _NOT_READY:
+                if timeout is not None and timeout <= 0:
+                    raise TimeoutError("receive timed out")
+                wake, fut = _aio.waker()
+                w = _Waiter(wake)
+                self._recvq.append(w)
+        except BaseException:
+            lock.release()
+            raise
+        if v is _NOT_READY:
+            if not (yield from _aio.suspend((lock,), fut, timeout, self._abort_recv, w,
+                                            "chan receive")):
+                raise TimeoutError("receive timed out")
+            v = w.elem
+            ok = w.ok
+            w.elem = None
+        else:
+            lock.release()
+            if s is not None:
+                s.wake()
+        if not value_only:
+            return v, ok
+        if not ok:
+            raise ChanClosed("receive from closed channel")
+        return v
+
+    def arecv_ok(self, timeout: float | None = None) -> Any:
+        """Coroutine form of ``recv_ok``: ``v, ok = await ch.arecv_ok()``."""
+        return self._arecv(timeout, False)
+
+    def arecv(self, timeout: float | None = None) -> Any:
+        """Coroutine form of ``recv``: ``v = await ch.arecv()``."""
+        return self._arecv(timeout, True)
 
     # -- close
 

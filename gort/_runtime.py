@@ -1,45 +1,79 @@
 """Goroutines on a pool of worker threads: the scheduler, parking and hand-off.
 
-This is gort's ``proc.go``.  A goroutine (``_G``) is started by ``go()`` and runs on
-a worker thread (``_M``).  A worker may run Python code only while it holds a
-processor token (a *P*); there are ``max_procs()`` of them, so at most that many
-goroutines run at once.  A goroutine that blocks in a gort operation gives its P
-back before it sleeps and takes one again when it wakes, so a blocked goroutine
-never stops the runnable ones (Go's hand-off).  A plain-function goroutine that is
-blocked still occupies its OS thread, so the pool grows a thread when every
-existing one is blocked and work is waiting; idle threads are reused, and the
-ones beyond ``2 * max_procs()`` retire after ``_IDLE_RETIRE`` seconds.
+This is gort's ``proc.go``.  A goroutine (``Goroutine``) runs on a worker thread
+(``_M``).  A worker may run Python code only while it holds a processor (``_P``);
+there are ``max_procs()`` of them, so at most that many goroutines run at once.
+
+Two kinds of goroutine share the pool:
+
+* a *plain* goroutine runs a function.  While it is blocked in a gort operation
+  its worker thread sleeps on its parker, after giving its P away (Go's
+  hand-off), so blocked goroutines never stop runnable ones.  The pool grows a
+  thread when every thread is blocked and work is waiting; idle threads are
+  reused, and those beyond ``2 * max_procs()`` retire after ``_IDLE_RETIRE`` s.
+* a *coroutine* goroutine runs an ``async def`` function.  The worker steps it
+  with ``coro.send``; when it awaits a gort operation that must wait, it yields
+  a park request and the worker moves on to other work: a parked coroutine holds
+  no thread.  Whoever wakes it makes it runnable (``ready``) and any worker may
+  resume it (M:N scheduling).
+
+Run queues (Go's ``runq``/``runnext``, Tokio's LIFO slot):
+
+* each P has a local FIFO ``runq`` and a one-slot ``runnext``.  A coroutine made
+  runnable by a coroutine goroutine running on P goes to P's runnext (the old
+  occupant moves to the runq tail), so a ping-pong pair stays on one worker
+  and a switch costs a generator resume, not an OS thread wake-up;
+* the global FIFO ``_runq`` takes new goroutines, coroutines made runnable from
+  outside the pool (other threads, the timer thread), and workers whose plain
+  goroutine was woken and which now wait for a P;
+* a worker looks, in order: every 61st time the global queue first (so it is
+  never starved by local work), then runnext, then its runq, then the global
+  queue, then it steals from other Ps' queues; only then does it sleep;
+* fairness of runnext: after ``_RUNNEXT_STREAK`` consecutive runnext picks the
+  worker takes its runq head instead, so a ping-pong pair cannot starve the
+  rest of its queue;
+* a monitor thread (Go's sysmon, started with the first coroutine goroutine)
+  checks every millisecond for a P whose worker has not come back to the
+  scheduler since the last check while work sits in its queues, and wakes an
+  idle worker to steal it.
+
+What this module deliberately does not do: preempt a goroutine that runs Python
+code without calling into gort (Go before 1.14 behaved the same; call
+``gosched()`` in long loops).
 
 Threads that gort did not start (the main thread, a user's ``threading.Thread``)
 may use every gort primitive; they hold no P and are not limited by it.
 
-What this module deliberately does not do: preempt a goroutine that runs Python
-code without ever calling into gort (Go before 1.14 behaved the same way; call
-``gosched()`` in long loops), and run goroutines in a fixed order.
-
 Shared state and what guards it (there is no GIL on 3.13t):
 
-    _idle_p   deque of free P tokens.  Every P is, at all times, exactly one of:
-              in _idle_p, or held by one M (``m.p``), or in transit inside
-              ``_dispatch`` between a pop and a hand-off.  deque.append/pop are
-              atomic (per-object critical sections), so no lock is needed.
-    _runq     deque of runnable work waiting for a P, FIFO: a ``_G`` not yet
-              started, or an ``_M`` whose goroutine was woken and needs a P.
-    _idle_m   deque of worker threads parked with no goroutine.
+    _idle_p   deque of Ps no worker holds.  A P is, at every moment, in _idle_p,
+              or held by one worker (``m.p``), or in transit in one call of
+              ``_give``.  deque append/pop are atomic, so no lock is needed.
+    _runq     the global run queue (deque): Goroutines and _Ms.
+    p.runq    a P's local run queue.  Only the P's holder appends; anyone pops
+              from the left (stealing); each pop is atomic.
+    p.runnext a deque of at most one Goroutine, the run-next slot.  Only the
+              holder appends; taking is ``pop()``, atomic, so a goroutine in the
+              slot is taken by exactly one worker.
+    _idle_m   workers parked with no goroutine.
 
     No lost wake-up: whoever adds to _runq calls ``_dispatch()`` afterwards, and
-    whoever returns a P to _idle_p checks _runq afterwards.  ``_dispatch`` puts a
-    P back when _runq was empty and then looks at _runq again, so a P and a
-    runnable item can never both sit idle (each side publishes, then checks).
+    whoever returns a P to _idle_p looks at _runq afterwards; ``_dispatch`` puts
+    a P back when _runq was empty and then looks again.  A worker returns its P
+    only after its local queues were found empty, and only the holder fills them.
 
-    Parking: each thread owns one parker, a ``threading.Lock`` kept locked while
-    nobody has signalled it.  ``unpark`` releases it, ``park`` acquires it: every
-    unpark is consumed by exactly one park, so a wake-up that comes before the
-    park is never lost and never counted twice.  A thread waits on its parker for
-    one reason at a time (a channel, a P, work), so one parker suffices.
+    Parking a thread: each thread owns one parker, a ``threading.Lock`` kept
+    locked while nobody signalled it; ``release`` wakes, ``acquire`` waits.
+    Every wake is consumed by exactly one wait, so a wake that comes before the
+    wait is never lost, and a thread waits for one reason at a time.
 
-    _procs_lock guards _nprocs and _p_debt (the Ps to destroy after set_max_procs
-    lowered the count).  _live_lock guards _live, the registry of goroutines.
+    Parking a coroutine: it yields a park request naming the locks it still
+    holds (the channel lock under which it queued its waiter).  The worker marks
+    it parked and only then releases those locks (Go's ``gopark`` unlock
+    function), so no waker can make it runnable before it is really suspended.
+
+    _procs_lock guards _nprocs, _p_debt (Ps to retire after set_max_procs
+    lowered the count), _allp and _nthreads.  _live_lock guards _live.
 """
 
 from __future__ import annotations
@@ -48,20 +82,26 @@ import atexit
 import contextvars
 import dataclasses
 import enum
+import inspect
 import itertools
 import os
 import sys
 import threading
+import time
 import traceback
 import types
+import warnings
 import weakref
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine, Generator
 from typing import Any, Generic, NamedTuple, TypeVar
 
 T = TypeVar("T")
 
 _IDLE_RETIRE = 30.0  # seconds an extra idle worker waits before it exits
+_RUNNEXT_STREAK = 32  # consecutive runnext picks before the runq head gets a turn
+_GLOBAL_EVERY = 61  # every this many schedules, look at the global queue first
+_SYSMON_TICK = 0.001
 
 
 def free_threading() -> bool:
@@ -84,11 +124,12 @@ def _default_procs() -> int:
     return max(1, count or 1)
 
 
-# --------------------------------------------------------------------------- parking
+# --------------------------------------------------------------------------- state
 
 class _TLS(threading.local):
     m: _M | None = None  # the worker this thread is, if it is one
     parker: threading.Lock | None = None
+    cg: Goroutine[Any] | None = None  # the coroutine goroutine being stepped here
 
 
 _tls = _TLS()
@@ -115,28 +156,49 @@ class GState(enum.Enum):
     DONE = "done"
 
 
+class _P:
+    """A processor: the right to run Python code, and a local run queue."""
+
+    __slots__ = ("id", "runq", "runnext", "tick", "seen_tick", "streak", "held")
+
+    def __init__(self, id: int) -> None:
+        self.id = id
+        self.runq: deque[Goroutine[Any]] = deque()
+        self.runnext: deque[Goroutine[Any]] = deque()
+        self.tick = 0  # schedules so far (read by sysmon)
+        self.seen_tick = -1
+        self.streak = 0  # consecutive runnext picks
+        self.held = False  # a worker holds it (a hint for sysmon)
+
+    def __repr__(self) -> str:
+        return f"<P {self.id} runq={len(self.runq)} runnext={len(self.runnext)}>"
+
+
 class _M:
     """A worker thread.  Its fields are touched only by its own thread, except
-    ``g``/``p`` which a dispatcher sets right before unparking it."""
+    ``g``/``p``, which a dispatcher sets right before releasing its parker."""
 
-    __slots__ = ("__weakref__", "g", "p", "parker", "thread")
+    __slots__ = ("parker", "p", "g", "thread", "wakes", "retired", "__weakref__")
 
     def __init__(self) -> None:
         self.parker = _new_parker()
-        self.p: object | None = None
+        self.p: _P | None = None
         self.g: Goroutine[Any] | None = None
         self.thread: threading.Thread | None = None
+        self.wakes = 0  # times a goroutine on this thread woke (deadlock detection)
+        self.retired = False
 
-
-# --------------------------------------------------------------------------- the scheduler
 
 _procs_lock = threading.Lock()
 _nprocs = _default_procs()
 _p_debt = 0
-_idle_p: deque[object] = deque(object() for _ in range(_nprocs))
+_allp: list[_P] = [_P(i) for i in range(_nprocs)]
+_idle_p: deque[_P] = deque(_allp)
 _runq: deque[Any] = deque()
 _idle_m: deque[_M] = deque()
-_nthreads = 0  # worker threads alive (guarded by _procs_lock)
+_nthreads = 0
+_allm: weakref.WeakSet[_M] = weakref.WeakSet()  # every worker (guarded by _procs_lock)
+_sysmon: threading.Thread | None = None
 _shutting_down = False
 
 
@@ -157,37 +219,64 @@ def set_max_procs(n: int) -> int:
         _nprocs = n
         delta = n - old
         if delta > 0:
-            # Pay off a pending reduction first, then create Ps.
-            paid = min(delta, _p_debt)
+            paid = min(delta, _p_debt)  # first cancel a pending reduction
             _p_debt -= paid
             for _ in range(delta - paid):
-                _idle_p.append(object())
+                p = _P(len(_allp))
+                _allp.append(p)
+                _idle_p.append(p)
         elif delta < 0:
             need = -delta
             while need:
                 try:
-                    _idle_p.pop()
+                    p = _idle_p.pop()
                 except IndexError:
                     break
+                _retire_p(p)
                 need -= 1
-            _p_debt += need  # destroyed as their holders release them
+            _p_debt += need  # retired as their holders give them back
     _dispatch()
     return old
 
 
-def _put_p(p: object) -> None:
-    """Return a P to the idle set (or destroy it, if the P count was lowered)."""
+def _retire_p(p: _P) -> None:
+    """Take p out of service (with _procs_lock held); its queued work goes global."""
+    _allp.remove(p)
+    while True:
+        try:
+            _runq.append(p.runnext.pop())
+        except IndexError:
+            break
+    while True:
+        try:
+            _runq.append(p.runq.popleft())
+        except IndexError:
+            break
+
+
+def _put_p(p: _P) -> None:
+    """A worker gives P back: to a worker for its queued work, or to the idle set."""
     global _p_debt
+    p.held = False
     if _p_debt:
         with _procs_lock:
-            if _p_debt:
+            retire = _p_debt > 0
+            if retire:
                 _p_debt -= 1
-                return
+                _retire_p(p)
+        if retire:
+            _dispatch()
+            return
+    if p.runnext or p.runq:
+        _give(None, p)  # local work must not sit on an idle P
+        return
     _idle_p.append(p)
+    if _runq:
+        _dispatch()
 
 
 def _dispatch() -> None:
-    """Pair idle Ps with runnable work until one of the two runs out."""
+    """Pair idle Ps with global runnable work until one of the two runs out."""
     while True:
         try:
             p = _idle_p.pop()
@@ -196,31 +285,40 @@ def _dispatch() -> None:
         try:
             item = _runq.popleft()
         except IndexError:
-            _put_p(p)
+            _idle_p.append(p)
             if _runq:  # something arrived after we looked: look again
                 continue
             return
         _give(item, p)
 
 
-def _give(item: Any, p: object) -> None:
-    """Hand P to a runnable item: wake its thread, or start it on a worker."""
+def _wakep() -> None:
+    """Wake an idle P's worker to steal queued work (Go's wakep)."""
+    try:
+        p = _idle_p.pop()
+    except IndexError:
+        return
+    _give(None, p)
+
+
+def _give(item: Any, p: _P) -> None:
+    """Hand P to a runnable item: wake its thread, or run it on a worker."""
+    p.held = True
     if type(item) is _M:
         item.p = p
         item.parker.release()
         return
-    g: Goroutine[Any] = item
     try:
         m = _idle_m.pop()
     except IndexError:
-        _start_worker(g, p)
+        _start_worker(item, p)
         return
-    m.g = g
+    m.g = item
     m.p = p
     m.parker.release()
 
 
-def _start_worker(g: Goroutine[Any], p: object) -> None:
+def _start_worker(g: Goroutine[Any] | None, p: _P) -> None:
     global _nthreads
     m = _M()
     m.g = g
@@ -230,13 +328,15 @@ def _start_worker(g: Goroutine[Any], p: object) -> None:
         n = _nthreads
     t = threading.Thread(target=_worker_main, args=(m,), name=f"gort-worker-{n}", daemon=True)
     m.thread = t
+    with _procs_lock:
+        _allm.add(m)
     try:
         t.start()
     except BaseException:
         with _procs_lock:
             _nthreads -= 1
-        m.g = None
-        _runq.appendleft(g)
+        if g is not None:
+            _runq.appendleft(g)
         _put_p(p)
         raise
 
@@ -247,102 +347,190 @@ def _worker_main(m: _M) -> None:
     _tls.parker = m.parker
     try:
         while True:
-            g = m.g
+            g: Any = m.g
             m.g = None
-            while g is not None:
-                g._run(m)
-                g = _next_for(m)
-            # No work: park as an idle worker until a dispatcher hands us some.
+            while True:
+                p = m.p
+                assert p is not None
+                if g is None:
+                    g = _find_work(p)
+                    if g is None:
+                        m.p = None
+                        _put_p(p)
+                        break
+                if type(g) is _M:  # a woken plain goroutine waits for a P: ours
+                    m.p = None
+                    _give(g, p)
+                    break
+                if g._coro is not None:
+                    _step(g, m)
+                else:
+                    g._run(m)
+                g = None
             if not _idle_wait(m):
                 return
     finally:
         with _procs_lock:
-            _nthreads -= 1
+            if not m.retired:
+                _nthreads -= 1
+            _allm.discard(m)
 
 
-def _next_for(m: _M) -> Goroutine[Any] | None:
-    """After a goroutine ends on m (holding a P): the next goroutine to run here."""
-    p = m.p
-    while True:
+def _find_work(p: _P) -> Any:
+    p.tick += 1
+    if _runq and p.tick % _GLOBAL_EVERY == 0:
         try:
-            item = _runq.popleft()
+            return _runq.popleft()
         except IndexError:
-            break
-        if type(item) is _M:
-            m.p = None
-            _give(item, p)
-            return None
-        return item  # type: ignore[no-any-return]
-    m.p = None
-    _put_p(p)
-    if _runq:
-        _dispatch()
+            pass
+    if p.runnext:
+        if p.streak < _RUNNEXT_STREAK or not p.runq:
+            try:
+                g = p.runnext.pop()
+                p.streak += 1
+                return g
+            except IndexError:
+                pass
+    p.streak = 0
+    try:
+        return p.runq.popleft()
+    except IndexError:
+        pass
+    try:
+        return _runq.popleft()
+    except IndexError:
+        pass
+    for victim in _allp:
+        if victim is p:
+            continue
+        try:
+            return victim.runq.popleft()
+        except IndexError:
+            pass
+        try:
+            return victim.runnext.pop()
+        except IndexError:
+            pass
     return None
 
 
 def _idle_wait(m: _M) -> bool:
-    """Park m as an idle worker until a dispatcher hands it a goroutine.
+    """Park m as an idle worker until a dispatcher hands it a P.
 
-    False when it should exit instead: at interpreter exit, or when it is one of
-    the extra threads and stayed idle for ``_IDLE_RETIRE`` seconds.
+    False when it should exit instead: at interpreter exit, or when it stayed
+    idle for ``_IDLE_RETIRE`` seconds while the pool has more than
+    ``2 * max_procs()`` threads (then its thread count is already decremented).
     """
+    global _nthreads
     _idle_m.append(m)
-    retire = _nthreads > 2 * _nprocs
-    if m.parker.acquire(timeout=_IDLE_RETIRE if retire else -1):
-        return m.g is not None
-    try:
-        _idle_m.remove(m)
-    except ValueError:
-        # A dispatcher popped us meanwhile and its unpark is on the way.
+    while True:
+        surplus = _nthreads > 2 * _nprocs
+        if m.parker.acquire(timeout=_IDLE_RETIRE if surplus else -1):
+            return m.p is not None
+        with _procs_lock:
+            if _nthreads <= 2 * _nprocs:
+                continue  # others retired meanwhile: this one stays
+            try:
+                _idle_m.remove(m)
+            except ValueError:
+                pass  # a dispatcher popped us: its wake-up is on the way
+            else:
+                _nthreads -= 1
+                m.retired = True
+                return False
         m.parker.acquire()
-        return m.g is not None
-    return False
+        return m.p is not None
 
 
-def _release_p() -> _M | None:
-    """Before parking: give this goroutine's P back.  Returns the M (None off-pool)."""
+def _sysmon_main() -> None:
+    """Wake an idle worker when a busy P's queued work has waited a whole tick."""
+    while True:  # never exits: a thread ending during interpreter exit can hang it
+        time.sleep(_SYSMON_TICK)
+        if not _idle_p:
+            continue
+        for p in list(_allp):
+            if p.held and p.tick == p.seen_tick and (p.runnext or p.runq):
+                _wakep()
+            p.seen_tick = p.tick
+
+
+def _start_sysmon() -> None:
+    global _sysmon
+    with _procs_lock:
+        if _sysmon is not None:
+            return
+        _sysmon = threading.Thread(target=_sysmon_main, name="gort-sysmon", daemon=True)
+    _sysmon.start()
+
+
+# --------------------------------------------------------------------------- parking
+
+_warned_blocking = False
+
+
+def _release_p(reason: str, timed: bool) -> _M | None:
+    """Before a thread parks: give its P back.  Returns the M (None off-pool)."""
+    global _warned_blocking
     m = _tls.m
     if m is not None and m.p is not None:
+        g = m.g
+        if g is not None:
+            g._wait_reason = reason
+            g._timed_park = timed
+            g._state = GState.PARKED
+            if g._coro is not None and not _warned_blocking:
+                _warned_blocking = True
+                warnings.warn(
+                    "a blocking gort call inside a coroutine goroutine holds its worker "
+                    "thread until it returns; use the coroutine form (e.g. await ch.arecv())",
+                    RuntimeWarning, stacklevel=4)
         p = m.p
         m.p = None
         _put_p(p)
-        if _runq:
-            _dispatch()
-        g = m.g
-        if g is not None:
-            g._state = GState.PARKED
     return m
 
 
 def _acquire_p(m: _M | None) -> None:
-    """After waking: wait for a P before running Python code again."""
+    """After a thread wakes: wait for a P before running Python code again."""
     if m is None:
         return
+    m.wakes += 1
     g = m.g
     try:
-        m.p = _idle_p.pop()
+        p = _idle_p.pop()
     except IndexError:
         if g is not None:
             g._state = GState.RUNNABLE
         _runq.append(m)
         _dispatch()
         m.parker.acquire()  # until _give hands us a P
+    else:
+        p.held = True
+        m.p = p
     if g is not None:
         g._state = GState.RUNNING
 
 
 def park(parker: threading.Lock, timeout: float | None,
-         abort: Callable[[Any], bool], token: Any = None) -> bool:
+         abort: Callable[[Any], bool], token: Any = None, reason: str = "") -> bool:
     """Block the calling thread on its parker, giving up its P meanwhile.
 
-    ``abort(token)`` is called when the timeout expires: it must, under the lock of the
-    structure the waiter is queued on, remove the waiter and return True, or
-    return False when a waker already dequeued it (that waker's ``unpark`` is then
-    on its way, and is consumed here).  Returns True if woken, False on timeout.
+    The caller has queued a waiter whose wake-up releases ``parker``.  When
+    ``timeout`` expires, ``abort(token)`` must, under the lock of the structure
+    the waiter is queued on, remove the waiter and return True, or return False
+    when a waker already took it (its wake-up is then on the way and is
+    consumed here).  Returns True if woken, False on timeout.  ``reason`` says
+    what it waits for (Go's wait reasons: "chan receive", ...), for dumps.
+
+    The main thread, waiting without a timeout, checks now and then whether every
+    goroutine is asleep with nothing left that could wake anyone, and raises
+    ``Deadlock`` if so (after removing its waiter with ``abort``).
     """
-    m = _release_p()
+    m = _release_p(reason, timeout is not None)
     try:
         if timeout is None:
+            if m is None and threading.current_thread() is _main_thread:
+                return _park_main(parker, abort, token, reason)
             parker.acquire()
             return True
         if parker.acquire(timeout=max(timeout, 0.0)):
@@ -355,17 +543,173 @@ def park(parker: threading.Lock, timeout: float | None,
         _acquire_p(m)
 
 
-def gosched() -> None:
-    """Yield the processor: let other runnable goroutines run, then continue."""
+_main_thread = threading.main_thread()
+_main_wait_reason = ""
+_DEADLOCK_CHECKS = 3  # consecutive identical all-asleep observations before reporting
+
+
+class Deadlock(RuntimeError):
+    """Raised in the main thread when it and every goroutine are asleep in gort
+    operations with nothing left that could wake them (no pending timer, no
+    other thread, no goroutine running): Go's "all goroutines are asleep -
+    deadlock!".  The message lists where each goroutine is parked."""
+
+
+def _progress() -> tuple[int, int]:
+    with _procs_lock:
+        ms = list(_allm)
+    return sum(p.tick for p in list(_allp)), sum(m.wakes for m in ms)
+
+
+def _others_alive() -> bool:
+    """Is any thread alive that is neither the main thread nor one of gort's?"""
+    with _procs_lock:
+        ours = {m.thread for m in _allm}
+    for t in threading.enumerate():
+        if t is _main_thread or t in ours or t.name in ("gort-timers", "gort-sysmon"):
+            continue
+        return True
+    return False
+
+
+def _deadlocked() -> bool:
+    from . import _timers
+    if _timers.pending() or _others_alive():
+        return False
+    for g in live_goroutines():
+        if g._state is not GState.PARKED or g._timed_park:
+            return False
+    return True
+
+
+def _park_main(parker: threading.Lock, abort: Callable[[Any], bool], token: Any,
+               reason: str) -> bool:
+    global _main_wait_reason
+    _main_wait_reason = reason
+    seen: tuple[int, int] | None = None
+    streak = 0
+    wait = 0.05
+    try:
+        while not parker.acquire(timeout=wait):
+            wait = min(wait * 2, 0.4)
+            if not _deadlocked():
+                streak = 0
+                continue
+            now = _progress()
+            streak = streak + 1 if now == seen else 1
+            seen = now
+            if streak < _DEADLOCK_CHECKS:
+                continue
+            if abort(token):
+                from ._diag import dump
+                raise Deadlock("all goroutines are asleep - deadlock!\n\n"
+                               f"main thread [{reason or 'parked'}]\n\n" + dump())
+            parker.acquire()  # woken just now after all
+            return True
+        return True
+    finally:
+        _main_wait_reason = ""
+
+
+def gosched() -> Any:
+    """Yield the processor: let other runnable goroutines run, then continue.
+
+    In a coroutine goroutine, ``await gort.gosched()``.
+    """
+    if _tls.cg is not None:
+        return _gosched_coro()
     m = _tls.m
     if m is None or m.p is None:
-        return
+        return None
     p = m.p
     m.p = None
-    _runq.append(m)  # behind everything that is already waiting
+    _runq.append(m)  # behind everything already waiting
     _put_p(p)
     _dispatch()
     m.parker.acquire()
+    return None
+
+
+_GOSCHED: Any = object()  # park request: put me at the back of the global queue
+
+
+@types.coroutine
+def _gosched_coro() -> Generator[Any, Any, None]:
+    yield _GOSCHED
+
+
+def current_coroutine_goroutine() -> Goroutine[Any] | None:
+    """The coroutine goroutine being stepped on this thread, if any."""
+    return _tls.cg
+
+
+def ready(g: Goroutine[Any]) -> None:
+    """Make a parked coroutine goroutine runnable (the wake of its waiters)."""
+    g._state = GState.RUNNABLE
+    if _tls.cg is not None:
+        m = _tls.m
+        p = m.p if m is not None else None
+        if p is not None:
+            rn = p.runnext
+            try:
+                old = rn.pop()
+            except IndexError:
+                old = None
+            rn.append(g)
+            if old is not None:
+                p.runq.append(old)
+                if _idle_p:
+                    _wakep()
+            return
+    _runq.append(g)
+    _dispatch()
+
+
+def _step(g: Goroutine[Any], m: _M) -> None:
+    """Run a coroutine goroutine until it parks or ends (worker holds a P)."""
+    m.g = g
+    _tls.cg = g
+    g._state = GState.RUNNING
+    coro = g._coro
+    assert coro is not None
+    try:
+        if g._coro_throw is None:
+            req = g._ctx.run(coro.send, None)
+        else:
+            exc, g._coro_throw = g._coro_throw, None
+            req = g._ctx.run(coro.throw, exc)
+    except StopIteration as e:
+        _tls.cg = None
+        m.g = None
+        g._result = e.value
+        g._finish()
+        return
+    except BaseException as e:  # noqa: BLE001 - a goroutine's failure is its result
+        _tls.cg = None
+        m.g = None
+        g._exc = e
+        g._finish()
+        return
+    _tls.cg = None
+    m.g = None
+    if req is _GOSCHED:
+        g._state = GState.RUNNABLE
+        _runq.append(g)
+        _dispatch()
+        return
+    if type(req) is not tuple:
+        # Not a gort park request: a foreign awaitable (an asyncio future, say).
+        g._coro_throw = TypeError(
+            f"a coroutine goroutine awaited {req!r}, which is not a gort operation; "
+            "use gort.to_thread() for other awaitables' blocking work")
+        g._state = GState.RUNNABLE
+        _runq.append(g)
+        _dispatch()
+        return
+    g._state = GState.PARKED
+    # Only now may wakers see the waiter: release what it was queued under.
+    for lock in req:
+        lock.release()
 
 
 # --------------------------------------------------------------------------- goroutines
@@ -383,14 +727,30 @@ def _default_excepthook(args: ExceptHookArgs) -> None:
     stderr = sys.stderr
     if stderr is None:
         return
-    name = args.goroutine.name if args.goroutine is not None else "?"
-    gid = args.goroutine.id if args.goroutine is not None else "?"
-    print(f"Exception in goroutine {gid} ({name}), never retrieved:", file=stderr, flush=True)
+    g = args.goroutine
+    who = f"goroutine {g.id} ({g.name})" if g is not None else "a goroutine"
+    print(f"Exception in {who}, never retrieved:", file=stderr, flush=True)
     traceback.print_exception(args.exc_type, args.exc_value, args.exc_traceback, file=stderr)
     stderr.flush()
 
 
 excepthook: Callable[[ExceptHookArgs], Any] = _default_excepthook
+
+# GORT_PANIC=exit: an unhandled goroutine exception ends the process, as in Go.
+_PANIC_EXIT = os.environ.get("GORT_PANIC", "") == "exit"
+
+
+def _panic(g: Goroutine[Any]) -> None:
+    exc = g._exc
+    assert exc is not None
+    try:
+        if sys.stderr is not None:
+            print(f"panic: goroutine {g.id} ({g.name}) raised {type(exc).__name__}: {exc}\n",
+                  file=sys.stderr)
+            traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
+            sys.stderr.flush()
+    finally:
+        os._exit(2)
 
 
 def _report(g: Goroutine[Any]) -> None:
@@ -408,86 +768,91 @@ def _report(g: Goroutine[Any]) -> None:
 
 
 _ids = itertools.count(1)
-_ids_lock = threading.Lock()
-_live_lock = threading.Lock()
+_live_lock = threading.Lock()  # guards _live and _ids
 _live: dict[int, Goroutine[Any]] = {}
 # Failed goroutines whose exception nobody retrieved yet: reported when dropped
 # (``__del__``) or, at the latest, at interpreter exit.
 _unretrieved: weakref.WeakSet[Goroutine[Any]] = weakref.WeakSet()
+_unretrieved_lock = threading.Lock()
+# A goroutine's _done/_joiners/_retrieved are guarded by one of these, by id.
+_GLOCKS = tuple(threading.Lock() for _ in range(64))
 
 
 class Goroutine(Generic[T]):
-    """A handle on a running goroutine, returned by ``gort.go``.
+    """A handle on a goroutine, returned by ``gort.go``.
 
-    An exception raised by the goroutine is re-raised by ``result()``; one that
+    ``join``/``result``/``done`` from any thread; ``await g`` (or
+    ``await g.ajoin()``) from a coroutine goroutine or an asyncio task.  An
+    exception raised by the goroutine is re-raised by ``result()``; one that
     nobody retrieves is reported through ``gort.excepthook`` when the handle is
     dropped, or at interpreter exit.
     """
 
-    __slots__ = (
-        "__weakref__",
-        "_args",
-        "_ctx",
-        "_done",
-        "_exc",
-        "_fn",
-        "_joiners",
-        "_kwargs",
-        "_lock",
-        "_result",
-        "_retrieved",
-        "_state",
-        "_thread",
-        "id",
-        "name",
-    )
+    __slots__ = ("_fn", "_args", "_kwargs", "_ctx", "_coro", "_coro_throw",
+                 "id", "name", "_lock", "_done", "_result", "_exc", "_joiners", "_retrieved",
+                 "_state", "_wait_reason", "_timed_park", "_m", "__weakref__")
 
-    def __init__(self, fn: Callable[..., T], args: tuple[Any, ...],
-                 kwargs: dict[str, Any], ctx: contextvars.Context) -> None:
-        self._fn = fn
+    def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any],
+                 coro: Coroutine[Any, Any, T] | None) -> None:
+        self._fn: Callable[..., Any] | None = fn
         self._args = args
         self._kwargs = kwargs
-        self._ctx = ctx
-        with _ids_lock:
+        self._ctx = contextvars.copy_context()
+        self._coro = coro
+        self._coro_throw: BaseException | None = None
+        with _live_lock:
             self.id: int = next(_ids)
+            _live[self.id] = self
         self.name: str = getattr(fn, "__qualname__", None) or repr(fn)
-        self._lock = threading.Lock()  # guards _done, _joiners, _retrieved
+        self._lock = _GLOCKS[self.id & 63]
         self._done = False
         self._result: Any = None
         self._exc: BaseException | None = None
         self._joiners: list[Callable[[], Any]] | None = []
         self._retrieved = False
         self._state = GState.RUNNABLE
-        self._thread: threading.Thread | None = None
+        self._wait_reason = ""
+        self._timed_park = False
+        self._m: _M | None = None  # the worker running this plain goroutine
 
     def _run(self, m: _M) -> None:
+        """Run a plain goroutine to its end on worker m."""
         m.g = self
+        self._m = m
         self._state = GState.RUNNING
-        self._thread = m.thread
+        fn, args, kwargs = self._fn, self._args, self._kwargs
+        self._fn = self._args = self._kwargs = None  # type: ignore[assignment]
         try:
-            self._result = self._ctx.run(self._fn, *self._args, **self._kwargs)
-        except BaseException as e:
+            self._result = self._ctx.run(fn, *args, **kwargs)  # type: ignore[misc]
+        except BaseException as e:  # noqa: BLE001 - a goroutine's failure is its result
             self._exc = e
         finally:
-            self._fn = self._args = self._kwargs = None  # type: ignore[assignment]
-            self._ctx = None  # type: ignore[assignment]
             m.g = None
+            self._m = None
             self._finish()
 
     def _finish(self) -> None:
+        self._ctx = None  # type: ignore[assignment]
+        self._coro = None
+        self._fn = self._args = self._kwargs = None  # type: ignore[assignment]
         with _live_lock:
             _live.pop(self.id, None)
         with self._lock:
             self._done = True
             self._state = GState.DONE
-            self._thread = None
             joiners = self._joiners
             self._joiners = None
             failed = self._exc is not None and not self._retrieved
         if failed:
-            _unretrieved.add(self)
+            if _PANIC_EXIT:
+                _panic(self)
+            with _unretrieved_lock:
+                _unretrieved.add(self)
         for wake in joiners or ():
             wake()
+
+    def _wake(self) -> None:
+        ready(self)
 
     # -- public API
 
@@ -504,10 +869,9 @@ class Goroutine(Generic[T]):
         with self._lock:
             if self._done:
                 return True
-            if self._joiners is not None:
-                self._joiners.append(wake)
-
-        return park(parker, timeout, self._abort_join, wake)
+            assert self._joiners is not None
+            self._joiners.append(wake)
+        return park(parker, timeout, self._abort_join, wake, "goroutine join")
 
     def _abort_join(self, wake: Callable[[], Any]) -> bool:
         with self._lock:
@@ -516,6 +880,15 @@ class Goroutine(Generic[T]):
                 return True
             return False
 
+    def _outcome(self) -> T:
+        with self._lock:
+            self._retrieved = True
+        if self._exc is not None:
+            with _unretrieved_lock:
+                _unretrieved.discard(self)
+            raise self._exc
+        return self._result  # type: ignore[no-any-return]
+
     def result(self, timeout: float | None = None) -> T:
         """The goroutine's return value; re-raises its exception.
 
@@ -523,31 +896,39 @@ class Goroutine(Generic[T]):
         """
         if not self.join(timeout):
             raise TimeoutError(f"goroutine {self.id} did not finish within {timeout} s")
-        with self._lock:
-            self._retrieved = True
-        _unretrieved.discard(self)
-        if self._exc is not None:
-            raise self._exc
-        return self._result  # type: ignore[no-any-return]
+        return self._outcome()
 
     def exception(self, timeout: float | None = None) -> BaseException | None:
         """The goroutine's exception (None if it returned), marking it retrieved."""
         if not self.join(timeout):
             raise TimeoutError(f"goroutine {self.id} did not finish within {timeout} s")
-        with self._lock:
-            self._retrieved = True
-        _unretrieved.discard(self)
-        return self._exc
+        try:
+            self._outcome()
+        except BaseException as e:  # noqa: BLE001
+            return e
+        return None
+
+    def ajoin(self, timeout: float | None = None) -> Any:
+        """Coroutine form of ``join``: ``await g.ajoin()`` returns True/False."""
+        from ._aio import ajoin
+        return ajoin(self, timeout)
+
+    def __await__(self) -> Generator[Any, Any, T]:
+        """``await g`` waits for the goroutine and returns its result."""
+        from ._aio import ajoin
+        yield from ajoin(self, None)
+        return self._outcome()
 
     @property
     def state(self) -> GState:
         return self._state
 
     def __repr__(self) -> str:
+        kind = " async" if self._coro is not None else ""
         extra = ""
-        if self._done:
-            extra = " raised " + type(self._exc).__name__ if self._exc is not None else ""
-        return f"<Goroutine {self.id} {self.name} {self._state.value}{extra}>"
+        if self._done and self._exc is not None:
+            extra = " raised " + type(self._exc).__name__
+        return f"<Goroutine {self.id} {self.name}{kind} {self._state.value}{extra}>"
 
     def __del__(self) -> None:
         if self._exc is not None and not self._retrieved and self._done:
@@ -555,13 +936,25 @@ class Goroutine(Generic[T]):
             _report(self)
 
 
-def go(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Goroutine[T]:
-    """Start ``fn(*args, **kwargs)`` as a goroutine; return its handle at once."""
-    if not callable(fn):
+def go(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Goroutine[Any]:
+    """Start ``fn(*args, **kwargs)`` as a goroutine; return its handle at once.
+
+    An ``async def`` function becomes a coroutine goroutine, scheduled M:N.
+    """
+    if inspect.iscoroutine(fn):
+        if args or kwargs:
+            raise TypeError("go() of a coroutine object takes no arguments")
+        g: Goroutine[Any] = Goroutine(fn, (), {}, fn)  # type: ignore[arg-type]
+        if _sysmon is None:
+            _start_sysmon()
+    elif not callable(fn):
         raise TypeError(f"go() needs a callable, got {type(fn).__name__}")
-    g: Goroutine[T] = Goroutine(fn, args, kwargs, contextvars.copy_context())
-    with _live_lock:
-        _live[g.id] = g
+    elif inspect.iscoroutinefunction(fn):
+        g = Goroutine(fn, (), {}, fn(*args, **kwargs))
+        if _sysmon is None:
+            _start_sysmon()
+    else:
+        g = Goroutine(fn, args, kwargs, None)
     _runq.append(g)
     _dispatch()
     return g
@@ -569,6 +962,9 @@ def go(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Goroutine[T]:
 
 def current_goroutine() -> Goroutine[Any] | None:
     """The goroutine running on this thread, or None off the pool."""
+    cg = _tls.cg
+    if cg is not None:
+        return cg
     m = _tls.m
     return m.g if m is not None else None
 
@@ -581,37 +977,39 @@ def live_goroutines() -> list[Goroutine[Any]]:
 
 @dataclasses.dataclass(frozen=True)
 class SchedStatistics:
+    """A snapshot of the scheduler."""
+
     max_procs: int
     idle_procs: int
-    runnable: int
+    runnable: int  # in the global queue
+    local_runnable: int  # in the Ps' local queues
     threads: int
     idle_threads: int
-    running_goroutines: int
+    goroutines: int
 
 
 def sched_statistics() -> SchedStatistics:
     with _live_lock:
         live = len(_live)
+    local = sum(len(p.runq) + len(p.runnext) for p in list(_allp))
     return SchedStatistics(max_procs=_nprocs, idle_procs=len(_idle_p), runnable=len(_runq),
-                           threads=_nthreads, idle_threads=len(_idle_m),
-                           running_goroutines=live)
+                           local_runnable=local, threads=_nthreads, idle_threads=len(_idle_m),
+                           goroutines=live)
 
 
 def _at_exit() -> None:
+    """Report the exceptions nobody retrieved.  Workers are left alone: idle
+    ones sleep in a lock acquire and never run Python code again, while waking
+    them to exit would race the interpreter's teardown of their thread state
+    (seen to hang CPython 3.13t's finalization)."""
     global _shutting_down
     _shutting_down = True
-    for g in list(_unretrieved):
+    with _unretrieved_lock:
+        failed = list(_unretrieved)
+    for g in failed:
         if g._exc is not None and not g._retrieved:
             g._retrieved = True
             _report(g)
-    # Idle workers wake and exit before the interpreter tears modules down.
-    while True:
-        try:
-            m = _idle_m.pop()
-        except IndexError:
-            break
-        m.g = None
-        m.parker.release()
 
 
 atexit.register(_at_exit)

@@ -21,9 +21,11 @@ see (and claim) its waiters before they are all enqueued.
 from __future__ import annotations
 
 import random
+import types
+from collections.abc import Callable, Generator
 from typing import Any, Generic, NamedTuple, TypeVar
 
-from . import _runtime
+from . import _aio, _runtime
 from ._chan import _NOT_READY, Chan, _Select, _Waiter
 from ._errors import ChanClosed
 
@@ -99,35 +101,32 @@ def _poll(cases: tuple[Any, ...], order: list[int]) -> tuple[Selected | None, _W
     return None, None
 
 
-def select(*cases: RecvCase[Any] | SendCase[Any] | None, default: bool = False,
-           timeout: float | None = None) -> Selected:
-    """Wait until one of ``cases`` can proceed, perform it, and say which.
+def _sync_wake() -> tuple[Any, Any]:
+    parker = _runtime.current_parker()
+    return parker.release, parker
 
-    Cases are ``ch.recv_case()`` and ``ch.send_case(v)``; ``None`` never fires.
-    With ``default=True`` returns ``Selected(-1, None, False)`` at once if no case
-    is ready.  Raises ``TimeoutError`` after ``timeout`` seconds, ``ChanClosed``
-    when a send case's channel is closed.
-    """
+
+def _begin(cases: tuple[Any, ...], default: bool, timeout: float | None,
+           make_wake: Callable[[], tuple[Any, Any]]) -> Any:
+    """Passes 0 to 2.  Returns a Selected (all locks released), or, when the
+    select must wait, (sel, waiters, locks, wait_token) with every lock held."""
     order = _check(cases)
     if len(order) > 1:
         _shuffle(order)
-    chans = sorted({id(cases[i].chan): cases[i].chan for i in order}.items())  # type: ignore[union-attr]
-    locks = [ch._lock for _, ch in chans]
+    chans = sorted({id(cases[i].chan): cases[i].chan for i in order}.items())
+    locks = tuple(ch._lock for _, ch in chans)
 
     # Pass 0 and 1.
     for lock in locks:
         lock.acquire()
     try:
         result, wake = _poll(cases, order)
-        if result is None:
-            if default:
-                return Selected(-1, None, False)
+        if result is None and not default:
             if timeout is not None and timeout <= 0:
                 raise TimeoutError("select timed out")
             # Pass 2.
             sel = _Select()
-            parker = _runtime.current_parker()
-            release = parker.release
+            release, token = make_wake()
             waiters: list[tuple[Chan[Any], _Waiter, bool]] = []
             for i in order:
                 c = cases[i]
@@ -136,20 +135,26 @@ def select(*cases: RecvCase[Any] | SendCase[Any] | None, default: bool = False,
                     c.chan._recvq.append(w)
                     waiters.append((c.chan, w, True))
                 else:
-                    assert type(c) is SendCase
                     w = _Waiter(release, c.value, sel, i)
                     c.chan._sendq.append(w)
                     waiters.append((c.chan, w, False))
-    finally:
+            return sel, waiters, locks, token
+    except BaseException:
         for lock in reversed(locks):
             lock.release()
-    if result is not None:
-        if wake is not None:
-            wake.wake()
-        return result
+        raise
+    for lock in reversed(locks):
+        lock.release()
+    if result is None:
+        return Selected(-1, None, False)
+    if wake is not None:
+        wake.wake()
+    return result
 
-    # Pass 3.
-    woken = _runtime.park(parker, timeout, _claim_self, sel)
+
+def _end(cases: tuple[Any, ...], sel: _Select, waiters: list[tuple[Chan[Any], _Waiter, bool]],
+         woken: bool) -> Selected:
+    """Pass 3: dequeue the losing waiters, then report the winner."""
     for ch, w, is_recv in waiters:
         if w is sel.winner:
             continue
@@ -170,6 +175,44 @@ def select(*cases: RecvCase[Any] | SendCase[Any] | None, default: bool = False,
     v = won.elem
     won.elem = None
     return Selected(won.index, v, won.ok)
+
+
+def select(*cases: RecvCase[Any] | SendCase[Any] | None, default: bool = False,
+           timeout: float | None = None) -> Selected:
+    """Wait until one of ``cases`` can proceed, perform it, and say which.
+
+    Cases are ``ch.recv_case()`` and ``ch.send_case(v)``; ``None`` never fires.
+    With ``default=True`` returns ``Selected(-1, None, False)`` at once if no case
+    is ready.  Raises ``TimeoutError`` after ``timeout`` seconds, ``ChanClosed``
+    when a send case's channel is closed.
+    """
+    r = _begin(cases, default, timeout, _sync_wake)
+    if type(r) is Selected:
+        return r
+    sel, waiters, locks, parker = r
+    for lock in reversed(locks):
+        lock.release()
+    reason = "select" if waiters else "select (no cases)"
+    woken = _runtime.park(parker, timeout, _claim_self, sel, reason)
+    return _end(cases, sel, waiters, woken)
+
+
+def aselect(*cases: RecvCase[Any] | SendCase[Any] | None, default: bool = False,
+            timeout: float | None = None) -> Any:
+    """Coroutine form of ``select``: ``await gort.aselect(...)``."""
+    return _aselect(cases, default, timeout)
+
+
+@types.coroutine
+def _aselect(cases: tuple[Any, ...], default: bool,
+             timeout: float | None) -> Generator[Any, Any, Selected]:
+    r = _begin(cases, default, timeout, _aio.waker)
+    if type(r) is Selected:
+        return r  # type: ignore[no-any-return]
+    sel, waiters, locks, fut = r
+    reason = "select" if waiters else "select (no cases)"
+    woken = yield from _aio.suspend(locks, fut, timeout, _claim_self, sel, reason)
+    return _end(cases, sel, waiters, woken)
 
 
 def _claim_self(sel: _Select) -> bool:

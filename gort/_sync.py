@@ -25,14 +25,16 @@ Mutex fields:
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import threading
 import time
+import types
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from types import TracebackType
 from typing import Any, Protocol
 
-from . import _runtime
+from . import _aio, _runtime
 
 STARVATION_THRESHOLD = 0.001  # seconds, as in Go's sync.Mutex
 
@@ -52,8 +54,8 @@ class _W:
 
 
 def _wait(state: threading.Lock, q: deque[_W], w: _W, parker: threading.Lock,
-          timeout: float | None) -> bool:
-    """Park until w is granted; on timeout remove w from q (under state)."""
+          timeout: float | None, reason: str) -> bool:
+    """Park until w is granted; on timeout (or deadlock) remove w from q under state."""
 
     def abort(_: object) -> bool:
         with state:
@@ -63,11 +65,23 @@ def _wait(state: threading.Lock, q: deque[_W], w: _W, parker: threading.Lock,
                 return False
             return True
 
-    return _runtime.park(parker, timeout, abort if timeout is not None else _never)
+    return _runtime.park(parker, timeout, abort, None, reason)
 
 
-def _never(_: object) -> bool:
-    raise AssertionError("no timeout, no abort")
+@types.coroutine
+def _await_w(state: threading.Lock, q: deque[_W], w: _W, fut: Any,
+             timeout: float | None, reason: str) -> Generator[Any, Any, bool]:
+    """Coroutine form of ``_wait``: ``state`` is held on entry (released by the park)."""
+
+    def abort(_: object) -> bool:
+        with state:
+            try:
+                q.remove(w)
+            except ValueError:
+                return False
+            return True
+
+    return (yield from _aio.suspend((state,), fut, timeout, abort, None, reason))
 
 
 class _Locker(Protocol):
@@ -126,10 +140,58 @@ class Mutex:
                     else:
                         self._waitq.pop()
                     return
-            _runtime.park(parker, None, _never)
+            _wait(self._state, self._waitq, w, parker, None, "sync.Mutex.Lock")
             if w.granted:
                 return  # handed over in starvation mode
             requeue = True
+
+    def alock(self) -> Any:
+        """Coroutine form of ``lock``: ``await mu.alock()`` (or ``async with mu``)."""
+        return self._alock()
+
+    @types.coroutine
+    def _alock(self) -> Generator[Any, Any, None]:
+        if self._held.acquire(False):
+            return
+        w: _W | None = None
+        requeue = False
+        while True:
+            state = self._state
+            state.acquire()
+            try:
+                wake, fut = _aio.waker()
+                if w is None:
+                    w = _W(wake)
+                    w.start = _monotonic()
+                else:
+                    w.wake = wake
+                if requeue:
+                    self._waitq.appendleft(w)
+                    if _monotonic() - w.start > STARVATION_THRESHOLD:
+                        self._starving = True
+                else:
+                    self._waitq.append(w)
+                if self._held.acquire(False):
+                    if requeue:
+                        self._waitq.popleft()
+                    else:
+                        self._waitq.pop()
+                    state.release()
+                    return
+            except BaseException:
+                state.release()
+                raise
+            yield from _await_w(state, self._waitq, w, fut, None, "sync.Mutex.Lock")
+            if w.granted:
+                return
+            requeue = True
+
+    async def __aenter__(self) -> None:
+        await self._alock()
+
+    async def __aexit__(self, t: type[BaseException] | None, v: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        self.unlock()
 
     def unlock(self) -> None:
         """Unlock; raises ``RuntimeError`` if it is not locked."""
@@ -220,7 +282,44 @@ class RWMutex:
             parker = _runtime.current_parker()
             w = _W(parker.release, 1)
             self._rq.append(w)
-        _runtime.park(parker, None, _never)
+        _wait(self._state, self._rq, w, parker, None, "sync.RWMutex.RLock")
+
+    @types.coroutine
+    def _await_rw(self, q: deque[_W], reader: bool) -> Generator[Any, Any, None]:
+        state = self._state
+        state.acquire()
+        try:
+            if reader and not self._writer and not self._wq:
+                self._readers += 1
+                state.release()
+                return
+            if not reader and not self._writer and self._readers == 0 and not self._wq:
+                self._writer = True
+                state.release()
+                return
+            wake, fut = _aio.waker()
+            w = _W(wake)
+            q.append(w)
+        except BaseException:
+            state.release()
+            raise
+        reason = "sync.RWMutex.RLock" if reader else "sync.RWMutex.Lock"
+        yield from _await_w(state, q, w, fut, None, reason)
+
+    def arlock(self) -> Any:
+        """Coroutine form of ``rlock``."""
+        return self._await_rw(self._rq, True)
+
+    def alock(self) -> Any:
+        """Coroutine form of ``lock``."""
+        return self._await_rw(self._wq, False)
+
+    async def __aenter__(self) -> None:
+        await self.alock()
+
+    async def __aexit__(self, t: type[BaseException] | None, v: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        self.unlock()
 
     def try_rlock(self) -> bool:
         with self._state:
@@ -249,7 +348,7 @@ class RWMutex:
             parker = _runtime.current_parker()
             w = _W(parker.release)
             self._wq.append(w)
-        _runtime.park(parker, None, _never)
+        _wait(self._state, self._wq, w, parker, None, "sync.RWMutex.Lock")
 
     def try_lock(self) -> bool:
         with self._state:
@@ -307,8 +406,18 @@ class _RLocker:
     def unlock(self) -> None:
         self._rw.runlock()
 
+    def alock(self) -> Any:
+        return self._rw.arlock()
+
     def __enter__(self) -> None:
         self._rw.rlock()
+
+    async def __aenter__(self) -> None:
+        await self._rw.arlock()
+
+    async def __aexit__(self, t: type[BaseException] | None, v: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        self._rw.runlock()
 
     def __exit__(self, t: type[BaseException] | None, v: BaseException | None,
                  tb: TracebackType | None) -> None:
@@ -358,18 +467,54 @@ class WaitGroup:
             parker = _runtime.current_parker()
             w = _W(parker.release)
             self._waiters.append(w)
-        return _wait(self._state, self._waiters, w, parker, timeout)
+        return _wait(self._state, self._waiters, w, parker, timeout, "sync.WaitGroup.Wait")
+
+    def await_(self, timeout: float | None = None) -> Any:
+        """Coroutine form of ``wait`` (``wait`` prefixed with ``a`` is a keyword):
+        ``await wg.await_()``, or simply ``await wg``."""
+        return self._await(timeout)
+
+    @types.coroutine
+    def _await(self, timeout: float | None) -> Generator[Any, Any, bool]:
+        state = self._state
+        state.acquire()
+        try:
+            if self._count == 0:
+                state.release()
+                return True
+            if timeout is not None and timeout <= 0:
+                state.release()
+                return False
+            wake, fut = _aio.waker()
+            w = _W(wake)
+            self._waiters.append(w)
+        except BaseException:
+            state.release()
+            raise
+        return (yield from _await_w(state, self._waiters, w, fut, timeout,
+                                    "sync.WaitGroup.Wait"))
+
+    def __await__(self) -> Generator[Any, Any, bool]:
+        return (yield from self._await(None))
 
     def go(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> _runtime.Goroutine[Any]:
         """Start ``fn`` as a goroutine counted by this group (Go 1.25's ``wg.Go``)."""
         self.add(1)
-
-        def run() -> Any:
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                self.done()
-
+        run: Callable[..., Any]
+        if inspect.iscoroutinefunction(fn):
+            async def arun() -> Any:
+                try:
+                    return await fn(*args, **kwargs)
+                finally:
+                    self.done()
+            run = arun
+        else:
+            def prun() -> Any:
+                try:
+                    return fn(*args, **kwargs)
+                finally:
+                    self.done()
+            run = prun
         run.__qualname__ = getattr(fn, "__qualname__", run.__qualname__)
         try:
             return _runtime.go(run)
@@ -411,6 +556,19 @@ class Once:
                 finally:
                     self._done = True
 
+    async def ado(self, fn: Callable[[], Any]) -> None:
+        """Coroutine form of ``do``; ``fn`` may be an ``async def`` function."""
+        if self._done:
+            return
+        async with self._m:
+            if not self._done:
+                try:
+                    r = fn()
+                    if inspect.isawaitable(r):
+                        await r
+                finally:
+                    self._done = True
+
     @property
     def done(self) -> bool:
         return self._done
@@ -444,11 +602,51 @@ class Cond:
         w = _W(parker.release)
         with self._state:
             self._waiters.append(w)  # before unlocking: no signal can be missed
-        self.L.unlock()
         try:
-            return _wait(self._state, self._waiters, w, parker, timeout)
+            self.L.unlock()
+        except BaseException:
+            self._forget(w)  # L was not held: leave no stale waiter behind
+            raise
+        try:
+            return _wait(self._state, self._waiters, w, parker, timeout, "sync.Cond.Wait")
         finally:
             self.L.lock()
+
+    async def await_(self, timeout: float | None = None) -> bool:
+        """Coroutine form of ``wait`` (``await`` is a keyword): ``await c.await_()``."""
+        state = self._state
+        woken = await self._await_signal(state, timeout)
+        alock = getattr(self.L, "alock", None)
+        if alock is not None:
+            await alock()
+        else:
+            self.L.lock()
+        return woken
+
+    @types.coroutine
+    def _await_signal(self, state: threading.Lock,
+                      timeout: float | None) -> Generator[Any, Any, bool]:
+        state.acquire()
+        try:
+            wake, fut = _aio.waker()
+            w = _W(wake)
+            self._waiters.append(w)  # before unlocking L: no signal can be missed
+            try:
+                self.L.unlock()
+            except BaseException:
+                self._waiters.remove(w)
+                raise
+        except BaseException:
+            state.release()
+            raise
+        return (yield from _await_w(state, self._waiters, w, fut, timeout, "sync.Cond.Wait"))
+
+    def _forget(self, w: _W) -> None:
+        with self._state:
+            try:
+                self._waiters.remove(w)
+            except ValueError:
+                pass
 
     def signal(self) -> None:
         """Wake one waiting goroutine, if any."""
@@ -537,7 +735,51 @@ class Semaphore:
                 x.wake()
             return True
 
-        return _runtime.park(parker, timeout, abort if timeout is not None else _never)
+        return _runtime.park(parker, timeout, abort, None, "semacquire")
+
+    def aacquire(self, n: int = 1, timeout: float | None = None) -> Any:
+        """Coroutine form of ``acquire``: ``await sem.aacquire(n)``."""
+        self._check(n)
+        return self._aacquire(n, timeout)
+
+    @types.coroutine
+    def _aacquire(self, n: int, timeout: float | None) -> Generator[Any, Any, bool]:
+        state = self._state
+        state.acquire()
+        try:
+            if self._size - self._cur >= n and not self._waiters:
+                self._cur += n
+                state.release()
+                return True
+            if timeout is not None and timeout <= 0:
+                state.release()
+                return False
+            wake, fut = _aio.waker()
+            w = _W(wake, n)
+            self._waiters.append(w)
+        except BaseException:
+            state.release()
+            raise
+
+        def abort(_: object) -> bool:
+            with state:
+                try:
+                    self._waiters.remove(w)
+                except ValueError:
+                    return False
+                woken = self._grant()
+            for x in woken:
+                x.wake()
+            return True
+
+        return (yield from _aio.suspend((state,), fut, timeout, abort, None, "semacquire"))
+
+    async def __aenter__(self) -> None:
+        await self.aacquire()
+
+    async def __aexit__(self, t: type[BaseException] | None, v: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        self.release()
 
     def _grant(self) -> list[_W]:
         woken = []

@@ -54,6 +54,7 @@ class _Int:
         return old
 
     def compare_and_swap(self, old: int, new: int) -> bool:
+        old = self._wrap(old)
         new = self._wrap(new)
         with self._lock:
             if self._v != old:

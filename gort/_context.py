@@ -1,0 +1,249 @@
+"""Go's ``context`` package: cancellation, deadlines and request-scoped values.
+
+A context tree: ``background()`` at the root; ``with_cancel``,
+``with_timeout``/``with_deadline`` and ``with_value`` derive children.
+Cancelling a context cancels every descendant, never an ancestor.  A child's
+deadline never exceeds its parent's.  ``cancel()`` is idempotent and, once
+called, the context holds no timer and its parent holds no reference to it, so
+millions of short-lived contexts leak nothing.
+
+Lock ownership: each cancellable context's ``_lock`` guards its ``_err``,
+``_children`` and ``_timer``.  Cancellation takes the parent's lock to detach a
+child only after releasing the child's own lock, and a parent cancels its
+children after releasing its lock, so no two context locks are ever held
+together.  ``_done`` is a channel closed exactly once, under ``_lock``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from . import _timers
+from ._chan import Chan, RecvChan
+
+
+class Canceled(Exception):
+    """``ctx.err()`` of a context that was cancelled (Go's ``context.Canceled``)."""
+
+    def __init__(self, msg: str = "context canceled") -> None:
+        super().__init__(msg)
+
+
+class DeadlineExceeded(TimeoutError):
+    """``ctx.err()`` of a context whose deadline passed; also a ``TimeoutError``."""
+
+    def __init__(self, msg: str = "context deadline exceeded") -> None:
+        super().__init__(msg)
+
+
+class Context:
+    """The interface every context has."""
+
+    __slots__ = ()
+
+    def done(self) -> RecvChan[None]:
+        """A channel closed when this context is cancelled (never, for background)."""
+        raise NotImplementedError
+
+    def err(self) -> BaseException | None:
+        """None while active; then a ``Canceled`` or ``DeadlineExceeded`` instance."""
+        raise NotImplementedError
+
+    def deadline(self) -> float | None:
+        """When this context will be cancelled, on the ``time.monotonic()`` clock."""
+        raise NotImplementedError
+
+    def value(self, key: Any) -> Any:
+        """The value bound to ``key`` here or in an ancestor, else None."""
+        raise NotImplementedError
+
+    def _cancel_parent(self) -> _CancelCtx | None:
+        return None
+
+
+class _Background(Context):
+    __slots__ = ("_done",)
+
+    def __init__(self) -> None:
+        self._done: RecvChan[None] = Chan[None]().recv_only()
+
+    def done(self) -> RecvChan[None]:
+        return self._done
+
+    def err(self) -> BaseException | None:
+        return None
+
+    def deadline(self) -> float | None:
+        return None
+
+    def value(self, key: Any) -> Any:
+        return None
+
+    def __repr__(self) -> str:
+        return "context.Background"
+
+
+_background = _Background()
+
+
+def background() -> Context:
+    """The root context: never cancelled, no deadline, no values."""
+    return _background
+
+
+todo = background
+
+
+class _CancelCtx(Context):
+    __slots__ = ("_parent", "_lock", "_done", "_done_view", "_err", "_children", "_timer",
+                 "_deadline", "__weakref__")
+
+    def __init__(self, parent: Context, deadline: float | None = None) -> None:
+        self._parent = parent
+        self._lock = threading.Lock()
+        self._done: Chan[None] = Chan()
+        self._done_view = self._done.recv_only()
+        self._err: BaseException | None = None
+        self._children: set[_CancelCtx] | None = set()
+        self._timer: _timers.TimerEntry | None = None
+        self._deadline = deadline
+
+    def done(self) -> RecvChan[None]:
+        return self._done_view
+
+    def err(self) -> BaseException | None:
+        return self._err
+
+    def deadline(self) -> float | None:
+        return self._deadline
+
+    def value(self, key: Any) -> Any:
+        return self._parent.value(key)
+
+    def _cancel_parent(self) -> _CancelCtx | None:
+        return self
+
+    def _cancel(self, err: BaseException, detach: bool) -> None:
+        with self._lock:
+            if self._err is not None:
+                return
+            self._err = err
+            self._done.close()
+            children = self._children or ()
+            self._children = None
+            timer, self._timer = self._timer, None
+        if timer is not None:
+            timer.cancel()
+        for child in children:
+            child._cancel(err, detach=False)  # they need not detach from us: we let go
+        if detach:
+            parent = self._parent._cancel_parent()
+            if parent is not None:
+                with parent._lock:
+                    if parent._children is not None:
+                        parent._children.discard(self)
+
+    def _attach(self) -> None:
+        """Register with the nearest cancellable ancestor (or cancel at once)."""
+        parent = self._parent._cancel_parent()
+        if parent is None:
+            return
+        with parent._lock:
+            if parent._children is not None:
+                parent._children.add(self)
+                return
+            err = parent._err
+        assert err is not None
+        self._cancel(err, detach=False)
+
+    def __repr__(self) -> str:
+        state = "active" if self._err is None else f"{self._err}"
+        dl = ""
+        if self._deadline is not None:
+            dl = f" deadline in {self._deadline - time.monotonic():.3f}s"
+        return f"<Context {state}{dl}>"
+
+
+class _ValueCtx(Context):
+    __slots__ = ("_parent", "_key", "_value")
+
+    def __init__(self, parent: Context, key: Any, value: Any) -> None:
+        self._parent = parent
+        self._key = key
+        self._value = value
+
+    def done(self) -> RecvChan[None]:
+        return self._parent.done()
+
+    def err(self) -> BaseException | None:
+        return self._parent.err()
+
+    def deadline(self) -> float | None:
+        return self._parent.deadline()
+
+    def value(self, key: Any) -> Any:
+        if key == self._key:
+            return self._value
+        return self._parent.value(key)
+
+    def _cancel_parent(self) -> _CancelCtx | None:
+        return self._parent._cancel_parent()
+
+    def __repr__(self) -> str:
+        return f"<Context value {self._key!r}={self._value!r} of {self._parent!r}>"
+
+
+CancelFunc = Callable[[], None]
+
+
+def _check_parent(parent: Context) -> None:
+    if not isinstance(parent, Context):
+        raise TypeError(f"parent must be a gort context, got {type(parent).__name__}")
+
+
+def with_cancel(parent: Context) -> tuple[Context, CancelFunc]:
+    """A child of ``parent`` and the function that cancels it (idempotent)."""
+    _check_parent(parent)
+    ctx = _CancelCtx(parent, parent.deadline())
+    ctx._attach()
+    return ctx, lambda: ctx._cancel(Canceled(), detach=True)
+
+
+def with_deadline(parent: Context, deadline: float) -> tuple[Context, CancelFunc]:
+    """A child cancelled at ``deadline`` (``time.monotonic()`` clock) at the latest."""
+    _check_parent(parent)
+    pd = parent.deadline()
+    if pd is not None and pd <= deadline:
+        return with_cancel(parent)  # the parent's deadline comes first anyway
+    ctx = _CancelCtx(parent, deadline)
+    ctx._attach()
+    if ctx._err is None:
+        if deadline <= time.monotonic():
+            ctx._cancel(DeadlineExceeded(), detach=True)
+        else:
+            timer = _timers.add(deadline, _expire, ctx)
+            with ctx._lock:
+                if ctx._err is None:
+                    ctx._timer = timer
+                    timer = None  # type: ignore[assignment]
+            if timer is not None:
+                timer.cancel()
+    return ctx, lambda: ctx._cancel(Canceled(), detach=True)
+
+
+def _expire(ctx: _CancelCtx) -> None:
+    ctx._cancel(DeadlineExceeded(), detach=True)
+
+
+def with_timeout(parent: Context, seconds: float) -> tuple[Context, CancelFunc]:
+    """``with_deadline(parent, time.monotonic() + seconds)``."""
+    return with_deadline(parent, time.monotonic() + seconds)
+
+
+def with_value(parent: Context, key: Any, value: Any) -> Context:
+    """A child of ``parent`` carrying ``value`` under ``key``."""
+    _check_parent(parent)
+    return _ValueCtx(parent, key, value)

@@ -1,0 +1,112 @@
+"""Go's ``golang.org/x/sync/errgroup``: goroutines that fail as one.
+
+``ErrGroup.go(fn)`` runs fn in a goroutine; the first exception cancels
+``group.ctx`` and is re-raised by ``wait()`` once every goroutine has
+returned.  ``set_limit(n)`` bounds how many run at once (``go`` then blocks
+for a slot, ``try_go`` declines).  ``fn`` may be an ``async def`` function: it
+then runs as a coroutine goroutine; ``await group.await_()`` is the coroutine
+form of ``wait``.
+
+Fields guarded by ``_lock``: ``_err`` (the first exception), ``_active``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from . import _runtime
+from ._context import Context, background, with_cancel
+from ._sync import Semaphore, WaitGroup
+
+
+class ErrGroup:
+    """A group of goroutines working on subtasks of one task."""
+
+    def __init__(self, ctx: Context | None = None) -> None:
+        self.ctx, self._cancel = with_cancel(ctx if ctx is not None else background())
+        self._wg = WaitGroup()
+        self._lock = threading.Lock()
+        self._err: BaseException | None = None
+        self._sem: Semaphore | None = None
+        self._limit = -1
+
+    def set_limit(self, n: int) -> None:
+        """At most ``n`` goroutines of this group at once; negative: no limit."""
+        if self._wg.count:
+            raise RuntimeError(f"errgroup: modify limit while {self._wg.count} goroutines "
+                               "in the group are still active")
+        self._limit = n
+        self._sem = Semaphore(n) if n >= 0 else None
+
+    def _start(self, fn: Callable[..., Any], args: tuple[Any, ...],
+               kwargs: dict[str, Any]) -> _runtime.Goroutine[Any]:
+        self._wg.add(1)
+        sem = self._sem
+        run: Callable[..., Any]
+        if inspect.iscoroutinefunction(fn):
+            async def arun() -> None:
+                try:
+                    await fn(*args, **kwargs)
+                except BaseException as e:  # noqa: BLE001 - kept for wait()
+                    self._fail(e)
+                finally:
+                    if sem is not None:
+                        sem.release()
+                    self._wg.done()
+            run = arun
+        else:
+            def prun() -> None:
+                try:
+                    fn(*args, **kwargs)
+                except BaseException as e:  # noqa: BLE001 - kept for wait()
+                    self._fail(e)
+                finally:
+                    if sem is not None:
+                        sem.release()
+                    self._wg.done()
+            run = prun
+        run.__qualname__ = getattr(fn, "__qualname__", run.__qualname__)
+        return _runtime.go(run)
+
+    def _fail(self, e: BaseException) -> None:
+        with self._lock:
+            first = self._err is None
+            if first:
+                self._err = e
+        if first:
+            self._cancel()
+
+    def go(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> None:
+        """Run ``fn`` in a new goroutine, waiting for a slot if a limit is set."""
+        if self._sem is not None:
+            self._sem.acquire()
+        self._start(fn, args, kwargs)
+
+    def try_go(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> bool:
+        """Like ``go``, but only if a slot is free right now."""
+        if self._sem is not None and not self._sem.try_acquire():
+            return False
+        self._start(fn, args, kwargs)
+        return True
+
+    def wait(self) -> None:
+        """Wait for every goroutine; re-raise the first exception, if any."""
+        self._wg.wait()
+        self._cancel()
+        if self._err is not None:
+            raise self._err
+
+    async def await_(self) -> None:
+        """Coroutine form of ``wait``."""
+        await self._wg.await_()
+        self._cancel()
+        if self._err is not None:
+            raise self._err
+
+    def __repr__(self) -> str:
+        limit = f" limit={self._limit}" if self._limit >= 0 else ""
+        err = f" err={self._err!r}" if self._err is not None else ""
+        return f"<ErrGroup active={self._wg.count}{limit}{err}>"

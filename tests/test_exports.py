@@ -1,0 +1,78 @@
+"""The public namespace: ``gort.__all__`` is exactly what gort exports (after Trio's
+``test_exports``)."""
+
+from __future__ import annotations
+import __future__
+
+import types
+
+import pytest
+
+import gort
+from gort import atomic
+
+
+def test_all_is_a_tuple_without_duplicates() -> None:
+    assert isinstance(gort.__all__, tuple)
+    assert len(set(gort.__all__)) == len(gort.__all__)
+    assert all(isinstance(name, str) for name in gort.__all__)
+
+
+@pytest.mark.parametrize("name", gort.__all__)
+def test_every_name_in_all_exists(name: str) -> None:
+    assert hasattr(gort, name), name
+    assert not name.startswith("_")
+
+
+def _public_runtime_names(module: types.ModuleType) -> set[str]:
+    names = set()
+    for name in dir(module):
+        if name.startswith("_"):
+            continue
+        obj = getattr(module, name)
+        if isinstance(obj, types.ModuleType):
+            continue
+        # ``from __future__ import annotations`` leaves a compiler-directive object
+        # named ``annotations`` in the namespace; it is not part of the API.
+        if isinstance(obj, __future__._Feature):
+            continue
+        names.add(name)
+    return names
+
+
+def test_every_public_attribute_is_in_all() -> None:
+    missing = _public_runtime_names(gort) - set(gort.__all__)
+    assert not missing, f"public but not in gort.__all__: {sorted(missing)}"
+
+
+def test_all_matches_the_public_namespace_exactly() -> None:
+    # Modules may be exported on purpose (``gort.atomic``); everything else public
+    # must be listed, and everything listed must be a real attribute.
+    listed = {name for name in gort.__all__
+              if not isinstance(getattr(gort, name), types.ModuleType)}
+    assert listed == _public_runtime_names(gort)
+
+
+def test_exported_objects_claim_to_live_in_gort() -> None:
+    # Classes and functions re-exported from private modules still come from gort.
+    for name in gort.__all__:
+        obj = getattr(gort, name)
+        if isinstance(obj, types.ModuleType):
+            module = obj.__name__
+        else:
+            module = str(getattr(obj, "__module__", ""))
+        assert module.startswith("gort"), (name, module)
+
+
+def test_atomic_all() -> None:
+    assert isinstance(atomic.__all__, tuple)
+    assert len(set(atomic.__all__)) == len(atomic.__all__)
+    for name in atomic.__all__:
+        assert hasattr(atomic, name), name
+    assert _public_runtime_names(atomic) - {"Any", "Generic", "TypeVar", "T"} == set(
+        atomic.__all__)
+
+
+def test_version() -> None:
+    assert isinstance(gort.__version__, str)
+    assert gort.__version__.count(".") == 2
