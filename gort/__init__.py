@@ -45,8 +45,8 @@ from ._runtime import max_procs as max_procs
 from ._runtime import sched_statistics as sched_statistics
 from ._runtime import set_max_procs as set_max_procs
 from ._select import RecvCase as RecvCase
-from ._select import SendCase as SendCase
 from ._select import Selected as Selected
+from ._select import SendCase as SendCase
 from ._select import aselect as aselect
 from ._select import select as select
 from ._sync import Cond as Cond

@@ -35,7 +35,8 @@ _monotonic = time.monotonic
 
 def waker() -> tuple[Callable[[], Any], asyncio.Future[None] | None]:
     """The wake function for the current coroutine, and its asyncio future if any."""
-    cg = _runtime._tls.cg
+    m = _runtime._tls.m
+    cg = m.cg if m is not None else None
     if cg is not None:
         return cg._wake, None
     try:
@@ -85,7 +86,8 @@ def suspend(locks: tuple[Any, ...], fut: asyncio.Future[None] | None, timeout: f
     ``abort(token)`` removed the waiter).
     """
     if fut is None:
-        g = _runtime._tls.cg
+        g = _runtime.current_coroutine_goroutine()
+        assert g is not None
         g._wait_reason = reason
         g._timed_park = timeout is not None
         if timeout is None:
@@ -126,7 +128,7 @@ def suspend(locks: tuple[Any, ...], fut: asyncio.Future[None] | None, timeout: f
 
 
 @types.coroutine
-def yield_locks(locks: tuple[Any, ...]) -> Generator[Any, Any, None]:
+def yield_locks(locks: tuple[Any, ...]) -> Generator[Any, Any]:
     """Park the current coroutine goroutine (only in one), releasing ``locks``."""
     yield locks
 
@@ -161,8 +163,8 @@ def _wake_sleeper(g: _runtime.Goroutine[Any]) -> None:
 
 
 @types.coroutine
-def _asleep_gort(seconds: float) -> Generator[Any, Any, None]:
-    g = _runtime._tls.cg
+def _asleep_gort(seconds: float) -> Generator[Any, Any]:
+    g = _runtime.current_coroutine_goroutine()
     assert g is not None
     lock = g._lock
     lock.acquire()
@@ -174,7 +176,7 @@ def _asleep_gort(seconds: float) -> Generator[Any, Any, None]:
 
 def asleep(seconds: float) -> Any:
     """Coroutine form of ``sleep``: ``await gort.asleep(s)``."""
-    if _runtime._tls.cg is None:
+    if _runtime.current_coroutine_goroutine() is None:
         return asyncio.sleep(max(seconds, 0.0))
     if seconds <= 0:
         return _runtime._gosched_coro()

@@ -372,7 +372,7 @@ class Chan(SendChan[T], RecvChan[T]):
         return self._asend(value, timeout)
 
     @types.coroutine
-    def _asend(self, value: T, timeout: float | None) -> Generator[Any, Any, None]:
+    def _asend(self, value: T, timeout: float | None) -> Generator[Any, Any]:
         lock = self._lock
         lock.acquire()
         try:
@@ -380,8 +380,13 @@ class Chan(SendChan[T], RecvChan[T]):
             if r is False:
                 if timeout is not None and timeout <= 0:
                     raise TimeoutError("send timed out")
-                wake, fut = _aio.waker()
-                w = _Waiter(wake, value)
+                m = _runtime._tls.m
+                cg = m.cg if m is not None else None
+                if cg is not None:
+                    w = _Waiter(cg._wake, value)
+                else:
+                    wake, fut = _aio.waker()
+                    w = _Waiter(wake, value)
                 self._sendq.append(w)
         except BaseException:
             lock.release()
@@ -391,8 +396,12 @@ class Chan(SendChan[T], RecvChan[T]):
             if r is not True:
                 r.wake()
             return
-        if not (yield from _aio.suspend((lock,), fut, timeout, self._abort_send, w,
-                                        "chan send")):
+        if cg is not None and timeout is None:  # the common case, inlined
+            cg._wait_reason = "chan send"
+            cg._timed_park = False
+            yield (lock,)
+        elif not (yield from _aio.suspend((lock,), None if cg is not None else fut, timeout,
+                                          self._abort_send, w, "chan send")):
             raise TimeoutError("send timed out")
         if not w.ok:
             raise ChanClosed("send on closed channel")
@@ -406,15 +415,24 @@ class Chan(SendChan[T], RecvChan[T]):
             if v is _NOT_READY:
                 if timeout is not None and timeout <= 0:
                     raise TimeoutError("receive timed out")
-                wake, fut = _aio.waker()
-                w = _Waiter(wake)
+                m = _runtime._tls.m
+                cg = m.cg if m is not None else None
+                if cg is not None:
+                    w = _Waiter(cg._wake)
+                else:
+                    wake, fut = _aio.waker()
+                    w = _Waiter(wake)
                 self._recvq.append(w)
         except BaseException:
             lock.release()
             raise
         if v is _NOT_READY:
-            if not (yield from _aio.suspend((lock,), fut, timeout, self._abort_recv, w,
-                                            "chan receive")):
+            if cg is not None and timeout is None:  # the common case, inlined
+                cg._wait_reason = "chan receive"
+                cg._timed_park = False
+                yield (lock,)
+            elif not (yield from _aio.suspend((lock,), None if cg is not None else fut,
+                                              timeout, self._abort_recv, w, "chan receive")):
                 raise TimeoutError("receive timed out")
             v = w.elem
             ok = w.ok

@@ -50,7 +50,7 @@ class ErrGroup:
             async def arun() -> None:
                 try:
                     await fn(*args, **kwargs)
-                except BaseException as e:  # noqa: BLE001 - kept for wait()
+                except BaseException as e:
                     self._fail(e)
                 finally:
                     if sem is not None:
@@ -61,7 +61,7 @@ class ErrGroup:
             def prun() -> None:
                 try:
                     fn(*args, **kwargs)
-                except BaseException as e:  # noqa: BLE001 - kept for wait()
+                except BaseException as e:
                     self._fail(e)
                 finally:
                     if sem is not None:

@@ -129,7 +129,6 @@ def _default_procs() -> int:
 class _TLS(threading.local):
     m: _M | None = None  # the worker this thread is, if it is one
     parker: threading.Lock | None = None
-    cg: Goroutine[Any] | None = None  # the coroutine goroutine being stepped here
 
 
 _tls = _TLS()
@@ -178,12 +177,13 @@ class _M:
     """A worker thread.  Its fields are touched only by its own thread, except
     ``g``/``p``, which a dispatcher sets right before releasing its parker."""
 
-    __slots__ = ("parker", "p", "g", "thread", "wakes", "retired", "__weakref__")
+    __slots__ = ("parker", "p", "g", "cg", "thread", "wakes", "retired", "__weakref__")
 
     def __init__(self) -> None:
         self.parker = _new_parker()
         self.p: _P | None = None
         self.g: Goroutine[Any] | None = None
+        self.cg: Goroutine[Any] | None = None  # the coroutine goroutine being stepped
         self.thread: threading.Thread | None = None
         self.wakes = 0  # times a goroutine on this thread woke (deadlock detection)
         self.retired = False
@@ -277,7 +277,7 @@ def _put_p(p: _P) -> None:
 
 def _dispatch() -> None:
     """Pair idle Ps with global runnable work until one of the two runs out."""
-    while True:
+    while _idle_p:
         try:
             p = _idle_p.pop()
         except IndexError:
@@ -392,25 +392,29 @@ def _find_work(p: _P) -> Any:
             except IndexError:
                 pass
     p.streak = 0
-    try:
-        return p.runq.popleft()
-    except IndexError:
-        pass
-    try:
-        return _runq.popleft()
-    except IndexError:
-        pass
+    if p.runq:
+        try:
+            return p.runq.popleft()
+        except IndexError:
+            pass
+    if _runq:
+        try:
+            return _runq.popleft()
+        except IndexError:
+            pass
     for victim in _allp:
         if victim is p:
             continue
-        try:
-            return victim.runq.popleft()
-        except IndexError:
-            pass
-        try:
-            return victim.runnext.pop()
-        except IndexError:
-            pass
+        if victim.runq:
+            try:
+                return victim.runq.popleft()
+            except IndexError:
+                pass
+        if victim.runnext:
+            try:
+                return victim.runnext.pop()
+            except IndexError:
+                pass
     return None
 
 
@@ -616,9 +620,9 @@ def gosched() -> Any:
 
     In a coroutine goroutine, ``await gort.gosched()``.
     """
-    if _tls.cg is not None:
-        return _gosched_coro()
     m = _tls.m
+    if m is not None and m.cg is not None:
+        return _gosched_coro()
     if m is None or m.p is None:
         return None
     p = m.p
@@ -634,41 +638,43 @@ _GOSCHED: Any = object()  # park request: put me at the back of the global queue
 
 
 @types.coroutine
-def _gosched_coro() -> Generator[Any, Any, None]:
+def _gosched_coro() -> Generator[Any, Any]:
     yield _GOSCHED
 
 
 def current_coroutine_goroutine() -> Goroutine[Any] | None:
     """The coroutine goroutine being stepped on this thread, if any."""
-    return _tls.cg
+    m = _tls.m
+    return m.cg if m is not None else None
 
 
 def ready(g: Goroutine[Any]) -> None:
     """Make a parked coroutine goroutine runnable (the wake of its waiters)."""
     g._state = GState.RUNNABLE
-    if _tls.cg is not None:
-        m = _tls.m
-        p = m.p if m is not None else None
+    m = _tls.m
+    if m is not None and m.cg is not None:
+        p = m.p
         if p is not None:
             rn = p.runnext
-            try:
-                old = rn.pop()
-            except IndexError:
-                old = None
+            if rn:
+                try:
+                    p.runq.append(rn.pop())
+                except IndexError:
+                    pass  # stolen meanwhile
+                else:
+                    if _idle_p:
+                        _wakep()  # an idle P may take the one moved to the runq
             rn.append(g)
-            if old is not None:
-                p.runq.append(old)
-                if _idle_p:
-                    _wakep()
             return
     _runq.append(g)
-    _dispatch()
+    if _idle_p:
+        _dispatch()
 
 
 def _step(g: Goroutine[Any], m: _M) -> None:
     """Run a coroutine goroutine until it parks or ends (worker holds a P)."""
     m.g = g
-    _tls.cg = g
+    m.cg = g
     g._state = GState.RUNNING
     coro = g._coro
     assert coro is not None
@@ -679,18 +685,18 @@ def _step(g: Goroutine[Any], m: _M) -> None:
             exc, g._coro_throw = g._coro_throw, None
             req = g._ctx.run(coro.throw, exc)
     except StopIteration as e:
-        _tls.cg = None
+        m.cg = None
         m.g = None
         g._result = e.value
         g._finish()
         return
-    except BaseException as e:  # noqa: BLE001 - a goroutine's failure is its result
-        _tls.cg = None
+    except BaseException as e:
+        m.cg = None
         m.g = None
         g._exc = e
         g._finish()
         return
-    _tls.cg = None
+    m.cg = None
     m.g = None
     if req is _GOSCHED:
         g._state = GState.RUNNABLE
@@ -790,7 +796,7 @@ class Goroutine(Generic[T]):
 
     __slots__ = ("_fn", "_args", "_kwargs", "_ctx", "_coro", "_coro_throw",
                  "id", "name", "_lock", "_done", "_result", "_exc", "_joiners", "_retrieved",
-                 "_state", "_wait_reason", "_timed_park", "_m", "__weakref__")
+                 "_state", "_wait_reason", "_timed_park", "_m", "_wake", "__weakref__")
 
     def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any],
                  coro: Coroutine[Any, Any, T] | None) -> None:
@@ -814,6 +820,7 @@ class Goroutine(Generic[T]):
         self._wait_reason = ""
         self._timed_park = False
         self._m: _M | None = None  # the worker running this plain goroutine
+        self._wake: Callable[[], None] = self._make_ready  # a coroutine waiter's wake
 
     def _run(self, m: _M) -> None:
         """Run a plain goroutine to its end on worker m."""
@@ -823,8 +830,9 @@ class Goroutine(Generic[T]):
         fn, args, kwargs = self._fn, self._args, self._kwargs
         self._fn = self._args = self._kwargs = None  # type: ignore[assignment]
         try:
-            self._result = self._ctx.run(fn, *args, **kwargs)  # type: ignore[misc]
-        except BaseException as e:  # noqa: BLE001 - a goroutine's failure is its result
+            assert fn is not None
+            self._result = self._ctx.run(fn, *args, **kwargs)
+        except BaseException as e:
             self._exc = e
         finally:
             m.g = None
@@ -851,7 +859,7 @@ class Goroutine(Generic[T]):
         for wake in joiners or ():
             wake()
 
-    def _wake(self) -> None:
+    def _make_ready(self) -> None:
         ready(self)
 
     # -- public API
@@ -881,13 +889,13 @@ class Goroutine(Generic[T]):
             return False
 
     def _outcome(self) -> T:
+        if self._exc is None:
+            return self._result  # type: ignore[no-any-return]
         with self._lock:
             self._retrieved = True
-        if self._exc is not None:
-            with _unretrieved_lock:
-                _unretrieved.discard(self)
-            raise self._exc
-        return self._result  # type: ignore[no-any-return]
+        with _unretrieved_lock:
+            _unretrieved.discard(self)
+        raise self._exc
 
     def result(self, timeout: float | None = None) -> T:
         """The goroutine's return value; re-raises its exception.
@@ -904,19 +912,18 @@ class Goroutine(Generic[T]):
             raise TimeoutError(f"goroutine {self.id} did not finish within {timeout} s")
         try:
             self._outcome()
-        except BaseException as e:  # noqa: BLE001
+        except BaseException as e:
             return e
         return None
 
     def ajoin(self, timeout: float | None = None) -> Any:
         """Coroutine form of ``join``: ``await g.ajoin()`` returns True/False."""
-        from ._aio import ajoin
-        return ajoin(self, timeout)
+        return _aio.ajoin(self, timeout)
 
     def __await__(self) -> Generator[Any, Any, T]:
         """``await g`` waits for the goroutine and returns its result."""
-        from ._aio import ajoin
-        yield from ajoin(self, None)
+        if not self._done:
+            yield from _aio.ajoin(self, None)
         return self._outcome()
 
     @property
@@ -936,6 +943,9 @@ class Goroutine(Generic[T]):
             _report(self)
 
 
+_CO_COROUTINE = inspect.CO_COROUTINE
+
+
 def go(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Goroutine[Any]:
     """Start ``fn(*args, **kwargs)`` as a goroutine; return its handle at once.
 
@@ -944,29 +954,30 @@ def go(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Goroutine[Any]:
     if inspect.iscoroutine(fn):
         if args or kwargs:
             raise TypeError("go() of a coroutine object takes no arguments")
-        g: Goroutine[Any] = Goroutine(fn, (), {}, fn)  # type: ignore[arg-type]
+        g: Goroutine[Any] = Goroutine(fn, (), {}, fn)
         if _sysmon is None:
             _start_sysmon()
     elif not callable(fn):
         raise TypeError(f"go() needs a callable, got {type(fn).__name__}")
-    elif inspect.iscoroutinefunction(fn):
+    elif (fn.__code__.co_flags & _CO_COROUTINE if type(fn) is types.FunctionType
+          else inspect.iscoroutinefunction(fn)):
         g = Goroutine(fn, (), {}, fn(*args, **kwargs))
         if _sysmon is None:
             _start_sysmon()
     else:
         g = Goroutine(fn, args, kwargs, None)
     _runq.append(g)
-    _dispatch()
+    if _idle_p:
+        _dispatch()
     return g
 
 
 def current_goroutine() -> Goroutine[Any] | None:
     """The goroutine running on this thread, or None off the pool."""
-    cg = _tls.cg
-    if cg is not None:
-        return cg
     m = _tls.m
-    return m.g if m is not None else None
+    if m is None:
+        return None
+    return m.cg if m.cg is not None else m.g
 
 
 def live_goroutines() -> list[Goroutine[Any]]:
@@ -1013,3 +1024,6 @@ def _at_exit() -> None:
 
 
 atexit.register(_at_exit)
+
+
+from . import _aio  # noqa: E402 - _aio builds on this module

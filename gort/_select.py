@@ -208,7 +208,7 @@ def _aselect(cases: tuple[Any, ...], default: bool,
              timeout: float | None) -> Generator[Any, Any, Selected]:
     r = _begin(cases, default, timeout, _aio.waker)
     if type(r) is Selected:
-        return r  # type: ignore[no-any-return]
+        return r
     sel, waiters, locks, fut = r
     reason = "select" if waiters else "select (no cases)"
     woken = yield from _aio.suspend(locks, fut, timeout, _claim_self, sel, reason)

@@ -150,7 +150,7 @@ class Mutex:
         return self._alock()
 
     @types.coroutine
-    def _alock(self) -> Generator[Any, Any, None]:
+    def _alock(self) -> Generator[Any, Any]:
         if self._held.acquire(False):
             return
         w: _W | None = None
@@ -285,7 +285,7 @@ class RWMutex:
         _wait(self._state, self._rq, w, parker, None, "sync.RWMutex.RLock")
 
     @types.coroutine
-    def _await_rw(self, q: deque[_W], reader: bool) -> Generator[Any, Any, None]:
+    def _await_rw(self, q: deque[_W], reader: bool) -> Generator[Any, Any]:
         state = self._state
         state.acquire()
         try:

@@ -115,7 +115,7 @@ def _timer_main() -> None:
             entry.fn = entry.arg = None  # type: ignore[assignment]
             try:
                 fn(arg)
-            except BaseException:  # noqa: BLE001 - the timer thread must survive
+            except BaseException:
                 if sys.stderr is not None:
                     print("gort: exception in a timer callback:", file=sys.stderr)
                     traceback.print_exc()

@@ -35,7 +35,8 @@ def _ignored(g: Goroutine[Any], ignore: Iterable[str]) -> bool:
     return any(fnmatch.fnmatchcase(g.name, pat) for pat in ignore)
 
 
-def leaked(ignore: Iterable[str] = (), before: Iterable[Goroutine[Any]] = ()) -> list[Goroutine[Any]]:
+def leaked(ignore: Iterable[str] = (),
+           before: Iterable[Goroutine[Any]] = ()) -> list[Goroutine[Any]]:
     """Live goroutines that are not ignored and were not alive in ``before``."""
     old = {id(g) for g in before}
     pats = tuple(ignore)
