@@ -50,6 +50,13 @@ TARGETS = (
     Target("Mutex lock+unlock <= 2x threading.Lock", "mutex[gort]", "mutex[threading]", 2.0),
     Target("atomic.Int64.add <= 2x with lock: n += 1", "atomic_add[gort]",
            "atomic_add[threading]", 2.0),
+    # The coroutine-goroutine issue.
+    Target("async spawn+join <= 0.5x asyncio create_task+gather", "spawn[gort-async]",
+           "spawn[asyncio]", 0.5),
+    Target("async ping-pong <= 0.5x asyncio.Queue(1)", "pingpong[gort-async]",
+           "pingpong[asyncio]", 0.5),
+    Target("8 CPU coroutines: 2 procs >= 1.8x faster than 1", "scaling[gort-async,procs=2]",
+           "scaling[gort-async,procs=1]", 1.8, lower_is_better=False),
 )
 
 
@@ -147,10 +154,11 @@ def baseline_ratios(data: dict[str, dict[str, Result]]) -> str:
     for d in data.values():
         for name in d:
             what, impl, param = split_name(name)
-            if impl and impl != "gort" and not param:
-                g = f"{what}[gort]"
-                if g in d:
-                    pairs.add((g, name))
+            if impl and not impl.startswith("gort") and not param:
+                for mine in ("gort", "gort-async"):
+                    g = f"{what}[{mine}]"
+                    if g in d:
+                        pairs.add((g, name))
     for g, base in sorted(pairs):
         row = [f"{g} / {base}"]
         for b in builds:
@@ -168,7 +176,7 @@ def build_ratios(data: dict[str, dict[str, Result]], base: str = "3.13") -> str:
         return "_(needs a 3.13 run and at least one other build)_"
     rows = []
     for name in sorted(data[base], key=split_name):
-        if split_name(name)[1] != "gort":
+        if not split_name(name)[1].startswith("gort"):
             continue
         row = [name]
         for b in builds:
@@ -273,7 +281,7 @@ def write_report(results_dir: Path) -> Path:
                 f"{md.get('gort_max_procs', '?')}, gort {md.get('gort_version', '?')}")
         for m in meta.get("missing", []):
             sections.append(f"- **missing** (crashed or timed out): {m}")
-        sections += ["", "### Targets of the runtime-core issue", "", target_table(data), "",
+        sections += ["", "### Performance targets of the issues", "", target_table(data), "",
                      "### gort against the baselines, same build", "",
                      "A time ratio per operation; below 1.0× gort is faster. "
                      "“not significant” is pyperf's t-test verdict.", "",

@@ -10,7 +10,6 @@ times out is reported and the run continues; the summary names what is missing.
 from __future__ import annotations
 
 import dataclasses
-import fnmatch
 import json
 import os
 import platform
@@ -25,6 +24,8 @@ import pyperf
 
 ROOT = Path(__file__).resolve().parent.parent
 SUITES_DIR = Path(__file__).resolve().parent / "suites"
+sys.path.insert(0, str(SUITES_DIR))
+from common import name_matches  # noqa: E402 - the suites' own matching rule
 SUITES = ("spawn", "switch", "channels", "sync", "scaling")
 
 # pyperf settings per profile: processes, values per process, warmups, min time.
@@ -84,12 +85,12 @@ def run(builds: list[BuildSpec], suites: list[str], bench_patterns: list[str], p
         return 2
     if bench_patterns:
         every = [b for s in suites for b in suite_benchmarks(s)]
-        dead = [p for p in bench_patterns if not any(fnmatch.fnmatchcase(b, p) for b in every)]
+        dead = [p for p in bench_patterns if not any(name_matches(b, p) for b in every)]
         if dead:
             print(f"error: no benchmark matches {', '.join(dead)}; valid: {', '.join(every)}",
                   file=sys.stderr)
             return 2
-        suites = [s for s in suites if any(fnmatch.fnmatchcase(b, p) for b in
+        suites = [s for s in suites if any(name_matches(b, p) for b in
                                            suite_benchmarks(s) for p in bench_patterns)]
     machine = machine_label()
     target = out_dir / machine

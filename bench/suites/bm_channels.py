@@ -43,6 +43,30 @@ def chan_gort(loops: int, cap: int) -> float:
     return c.result()
 
 
+def chan_gort_async(loops: int, cap: int) -> float:
+    ch: gort.Chan[int] = gort.Chan(cap)
+    n = loops * ITEMS
+
+    async def producer() -> None:
+        send = ch.asend
+        for i in range(n):
+            await send(i)
+        ch.close()
+
+    async def consumer() -> float:
+        t0 = time.perf_counter()
+        count = 0
+        async for _ in ch:
+            count += 1
+        dt = time.perf_counter() - t0
+        assert count == n
+        return dt
+
+    c = gort.go(consumer)
+    gort.go(producer)
+    return c.result()  # type: ignore[no-any-return]
+
+
 def chan_queue(loops: int, cap: int) -> float:
     q: queue.Queue[int | None] = queue.Queue(cap)
     n = loops * ITEMS
@@ -90,6 +114,8 @@ if __name__ == "__main__":
     for cap in (0, 1, 128):
         bench_time(runner, f"chan_{cap}[gort]", chan_gort, cap, inner_loops=ITEMS,
                    description=f"Chan({cap}), 1 producer -> 1 consumer goroutine, per item")
+        bench_time(runner, f"chan_{cap}[gort-async]", chan_gort_async, cap, inner_loops=ITEMS,
+                   description=f"Chan({cap}), 1 -> 1 coroutine goroutine, per item")
         if cap:  # queue.Queue(0) is unbounded, not a rendezvous: no baseline for 0
             bench_time(runner, f"chan_{cap}[threading]", chan_queue, cap, inner_loops=ITEMS,
                        description=f"queue.Queue({cap}), 1 producer -> 1 consumer thread")

@@ -43,6 +43,23 @@ def scaling_gort(loops: int, procs: int) -> float:
         gort.set_max_procs(old)
 
 
+async def _work_async() -> int:
+    return work()
+
+
+def scaling_gort_async(loops: int, procs: int) -> float:
+    old = gort.set_max_procs(procs)
+    try:
+        t0 = time.perf_counter()
+        for _ in range(loops):
+            gs = [gort.go(_work_async) for _ in range(WORK_ITEMS)]
+            for g in gs:
+                g.result()
+        return time.perf_counter() - t0
+    finally:
+        gort.set_max_procs(old)
+
+
 def scaling_futures(loops: int, workers: int) -> float:
     with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
         t0 = time.perf_counter()
@@ -75,6 +92,8 @@ if __name__ == "__main__":
     for p in proc_counts():
         bench_time(runner, f"scaling[gort,procs={p}]", scaling_gort, p,
                    description=f"{WORK_ITEMS} CPU-bound goroutines on max_procs={p}, per batch")
+        bench_time(runner, f"scaling[gort-async,procs={p}]", scaling_gort_async, p,
+                   description=f"{WORK_ITEMS} CPU-bound coroutine goroutines, max_procs={p}")
         bench_time(runner, f"scaling[futures,procs={p}]", scaling_futures, p,
                    description=f"{WORK_ITEMS} CPU-bound tasks on ThreadPoolExecutor({p})")
     bench_time(runner, "scaling[asyncio,procs=1]", scaling_asyncio,

@@ -1,6 +1,7 @@
 """spawn: start and join N no-op tasks; the time per task.
 
-What it shows: what one goroutine costs to create, schedule, run and join,
+What it shows: what one goroutine costs to create, schedule, run and join (a
+plain one, and a coroutine goroutine spawned and awaited by another),
 against the alternatives a Python programmer has: a ThreadPoolExecutor task
 (submit + result), an OS thread (start + join) and an asyncio task
 (create_task + gather).  Go's reference is CreateGoroutines in proc_test.go.
@@ -19,6 +20,7 @@ from common import bench_time, make_runner, scaled
 import gort
 
 N = scaled(10_000, 200)  # tasks per loop
+N_ASYNC = scaled(100_000, 200)  # coroutine goroutines per loop
 N_THREADS = scaled(200, 20)  # OS threads are ~100x dearer: fewer per loop
 
 
@@ -59,6 +61,18 @@ async def _noop_async() -> None:
     pass
 
 
+def spawn_gort_async(loops: int) -> float:
+    async def spawner() -> float:
+        t0 = time.perf_counter()
+        for _ in range(loops):
+            gs = [gort.go(_noop_async) for _ in range(N_ASYNC)]
+            for g in gs:
+                await g
+        return time.perf_counter() - t0
+
+    return gort.go(spawner).result()  # type: ignore[no-any-return]
+
+
 def spawn_asyncio(loops: int) -> float:
     async def main() -> float:
         t0 = time.perf_counter()
@@ -78,5 +92,7 @@ if __name__ == "__main__":
                description="ThreadPoolExecutor(max_procs).submit + result, per task")
     bench_time(runner, "spawn[threading]", spawn_threading, inner_loops=N_THREADS,
                description="threading.Thread start + join, per thread")
+    bench_time(runner, "spawn[gort-async]", spawn_gort_async, inner_loops=N_ASYNC,
+               description="gort.go(async fn) + await, from a coroutine goroutine, per goroutine")
     bench_time(runner, "spawn[asyncio]", spawn_asyncio, inner_loops=N,
                description="asyncio create_task + gather, per task")

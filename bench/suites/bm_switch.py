@@ -43,6 +43,28 @@ def pingpong_gort(loops: int) -> float:
     return gort.go(driver).result()
 
 
+def pingpong_gort_async(loops: int) -> float:
+    ping: gort.Chan[int] = gort.Chan()
+    pong: gort.Chan[int] = gort.Chan()
+    n = loops * ROUNDS
+
+    async def echo() -> None:
+        async for v in ping:
+            await pong.asend(v)
+
+    async def driver() -> float:
+        t0 = time.perf_counter()
+        for i in range(n):
+            await ping.asend(i)
+            await pong.arecv()
+        dt = time.perf_counter() - t0
+        ping.close()
+        return dt
+
+    gort.go(echo)
+    return gort.go(driver).result()  # type: ignore[no-any-return]
+
+
 def pingpong_lock(loops: int) -> float:
     a = threading.Lock()
     b = threading.Lock()
@@ -115,6 +137,8 @@ if __name__ == "__main__":
     runner = make_runner(__doc__.splitlines()[0])
     bench_time(runner, "pingpong[gort]", pingpong_gort, inner_loops=ROUNDS,
                description="two goroutines, two unbuffered Chans, per round trip")
+    bench_time(runner, "pingpong[gort-async]", pingpong_gort_async, inner_loops=ROUNDS,
+               description="two coroutine goroutines, two unbuffered Chans, per round trip")
     bench_time(runner, "pingpong[lock]", pingpong_lock, inner_loops=ROUNDS,
                description="two threads, two threading.Locks, per round trip (the floor)")
     bench_time(runner, "pingpong[threading]", pingpong_queue, inner_loops=ROUNDS,

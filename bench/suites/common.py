@@ -49,8 +49,14 @@ def make_runner(description: str) -> pyperf.Runner:
     return runner
 
 
+def name_matches(name: str, pattern: str) -> bool:
+    """fnmatch with ``[`` and ``]`` taken literally (they are part of our names)."""
+    pattern = pattern.replace("[", "\x00").replace("]", "[]]").replace("\x00", "[[]")
+    return fnmatch.fnmatchcase(name, pattern)
+
+
 def selected(name: str) -> bool:
-    return not _FILTER or any(fnmatch.fnmatchcase(name, p) for p in _FILTER)
+    return not _FILTER or any(name_matches(name, p) for p in _FILTER)
 
 
 def bench_time(runner: pyperf.Runner, name: str, func: Callable[..., float], *args: Any,
