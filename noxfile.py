@@ -45,9 +45,18 @@ def _take_option(args: list[str], name: str) -> tuple[list[str], list[str]]:
     return [v for v in values if v], rest
 
 
-def _builds(session: nox.Session, wanted: list[str]) -> list[interpreters.Build]:
+def _builds(session: nox.Session, wanted: list[str],
+            provision: bool = True) -> list[interpreters.Build]:
+    """The builds to run on; provisions 3.13/3.13t first unless all wanted exist."""
+    found = interpreters.matrix()
+    have = {b.label for b in found}
     try:
-        builds = interpreters.provision()
+        if provision and not (wanted and set(wanted) <= have):
+            builds = interpreters.provision()
+        elif found:
+            builds = found
+        else:
+            builds = interpreters.provision()
     except interpreters.ProvisionError as e:
         session.error(str(e))
     if wanted:
@@ -129,6 +138,24 @@ def bench(session: nox.Session) -> None:
     rc = subprocess.run(cmd, cwd=ROOT, env=env).returncode
     if rc:
         session.error(f"bench exited {rc}")
+
+
+@nox.session(python=False)
+def compare(session: nox.Session) -> None:
+    """python -m bench compare BASE.json HEAD.json [...] (arguments pass through)."""
+    builds = _builds(session, [], provision=False)
+    py = _venv(session, builds[0].interpreter, "bench")
+    rc = subprocess.run([py, "-m", "bench", "compare", *session.posargs], cwd=ROOT).returncode
+    if rc:
+        session.error(f"compare exited {rc}")
+
+
+@nox.session(python=False)
+def report(session: nox.Session) -> None:
+    """Regenerate results/README.md (tables and plots) from result JSON files."""
+    builds = _builds(session, [], provision=False)
+    py = _venv(session, builds[0].interpreter, "bench")
+    subprocess.run([py, "-m", "bench", "report", *session.posargs], cwd=ROOT, check=True)
 
 
 @nox.session(python=False)

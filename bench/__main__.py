@@ -3,6 +3,8 @@
     python -m bench run --build-python LABEL:GIL:PYTHON [...] [--suite a,b]
                         [--bench 'pingpong*'] [--rigorous | --smoke] [--out results]
     python -m bench report [results]
+    python -m bench compare BASE.json HEAD.json [...] [--mode absolute|ratio]
+                        [--format md|text|json] [--fail-on-regression 10%]
     python -m bench list               # the suites and their benchmarks
 """
 
@@ -12,7 +14,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import report, runner
+from . import compare, report, runner
 
 
 def _csv(values: list[str]) -> list[str]:
@@ -35,12 +37,24 @@ def main(argv: list[str] | None = None) -> int:
     rep = sub.add_parser("report", help="regenerate results/README.md from result JSON")
     rep.add_argument("dir", nargs="?", default="results", type=Path)
     sub.add_parser("list", help="list suites and benchmarks")
+    c = sub.add_parser("compare", help="compare result files; gate on regressions")
+    c.add_argument("base", type=Path)
+    c.add_argument("heads", type=Path, nargs="+")
+    c.add_argument("--mode", choices=("absolute", "ratio"), default="absolute",
+                   help="ratio: gort / its baseline within each run (recommended on "
+                        "shared CI runners)")
+    c.add_argument("--format", choices=("md", "text", "json"), default="md")
+    c.add_argument("--fail-on-regression", metavar="PCT",
+                   help="exit 1 if a significant change is larger than this (e.g. 10%%)")
     args = ap.parse_args(argv)
 
     if args.cmd == "list":
         for s in runner.SUITES:
             print(f"{s}: {', '.join(runner.suite_benchmarks(s))}")
         return 0
+    if args.cmd == "compare":
+        return compare.main(args.base, args.heads, args.mode, args.format,
+                            args.fail_on_regression)
     if args.cmd == "report":
         print(report.write_report(args.dir))
         return 0

@@ -14,6 +14,7 @@ import os
 import platform
 import sys
 import sysconfig
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -59,10 +60,40 @@ def selected(name: str) -> bool:
     return not _FILTER or any(name_matches(name, p) for p in _FILTER)
 
 
+def _slowdown(name: str) -> float:
+    """GORT_BENCH_SLOWDOWN="pattern=1.3": make matching benchmarks 30% slower.
+
+    For testing the regression gate only: the delay is real (a busy wait after
+    each timed run), so the measurement is what a slower gort would give.
+    """
+    spec = os.environ.get("GORT_BENCH_SLOWDOWN", "")
+    for item in spec.split(","):
+        if "=" in item:
+            pat, factor = item.rsplit("=", 1)
+            if name_matches(name, pat):
+                return float(factor)
+    return 1.0
+
+
+def _slowed(func: Callable[..., float], factor: float) -> Callable[..., float]:
+    def run(loops: int, *args: Any) -> float:
+        dt = func(loops, *args)
+        b0 = time.perf_counter()
+        end = b0 + dt * (factor - 1.0)
+        while time.perf_counter() < end:
+            pass
+        return dt + (time.perf_counter() - b0)
+
+    return run
+
+
 def bench_time(runner: pyperf.Runner, name: str, func: Callable[..., float], *args: Any,
                inner_loops: int = 1, description: str = "") -> None:
     """``runner.bench_time_func`` for the benchmarks the filter selects."""
     if not selected(name):
         return
+    factor = _slowdown(name)
+    if factor != 1.0:
+        func = _slowed(func, factor)
     meta = {"description": description} if description else None
     runner.bench_time_func(name, func, *args, inner_loops=inner_loops, metadata=meta)

@@ -1,0 +1,165 @@
+"""Compare result files and gate on regressions: ``python -m bench compare``.
+
+Two modes:
+
+* ``absolute`` (default): each benchmark's mean time in HEAD against BASE, the
+  change in percent and pyperf's significance verdict (a t-test on the values).
+  Right for one quiet machine; on shared CI runners two runs at different times
+  differ by more than most regressions.
+* ``ratio`` (recommended on shared runners): gort's time divided by its own
+  baseline measured in the same run on the same interpreter
+  (``pingpong[gort] / pingpong[threading]``, ``spawn[gort-async] / spawn[asyncio]``,
+  ...).  Noise that slows the whole machine slows both sides and cancels out;
+  a regression in gort does not.  A ratio change counts as significant when it
+  exceeds twice its standard error, from the relative standard errors of the
+  four means involved.
+
+``--fail-on-regression 10%`` exits 1 only for a change that is both significant
+and larger than the threshold.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import pyperf
+from tabulate import tabulate
+
+from .report import NAME_RE, significant
+
+Row = dict[str, object]
+
+
+@dataclass
+class Change:
+    name: str
+    base: float  # seconds per op, or a ratio in ratio mode
+    head: float
+    significant: bool | None
+
+    @property
+    def change(self) -> float:
+        return self.head / self.base - 1.0
+
+
+def _load(path: Path) -> dict[str, pyperf.Benchmark]:
+    suite = pyperf.BenchmarkSuite.load(str(path))
+    return {b.get_name(): b for b in suite.get_benchmarks()}
+
+
+def _rse(b: pyperf.Benchmark) -> float:
+    """Relative standard error of a benchmark's mean."""
+    vals = list(b.get_values())
+    if len(vals) < 2:
+        return math.inf
+    return statistics.stdev(vals) / math.sqrt(len(vals)) / statistics.mean(vals)
+
+
+def absolute_changes(base: dict[str, pyperf.Benchmark],
+                     head: dict[str, pyperf.Benchmark]) -> list[Change]:
+    from .report import Result
+    out = []
+    for name in sorted(set(base) & set(head)):
+        b, h = base[name], head[name]
+        sig = significant(Result("base", name, b), Result("head", name, h))
+        out.append(Change(name, b.mean(), h.mean(), sig))
+    return out
+
+
+def ratio_pairs(bench: dict[str, pyperf.Benchmark]) -> list[tuple[str, str]]:
+    """(gort benchmark, baseline benchmark) pairs present in one result file."""
+    pairs = []
+    for name in bench:
+        m = NAME_RE.match(name)
+        if not m or not m["impl"].startswith("gort") or m["param"]:
+            continue
+        for other in sorted(bench):
+            o = NAME_RE.match(other)
+            if o and o["what"] == m["what"] and not o["param"] \
+                    and not o["impl"].startswith("gort"):
+                pairs.append((name, other))
+    return sorted(pairs)
+
+
+def ratio_changes(base: dict[str, pyperf.Benchmark],
+                  head: dict[str, pyperf.Benchmark]) -> list[Change]:
+    out = []
+    for g, ref in ratio_pairs(head):
+        if g not in base or ref not in base:
+            continue
+        rb = base[g].mean() / base[ref].mean()
+        rh = head[g].mean() / head[ref].mean()
+        se = math.sqrt(sum(_rse(x) ** 2 for x in (base[g], base[ref], head[g], head[ref])))
+        sig = None if math.isinf(se) else abs(math.log(rh / rb)) > 2 * se
+        out.append(Change(f"{g} / {ref}", rb, rh, sig))
+    return out
+
+
+def geomean(changes: list[Change]) -> float | None:
+    if not changes:
+        return None
+    return math.exp(sum(math.log(c.head / c.base) for c in changes) / len(changes))
+
+
+def regressions(changes: list[Change], threshold: float) -> list[Change]:
+    return [c for c in changes if c.significant and c.change > threshold]
+
+
+def _fmt_value(v: float, mode: str) -> str:
+    if mode == "ratio":
+        return f"{v:.3f}×"
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6), ("ns", 1e-9)):
+        if v >= scale or unit == "ns":
+            return f"{v / scale:.3g} {unit}"
+    return f"{v:.3g} s"
+
+
+def render(changes: list[Change], mode: str, fmt: str, base_name: str, head_name: str) -> str:
+    gm = geomean(changes)
+    if fmt == "json":
+        return json.dumps({"mode": mode, "base": base_name, "head": head_name,
+                           "changes": [{**asdict(c), "change": c.change} for c in changes],
+                           "geomean": gm}, indent=2)
+    rows = []
+    for c in changes:
+        verdict = {True: "significant", False: "not significant", None: "too few values"}
+        rows.append([c.name, _fmt_value(c.base, mode), _fmt_value(c.head, mode),
+                     f"{c.change:+.1%}", verdict[c.significant]])
+    if gm is not None:
+        rows.append(["geometric mean", "", "", f"{gm - 1:+.1%}", ""])
+    what = "gort / baseline (same run)" if mode == "ratio" else "benchmark"
+    headers = [what, base_name, head_name, "change", "verdict"]
+    return tabulate(rows, headers=headers, tablefmt="github" if fmt == "md" else "simple")
+
+
+def parse_threshold(text: str) -> float:
+    t = text.strip()
+    value = float(t[:-1]) / 100 if t.endswith("%") else float(t)
+    if value < 0:
+        raise ValueError(f"threshold must be >= 0, got {text!r}")
+    return value
+
+
+def main(base: Path, heads: list[Path], mode: str, fmt: str, fail_on: str | None) -> int:
+    threshold = parse_threshold(fail_on) if fail_on else None
+    b = _load(base)
+    failed: list[str] = []
+    for head in heads:
+        h = _load(head)
+        changes = ratio_changes(b, h) if mode == "ratio" else absolute_changes(b, h)
+        print(render(changes, mode, fmt, base.name, head.name))
+        if fmt != "json":
+            print()
+        if threshold is not None:
+            for c in regressions(changes, threshold):
+                failed.append(f"{head.name}: {c.name} {c.change:+.1%} "
+                              f"(threshold {threshold:.0%})")
+    if failed:
+        print("REGRESSION:\n  " + "\n  ".join(failed), file=sys.stderr)
+        return 1
+    return 0
