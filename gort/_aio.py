@@ -45,7 +45,14 @@ def waker() -> tuple[Callable[[], Any], asyncio.Future[None] | None]:
         raise RuntimeError("a gort coroutine form must be awaited in a coroutine goroutine "
                            "or an asyncio task") from None
     fut: asyncio.Future[None] = loop.create_future()
-    return functools.partial(loop.call_soon_threadsafe, _resolve, fut), fut
+    return functools.partial(_resolve_threadsafe, loop, fut), fut
+
+
+def _resolve_threadsafe(loop: asyncio.AbstractEventLoop, fut: asyncio.Future[None]) -> None:
+    try:
+        loop.call_soon_threadsafe(_resolve, fut)
+    except RuntimeError:
+        pass  # the loop is closed: nobody is waiting on that future any more
 
 
 def _resolve(fut: asyncio.Future[None]) -> None:
