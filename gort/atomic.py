@@ -64,45 +64,68 @@ class _Int:
 
     def add(self, delta: int) -> int:
         """Add ``delta`` (wrapping on overflow) and return the new value."""
+        raise NotImplementedError  # replaced per width by _make_add
+
+    @classmethod
+    def _coerce(cls, delta: object) -> int:
         if isinstance(delta, bool) or not isinstance(delta, int):
-            raise TypeError(f"{type(self).__name__}.add needs an int, got {type(delta).__name__}")
-        with self._lock:
-            v = self._v + delta
-            if not self._LO <= v <= self._HI:  # type: ignore[attr-defined]
-                v = self._wrap(v)
-            self._v = v
-        return v
+            raise TypeError(f"{cls.__name__}.add needs an int, got {type(delta).__name__}")
+        return int(delta)
 
     def __repr__(self) -> str:
         return f"<atomic.{type(self).__name__} {self._v}>"
+
+
+def _make_add(bits: int, signed: bool) -> Any:
+    """``add`` for one width, with its bounds in closure cells (the hot path)."""
+    mask = (1 << bits) - 1
+    off = 1 << (bits - 1) if signed else 0
+    lo, hi = -off, mask - off
+
+    def add(self: _Int, delta: int) -> int:
+        """Add ``delta`` (wrapping on overflow) and return the new value."""
+        if type(delta) is not int:
+            delta = self._coerce(delta)
+        with self._lock:
+            v = self._v + delta
+            if v > hi or v < lo:
+                v = ((v + off) & mask) - off
+            self._v = v
+        return v
+
+    return add
 
 
 class Int64(_Int):
     """An atomic ``int64``."""
 
     __slots__ = ()
-    _BITS, _SIGNED, _LO, _HI = 64, True, -(1 << 63), (1 << 63) - 1
+    _BITS, _SIGNED = 64, True
+    add = _make_add(64, True)
 
 
 class Int32(_Int):
     """An atomic ``int32``."""
 
     __slots__ = ()
-    _BITS, _SIGNED, _LO, _HI = 32, True, -(1 << 31), (1 << 31) - 1
+    _BITS, _SIGNED = 32, True
+    add = _make_add(32, True)
 
 
 class Uint64(_Int):
     """An atomic ``uint64``."""
 
     __slots__ = ()
-    _BITS, _SIGNED, _LO, _HI = 64, False, 0, (1 << 64) - 1
+    _BITS, _SIGNED = 64, False
+    add = _make_add(64, False)
 
 
 class Uint32(_Int):
     """An atomic ``uint32``."""
 
     __slots__ = ()
-    _BITS, _SIGNED, _LO, _HI = 32, False, 0, (1 << 32) - 1
+    _BITS, _SIGNED = 32, False
+    add = _make_add(32, False)
 
 
 class Bool:
