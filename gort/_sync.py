@@ -11,9 +11,9 @@ for, and it takes that instead of timing out.
 Mutex fields:
     _held      a ``threading.Lock`` that *is* the ownership bit: acquiring it
                without blocking is the compare-and-set that takes the mutex.
-    _state     guards _waitq and _starving.
+    _state     guards _waitq and _st.
     _waitq     FIFO of blocked lockers.
-    _starving  Go's starvation mode: set when a waiter has waited longer than
+    _st[0]     Go's starvation mode: set when a waiter has waited longer than
                ``STARVATION_THRESHOLD``; then unlock hands ownership to the
                head waiter directly (``_held`` stays acquired) and newcomers queue
                behind, so no waiter can be overtaken forever.  Cleared when the
@@ -25,6 +25,7 @@ Mutex fields:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import inspect
 import threading
 import time
@@ -101,49 +102,46 @@ class MutexStatistics:
 class Mutex:
     """A mutual exclusion lock (Go's ``sync.Mutex``); not reentrant.
 
-    Any goroutine may unlock it, as in Go.  Usable as ``with mu:``.
+    ``lock()``, ``unlock()`` (raises ``RuntimeError`` if not locked),
+    ``try_lock()``; usable as ``with mu:`` and ``async with mu:``.  Any goroutine
+    may unlock it, as in Go.  ``lock``/``unlock``/``try_lock`` are per-instance
+    closures over the mutex's state: on 3.13t, where attribute lookups are not
+    specialized, that makes the uncontended path about a third cheaper.
     """
 
-    __slots__ = ("_held", "_starving", "_state", "_waitq")
+    __slots__ = ("_held", "_state", "_waitq", "_st", "lock", "unlock", "try_lock")
+
+    lock: Callable[[], None]
+    unlock: Callable[[], None]
+    try_lock: Callable[[], bool]
 
     def __init__(self) -> None:
-        self._held = threading.Lock()
-        self._state = threading.Lock()
-        self._waitq: deque[_W] = deque()
-        self._starving = False
+        held = threading.Lock()
+        state = threading.Lock()
+        waitq: deque[_W] = deque()
+        st = [False]  # st[0]: starvation mode (guarded by state; read as a hint)
+        self._held, self._state, self._waitq, self._st = held, state, waitq, st
+        acquire, release = held.acquire, held.release
 
-    def try_lock(self) -> bool:
-        """Lock if it is free; never blocks."""
-        return self._held.acquire(False)
+        def lock() -> None:
+            """Lock, blocking (and giving up the processor) while it is held."""
+            if not acquire(False):
+                _mutex_lock_slow(held, state, waitq, st)
 
-    def lock(self) -> None:
-        """Lock, blocking (and giving up the processor) while it is held."""
-        if not self._held.acquire(False):
-            self._lock_slow()
+        def unlock() -> None:
+            """Unlock; raises ``RuntimeError`` if it is not locked."""
+            if st[0] and _mutex_hand_off(held, state, waitq, st):
+                return
+            try:
+                release()
+            except RuntimeError:
+                raise RuntimeError("unlock of unlocked Mutex") from None
+            if waitq:
+                _mutex_wake_one(state, waitq)
 
-    def _lock_slow(self) -> None:
-        parker = _runtime.current_parker()
-        w = _W(parker.release)
-        w.start = _monotonic()
-        requeue = False
-        while True:
-            with self._state:
-                if requeue:
-                    self._waitq.appendleft(w)  # a woken waiter keeps its place
-                    if _monotonic() - w.start > STARVATION_THRESHOLD:
-                        self._starving = True
-                else:
-                    self._waitq.append(w)
-                if self._held.acquire(False):
-                    if requeue:
-                        self._waitq.popleft()
-                    else:
-                        self._waitq.pop()
-                    return
-            _wait(self._state, self._waitq, w, parker, None, "sync.Mutex.Lock")
-            if w.granted:
-                return  # handed over in starvation mode
-            requeue = True
+        self.lock = lock
+        self.unlock = unlock
+        self.try_lock = functools.partial(acquire, False)
 
     def alock(self) -> Any:
         """Coroutine form of ``lock``: ``await mu.alock()`` (or ``async with mu``)."""
@@ -168,7 +166,7 @@ class Mutex:
                 if requeue:
                     self._waitq.appendleft(w)
                     if _monotonic() - w.start > STARVATION_THRESHOLD:
-                        self._starving = True
+                        self._st[0] = True
                 else:
                     self._waitq.append(w)
                 if self._held.acquire(False):
@@ -193,40 +191,12 @@ class Mutex:
                         tb: TracebackType | None) -> None:
         self.unlock()
 
-    def unlock(self) -> None:
-        """Unlock; raises ``RuntimeError`` if it is not locked."""
-        if self._starving and self._hand_off():
-            return
-        try:
-            self._held.release()
-        except RuntimeError:
-            raise RuntimeError("unlock of unlocked Mutex") from None
-        if self._waitq:
-            with self._state:
-                w = self._waitq.popleft() if self._waitq else None
-            if w is not None:
-                w.wake()
-
-    def _hand_off(self) -> bool:
-        with self._state:
-            if not self._waitq:
-                self._starving = False
-                return False
-            if not self._held.locked():
-                raise RuntimeError("unlock of unlocked Mutex")
-            w = self._waitq.popleft()
-            w.granted = True
-            if not self._waitq or _monotonic() - w.start < STARVATION_THRESHOLD:
-                self._starving = False
-        w.wake()
-        return True
-
     def locked(self) -> bool:
         return self._held.locked()
 
     def __enter__(self) -> None:
         if not self._held.acquire(False):
-            self._lock_slow()
+            _mutex_lock_slow(self._held, self._state, self._waitq, self._st)
 
     def __exit__(self, t: type[BaseException] | None, v: BaseException | None,
                  tb: TracebackType | None) -> None:
@@ -234,12 +204,62 @@ class Mutex:
 
     def statistics(self) -> MutexStatistics:
         with self._state:
-            return MutexStatistics(self._held.locked(), len(self._waitq), self._starving)
+            return MutexStatistics(self._held.locked(), len(self._waitq), self._st[0])
 
     def __repr__(self) -> str:
         state = "locked" if self._held.locked() else "unlocked"
-        starving = " starving" if self._starving else ""
+        starving = " starving" if self._st[0] else ""
         return f"<Mutex {state} waiters={len(self._waitq)}{starving}>"
+
+
+def _mutex_lock_slow(held: threading.Lock, state: threading.Lock, waitq: deque[_W],
+                     st: list[bool]) -> None:
+    parker = _runtime.current_parker()
+    w = _W(parker.release)
+    w.start = _monotonic()
+    requeue = False
+    while True:
+        with state:
+            if requeue:
+                waitq.appendleft(w)  # a woken waiter keeps its place
+                if _monotonic() - w.start > STARVATION_THRESHOLD:
+                    st[0] = True
+            else:
+                waitq.append(w)
+            if held.acquire(False):
+                if requeue:
+                    waitq.popleft()
+                else:
+                    waitq.pop()
+                return
+        _wait(state, waitq, w, parker, None, "sync.Mutex.Lock")
+        if w.granted:
+            return  # handed over in starvation mode
+        requeue = True
+
+
+def _mutex_wake_one(state: threading.Lock, waitq: deque[_W]) -> None:
+    with state:
+        w = waitq.popleft() if waitq else None
+    if w is not None:
+        w.wake()
+
+
+def _mutex_hand_off(held: threading.Lock, state: threading.Lock, waitq: deque[_W],
+                    st: list[bool]) -> bool:
+    """Starvation mode: pass ownership to the head waiter without releasing."""
+    with state:
+        if not waitq:
+            st[0] = False
+            return False
+        if not held.locked():
+            raise RuntimeError("unlock of unlocked Mutex")
+        w = waitq.popleft()
+        w.granted = True
+        if not waitq or _monotonic() - w.start < STARVATION_THRESHOLD:
+            st[0] = False
+    w.wake()
+    return True
 
 
 # --------------------------------------------------------------------------- RWMutex
