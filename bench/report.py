@@ -58,6 +58,9 @@ TARGETS = (
     Target("8 CPU coroutines: 2 procs >= 1.8x faster than 1", "scaling[gort-async,procs=2]",
            "scaling[gort-async,procs=1]", 1.8, lower_is_better=False),
 )
+# Memory targets: RSS growth per parked task, from the scale suite.
+MEMORY_TARGETS = (("1,000,000 parked coroutine goroutines <= 2 KB each",
+                   "parked[gort-async,n=1000000]", 2048),)
 
 
 @dataclass
@@ -79,7 +82,7 @@ def load(machine_dir: Path) -> dict[str, dict[str, Result]]:
     """{build: {benchmark name: Result}} for one machine's folder."""
     out: dict[str, dict[str, Result]] = {}
     for path in sorted(machine_dir.glob("*.json")):
-        if path.name == "run.json":
+        if path.name == "run.json" or path.name.endswith(".extra.json"):
             continue
         build = path.stem
         suite = pyperf.BenchmarkSuite.load(str(path))
@@ -226,6 +229,32 @@ def target_table(data: dict[str, dict[str, Result]]) -> str:
             row.append(f"{r:.2f}× {'✅' if ok else '❌'}")
         rows.append(row)
     return tabulate(rows, headers=["target", *builds], tablefmt="github")
+
+
+def memory_table(data: dict[str, dict[str, Result]], machine_dir: Path) -> str:
+    """RSS growth per parked task, from the scale suite's extra measurements."""
+    rows = []
+    for b in sorted(data, key=build_sort_key):
+        path = machine_dir / f"{b}.extra.json"
+        if not path.exists():
+            continue
+        for item in json.loads(path.read_text()):
+            if "rss_per_task" not in item:
+                continue
+            r = data[b].get(str(item["name"]))
+            rows.append([b, item["name"], f"{int(item['rss_per_task']):,} B",
+                         fmt_time(r.mean) if r else "—"])
+    if not rows:
+        return "_(no scale results)_"
+    table = tabulate(rows, headers=["build", "benchmark", "RSS per task", "time per task"],
+                     tablefmt="github")
+    checks = []
+    for text, name, limit in MEMORY_TARGETS:
+        for b, n, rss, _ in rows:
+            if n == name:
+                v = int(rss.split()[0].replace(",", ""))
+                checks.append(f"- {text}: {b}: {v:,} B {'✅' if v <= limit else '❌'}")
+    return table + ("\n\n" + "\n".join(checks) if checks else "")
 
 
 def plot(data: dict[str, dict[str, Result]], out: Path) -> list[str]:

@@ -26,7 +26,8 @@ ROOT = Path(__file__).resolve().parent.parent
 SUITES_DIR = Path(__file__).resolve().parent / "suites"
 sys.path.insert(0, str(SUITES_DIR))
 from common import name_matches  # noqa: E402 - the suites' own matching rule
-SUITES = ("spawn", "switch", "channels", "sync", "scaling")
+
+SUITES = ("spawn", "switch", "channels", "sync", "scaling", "scale")
 
 # pyperf settings per profile: processes, values per process, warmups, min time.
 PROFILES = {
@@ -35,6 +36,8 @@ PROFILES = {
     "rigorous": ["--rigorous"],
 }
 SUITE_TIMEOUT = {"smoke": 300, "default": 900, "rigorous": 3600}
+# Suites measured once per build whatever the profile (minutes of work per value).
+SINGLE_SHOT = {"scale": ["--processes=1", "--values=1", "--warmups=0", "--loops=1"]}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -101,6 +104,7 @@ def run(builds: list[BuildSpec], suites: list[str], bench_patterns: list[str], p
     print(f"gort bench: {len(builds)} build(s) x {len(suites)} suite(s), profile {profile}, "
           f"results in {target}", flush=True)
     per_build: dict[str, list[Path]] = {b.label: [] for b in builds}
+    extras: dict[str, list[dict[str, object]]] = {}
     tmp = Path(tempfile.mkdtemp(prefix="gort-bench-"))
     for n, (build, suite) in enumerate(jobs, 1):
         elapsed = time.monotonic() - start
@@ -117,8 +121,11 @@ def run(builds: list[BuildSpec], suites: list[str], bench_patterns: list[str], p
             env["GORT_BENCH_FILTER"] = ",".join(bench_patterns)
         if quick:
             env["GORT_BENCH_QUICK"] = "1"
+        extra = tmp / f"{build.label}-{suite}.extra.jsonl"
+        env["GORT_BENCH_EXTRA"] = str(extra)
+        settings = SINGLE_SHOT.get(suite, PROFILES[profile])
         cmd = [build.python, str(SUITES_DIR / f"bm_{suite}.py"), "-o", str(out), "--quiet",
-               *PROFILES[profile]]
+               *settings]
         try:
             r = subprocess.run(cmd, env=env, capture_output=True, text=True,
                                timeout=SUITE_TIMEOUT[profile])
@@ -128,6 +135,9 @@ def run(builds: list[BuildSpec], suites: list[str], bench_patterns: list[str], p
             ok, why = False, f"timed out after {SUITE_TIMEOUT[profile]} s"
         if ok:
             per_build[build.label].append(out)
+            if extra.exists():
+                extras.setdefault(build.label, []).extend(
+                    json.loads(line) for line in extra.read_text().splitlines() if line)
             for bench in pyperf.BenchmarkSuite.load(str(out)).get_benchmarks():
                 print(f"    {bench.get_name():<34} {bench.format_value(bench.mean())}",
                       flush=True)
@@ -140,6 +150,8 @@ def run(builds: list[BuildSpec], suites: list[str], bench_patterns: list[str], p
         merged = _merge(parts)
         path = target / f"{label}.json"
         merged.dump(str(path), replace=True)
+        if label in extras:
+            (target / f"{label}.extra.json").write_text(json.dumps(extras[label], indent=1))
     meta = {"command": command, "profile": profile, "machine": machine, "cpu": cpu_model(),
             "cpus": os.cpu_count(), "os": platform.platform(), "date": time.strftime(
                 "%Y-%m-%d %H:%M UTC", time.gmtime()),

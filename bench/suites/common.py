@@ -22,9 +22,21 @@ import pyperf
 
 import gort
 
-INHERITED_ENV = "PYTHON_GIL,GORT_MAXPROCS,GORT_BENCH_FILTER,GORT_BENCH_QUICK,GORT_BENCH_SLOWDOWN"
+INHERITED_ENV = ("PYTHON_GIL,GORT_MAXPROCS,GORT_BENCH_FILTER,GORT_BENCH_QUICK,"
+                 "GORT_BENCH_SLOWDOWN,GORT_BENCH_EXTRA,GORT_BUILD_LABEL")
 QUICK = os.environ.get("GORT_BENCH_QUICK") == "1"
 _FILTER = [p for p in os.environ.get("GORT_BENCH_FILTER", "").split(",") if p]
+
+
+def record_extra(name: str, **values: float | int | str) -> None:
+    """Measurements that are not times (RSS per goroutine, ...), as JSON lines in
+    ``$GORT_BENCH_EXTRA``; the driver keeps them next to the pyperf results."""
+    path = os.environ.get("GORT_BENCH_EXTRA")
+    if not path:
+        return
+    import json
+    with open(path, "a") as f:
+        f.write(json.dumps({"name": name, **values}) + "\n")
 
 
 def scaled(n: int, quick: int) -> int:
