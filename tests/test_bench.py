@@ -92,7 +92,7 @@ def test_driver_rejects_unknown_suite_and_benchmark(tmp_path: Path) -> None:
                         "--out", str(tmp_path)], cwd=ROOT, env=_env(), capture_output=True,
                        text=True, timeout=60)
     assert r.returncode == 2
-    assert "unknown suite(s) nope; valid: spawn, switch, channels, sync, scaling" in r.stderr
+    assert "unknown suite(s) nope; valid: spawn, switch, channels, sync, scaling, scale" in r.stderr
     r = subprocess.run([sys.executable, "-m", "bench", "run", build, "--bench", "zzz*",
                         "--out", str(tmp_path)], cwd=ROOT, env=_env(), capture_output=True,
                        text=True, timeout=60)
