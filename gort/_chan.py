@@ -523,10 +523,12 @@ class Chan(SendChan[T], RecvChan[T]):
 
 
 class _RecvView(RecvChan[T]):
-    __slots__ = ("_ch", "recv", "recv_case", "recv_ok", "try_recv")
+    __slots__ = ("_ch", "arecv", "arecv_ok", "recv", "recv_case", "recv_ok", "try_recv")
 
     def __init__(self, ch: Chan[T]) -> None:
         self._ch = ch
+        self.arecv = ch.arecv  # type: ignore[method-assign]
+        self.arecv_ok = ch.arecv_ok  # type: ignore[method-assign]
         self.recv = ch.recv  # type: ignore[method-assign]
         self.recv_ok = ch.recv_ok  # type: ignore[method-assign]
         self.try_recv = ch.try_recv  # type: ignore[method-assign]
@@ -548,10 +550,11 @@ class _RecvView(RecvChan[T]):
 
 
 class _SendView(SendChan[T]):
-    __slots__ = ("_ch", "close", "send", "send_case", "try_send")
+    __slots__ = ("_ch", "asend", "close", "send", "send_case", "try_send")
 
     def __init__(self, ch: Chan[T]) -> None:
         self._ch = ch
+        self.asend = ch.asend  # type: ignore[method-assign]
         self.send = ch.send  # type: ignore[method-assign]
         self.try_send = ch.try_send  # type: ignore[method-assign]
         self.send_case = ch.send_case  # type: ignore[method-assign]
