@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 import gort
-from gort import Chan, ChanClosed, Goroutine, select
+from gort import Chan, ChanClosed, Goroutine, aselect, select
 from tests.conftest import wait_recv_waiting, wait_send_waiting, wait_until
 
 JOIN = 30.0  # generous bound on any goroutine's life; a deadlock fails the test
@@ -72,6 +72,19 @@ def _send_or_quit(ch: Chan[Any], v: Any, quit: Chan[None]) -> None:
 
 def _recv_or_quit(ch: Chan[Any], quit: Chan[None]) -> Any:
     s = select(ch.recv_case(), quit.recv_case())
+    if s.index == 1:
+        raise _Quit
+    assert s.ok, "pipeline channels are never closed"
+    return s.value
+
+
+async def _asend_or_quit(ch: Chan[Any], v: Any, quit: Chan[None]) -> None:
+    if (await aselect(ch.send_case(v), quit.recv_case())).index == 1:
+        raise _Quit
+
+
+async def _arecv_or_quit(ch: Chan[Any], quit: Chan[None]) -> Any:
+    s = await aselect(ch.recv_case(), quit.recv_case())
     if s.index == 1:
         raise _Quit
     assert s.ok, "pipeline channels are never closed"
@@ -593,7 +606,8 @@ def test_perm_channel_directions() -> None:
 
 # --------------------------------------------------------------------------- doubleselect.go
 
-def _doubleselect(senders: int, n: int) -> None:
+def _doubleselect(senders: int, n: int, coroutines: bool = False) -> None:
+    """With ``coroutines``, odd senders and muxes are ``async def`` goroutines."""
     chans: list[Chan[int]] = [Chan() for _ in range(4)]
     cmux: Chan[int] = Chan()
     done: Chan[bool] = Chan()
@@ -606,9 +620,20 @@ def _doubleselect(senders: int, n: int) -> None:
         finally:
             done.send(True)
 
+    async def asender(base: int) -> None:
+        try:
+            for i in range(base, base + n):
+                await aselect(*(c.send_case(i) for c in chans))
+        finally:
+            await done.asend(True)
+
     def mux(inp: Chan[int]) -> None:
         for v in inp:
             cmux.send(v)
+
+    async def amux(inp: Chan[int]) -> None:
+        async for v in inp:
+            await cmux.asend(v)
 
     def closer() -> None:
         for _ in range(senders):
@@ -616,8 +641,8 @@ def _doubleselect(senders: int, n: int) -> None:
         for c in chans:
             c.close()
 
-    gs = [gort.go(sender, k * n) for k in range(senders)]
-    muxes = [gort.go(mux, c) for c in chans]
+    gs = [gort.go(asender if coroutines and k % 2 else sender, k * n) for k in range(senders)]
+    muxes = [gort.go(amux if coroutines and i % 2 else mux, c) for i, c in enumerate(chans)]
 
     def close_cmux() -> None:
         finish(*muxes)
@@ -642,10 +667,12 @@ def test_doubleselect() -> None:
 
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("procs", [1, 4])
-def test_doubleselect_many_senders(procs: int) -> None:
-    """doubleselect.go with several senders racing on the same four channels."""
+@pytest.mark.parametrize("coroutines", [False, True], ids=["plain", "coroutines"])
+def test_doubleselect_many_senders(procs: int, coroutines: bool) -> None:
+    """doubleselect.go with several senders racing on the same four channels
+    (half of them, and half of the muxes, ``async def`` goroutines)."""
     gort.set_max_procs(procs)
-    _doubleselect(senders=4, n=750)
+    _doubleselect(senders=4, n=750, coroutines=coroutines)
 
 
 # --------------------------------------------------------------------------- sieve1.go
@@ -680,6 +707,52 @@ def test_sieve1() -> None:
             ch1: Chan[int] = Chan()
             gs.append(gort.go(filter_, ch, ch1, prime))
             ch = ch1
+
+    primes: Chan[int] = Chan()
+    top = gort.go(sieve, primes)
+    got = [primes.recv(timeout=JOIN) for _ in range(len(PRIMES_100))]
+    quit.close()
+    finish(top)
+    assert got == PRIMES_100
+    assert len(gs) == 1 + len(PRIMES_100)
+    assert finish(*gs) == [None] * len(gs)
+
+
+@pytest.mark.timeout(60)
+def test_sieve1_coroutines() -> None:
+    """sieve1.go with ``async def`` goroutines (scheduled M:N, so the hundred
+    blocked filters hold no thread)."""
+    quit: Chan[None] = Chan()
+    gs: list[Goroutine[None]] = []
+
+    async def generate(ch: Chan[int]) -> None:
+        try:
+            for i in itertools.count(2):
+                await _asend_or_quit(ch, i, quit)
+        except _Quit:
+            pass
+
+    async def filter_(inp: Chan[int], out: Chan[int], prime: int) -> None:
+        try:
+            while True:
+                i = await _arecv_or_quit(inp, quit)
+                if i % prime != 0:
+                    await _asend_or_quit(out, i, quit)
+        except _Quit:
+            pass
+
+    async def sieve(primes: Chan[int]) -> None:
+        ch: Chan[int] = Chan()
+        gs.append(gort.go(generate, ch))
+        try:
+            while True:
+                prime = await _arecv_or_quit(ch, quit)
+                await _asend_or_quit(primes, prime, quit)
+                ch1: Chan[int] = Chan()
+                gs.append(gort.go(filter_, ch, ch1, prime))
+                ch = ch1
+        except _Quit:
+            pass
 
     primes: Chan[int] = Chan()
     top = gort.go(sieve, primes)
@@ -819,6 +892,31 @@ def test_goroutines_long_chain(n: int) -> None:
     gs.append(gort.go(right.send, token))
     assert leftmost.recv(timeout=JOIN) is token
     assert finish(*gs) == [None] * (n + 1)
+
+
+@pytest.mark.timeout(60)
+def test_goroutines_long_chain_coroutines() -> None:
+    """goroutines.go at Go's default size, 10,000 links, with ``async def``
+    goroutines: parked coroutines hold no thread, so the pool stays small."""
+    n = 10_000
+    token = object()
+    threads_before = gort.sched_statistics().threads
+
+    async def f(left: Chan[object], right: Chan[object]) -> None:
+        await left.asend(await right.arecv())
+
+    leftmost: Chan[object] = Chan()
+    left = right = leftmost
+    gs = []
+    for _ in range(n):
+        right = Chan()
+        gs.append(gort.go(f, left, right))
+        left = right
+    wait_recv_waiting(right, 1)  # the last link is parked
+    assert gort.sched_statistics().threads <= threads_before + 4 * gort.max_procs()
+    right.send(token, timeout=JOIN)
+    assert leftmost.recv(timeout=JOIN) is token
+    assert finish(*gs) == [None] * n
 
 
 # --------------------------------------------------------------------------- zerosize.go
