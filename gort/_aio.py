@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import threading
 import time
 import types
 from collections.abc import Callable, Generator
@@ -69,10 +70,15 @@ class _Box:
         self.timed_out = False
 
 
-def _gort_timeout(arg: tuple[Callable[[Any], bool], Any, _runtime.Goroutine[Any], _Box]) -> None:
-    abort, token, g, box = arg
+def _gort_timeout(arg: tuple[Callable[[Any], bool], Any, _runtime.Goroutine[Any], _Box,
+                                threading.Lock]) -> None:
+    abort, token, g, box, parked = arg
     if abort(token):
         box.timed_out = True
+        # The goroutine may not have finished parking yet (a select's abort takes
+        # no lock it holds): wait until its worker released ``parked``.
+        with parked:
+            pass
         _runtime.ready(g)
 
 
@@ -101,8 +107,11 @@ def suspend(locks: tuple[Any, ...], fut: asyncio.Future[None] | None, timeout: f
             yield locks
             return True
         box = _Box()
-        entry = _timers.add(_monotonic() + timeout, _gort_timeout, (abort, token, g, box))
-        yield locks
+        parked = threading.Lock()
+        parked.acquire()  # released by the worker once this goroutine is parked
+        entry = _timers.add(_monotonic() + timeout, _gort_timeout,
+                            (abort, token, g, box, parked))
+        yield (*locks, parked)
         if box.timed_out:
             return False
         entry.cancel()

@@ -78,6 +78,7 @@ Shared state and what guards it (there is no GIL on 3.13t):
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import contextvars
 import dataclasses
@@ -623,6 +624,8 @@ def gosched() -> Any:
     m = _tls.m
     if m is not None and m.cg is not None:
         return _gosched_coro()
+    if m is None and asyncio._get_running_loop() is not None:
+        return _AsyncioYield()  # an asyncio task: await it to yield the loop
     if m is None or m.p is None:
         return None
     p = m.p
@@ -640,6 +643,16 @@ _GOSCHED: Any = object()  # park request: put me at the back of the global queue
 @types.coroutine
 def _gosched_coro() -> Generator[Any, Any]:
     yield _GOSCHED
+
+
+class _AsyncioYield:
+    """``await gort.gosched()`` in an asyncio task: ``asyncio.sleep(0)``, made only
+    when awaited (so a sync caller that ignores it leaves no un-awaited coroutine)."""
+
+    __slots__ = ()
+
+    def __await__(self) -> Generator[Any, Any]:
+        return asyncio.sleep(0).__await__()
 
 
 def current_coroutine_goroutine() -> Goroutine[Any] | None:

@@ -153,7 +153,7 @@ def _begin(cases: tuple[Any, ...], default: bool, timeout: float | None,
 
 
 def _end(cases: tuple[Any, ...], sel: _Select, waiters: list[tuple[Chan[Any], _Waiter, bool]],
-         woken: bool) -> Selected:
+         woken: bool, cleanup_only: bool = False) -> Selected:
     """Pass 3: dequeue the losing waiters, then report the winner."""
     for ch, w, is_recv in waiters:
         if w is sel.winner:
@@ -164,6 +164,8 @@ def _end(cases: tuple[Any, ...], sel: _Select, waiters: list[tuple[Chan[Any], _W
                 q.remove(w)
             except ValueError:
                 pass  # a completer that lost the claim dropped it already
+    if cleanup_only:
+        return Selected(-1, None, False)
     if not woken:
         raise TimeoutError("select timed out")
     won = sel.winner
@@ -211,7 +213,13 @@ def _aselect(cases: tuple[Any, ...], default: bool,
         return r
     sel, waiters, locks, fut = r
     reason = "select" if waiters else "select (no cases)"
-    woken = yield from _aio.suspend(locks, fut, timeout, _claim_self, sel, reason)
+    try:
+        woken = yield from _aio.suspend(locks, fut, timeout, _claim_self, sel, reason)
+    except BaseException:
+        # Cancelled (an asyncio task) after claiming itself: no case fired, so
+        # every waiter is a loser; take them all off their channels.
+        _end(cases, sel, waiters, False, cleanup_only=True)
+        raise
     return _end(cases, sel, waiters, woken)
 
 

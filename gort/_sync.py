@@ -635,13 +635,14 @@ class Cond:
     async def await_(self, timeout: float | None = None) -> bool:
         """Coroutine form of ``wait`` (``await`` is a keyword): ``await c.await_()``."""
         state = self._state
-        woken = await self._await_signal(state, timeout)
-        alock = getattr(self.L, "alock", None)
-        if alock is not None:
-            await alock()
-        else:
-            self.L.lock()
-        return woken
+        try:
+            return await self._await_signal(state, timeout)
+        finally:  # relock L even when cancelled, as the sync form does
+            alock = getattr(self.L, "alock", None)
+            if alock is not None:
+                await alock()
+            else:
+                self.L.lock()
 
     @types.coroutine
     def _await_signal(self, state: threading.Lock,

@@ -772,7 +772,7 @@ def test_retrieved_exception_is_not_printed_at_exit() -> None:
 
 
 def test_exit_after_many_goroutines_does_not_hang() -> None:
-    # BUG: on 3.13t (free-threaded 3.13.5), interpreter exit after ~1000+
+    # Regression test (bug fixed): on 3.13t (free-threaded 3.13.5), interpreter exit after ~1000+
     # goroutines have run sometimes hangs forever (all threads in futex waits,
     # 0% CPU).  gort's atexit hook wakes every idle worker and returns at once,
     # so thousands of daemon workers run Python code and tear down their
@@ -804,7 +804,7 @@ def test_exit_after_many_goroutines_does_not_hang() -> None:
 
 
 def test_idle_pool_keeps_2_max_procs_threads_after_a_burst() -> None:
-    # BUG: the module docstring says idle threads "beyond 2 * max_procs() retire",
+    # Regression test (bug fixed): the module docstring says idle threads "beyond 2 * max_procs() retire",
     # but _idle_wait decides to retire when a thread *goes* idle (``_nthreads >
     # 2 * _nprocs`` at that moment), so after a burst every thread of the burst
     # retires and the pool drops to 0 threads instead of 2 * max_procs.

@@ -1,0 +1,1703 @@
+"""Coroutine goroutines: ``gort.go(async_fn)`` and the coroutine forms of every
+blocking operation (``await ch.arecv()``, ``await gort.aselect(...)``,
+``async with mu:``, ...), in a coroutine goroutine and in an ordinary asyncio
+task; their interplay with plain goroutines and foreign threads; and the M:N
+scheduler that runs them (runnext, fairness, parking without a thread).
+
+Nothing is ordered by sleeping: tests wait on the runtime's own state (channel
+waiter counts, goroutine states, lock statistics) with bounded polls.  Inside a
+coroutine, ``apoll`` polls with ``await gort.asleep`` so it never holds a worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import gc
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+import types
+from collections import Counter
+from collections.abc import Callable, Generator
+from typing import Any
+
+import pytest
+
+import gort
+from gort import (
+    Chan,
+    ChanClosed,
+    Cond,
+    ExceptHookArgs,
+    Goroutine,
+    GState,
+    Mutex,
+    Once,
+    RWMutex,
+    Selected,
+    Semaphore,
+    WaitGroup,
+    atomic,
+)
+from tests.conftest import wait_recv_waiting, wait_send_waiting, wait_until
+
+pytestmark = pytest.mark.timeout(120)
+
+JOIN = 10.0
+
+
+# --------------------------------------------------------------------------- helpers
+
+async def apoll(pred: Callable[[], Any], timeout: float = JOIN, what: str = "") -> None:
+    """``wait_until`` for a coroutine (goroutine or asyncio task): polls the
+    runtime's state, parking between polls instead of holding a worker."""
+    deadline = time.monotonic() + timeout
+    while not pred():
+        assert time.monotonic() < deadline, f"timed out after {timeout}s waiting for {what}"
+        await gort.asleep(0.0005)  # polling interval only: ordering comes from pred
+
+
+def wait_parked(gs: list[Goroutine[Any]], timeout: float = JOIN) -> None:
+    wait_until(lambda: all(g.state is GState.PARKED for g in gs), timeout,
+               f"{len(gs)} goroutines parked")
+
+
+def join_all(gs: list[Goroutine[Any]], timeout: float = JOIN) -> list[Any]:
+    return [g.result(timeout=timeout) for g in gs]
+
+
+def run_python(code: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """Run ``code`` in a fresh interpreter of the same build (GIL setting inherited)."""
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env=dict(os.environ),
+                          capture_output=True, text=True, timeout=timeout,
+                          cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+class Peak:
+    """Counts goroutines inside a region and remembers the most seen at once."""
+
+    def __init__(self) -> None:
+        self.inside = atomic.Int64()
+        self.peak = atomic.Int64()
+
+    def enter(self) -> None:
+        n = self.inside.add(1)
+        while True:
+            m = self.peak.load()
+            if n <= m or self.peak.compare_and_swap(m, n):
+                return
+
+    def leave(self) -> None:
+        self.inside.add(-1)
+
+
+def spin(n: int) -> int:
+    """CPU work that never calls into gort."""
+    return sum(range(n))
+
+
+async def arecv(ch: Chan[Any], timeout: float | None = None) -> Any:
+    return await ch.arecv(timeout)
+
+
+async def arecv_ok(ch: Chan[Any], timeout: float | None = None) -> tuple[Any, bool]:
+    return await ch.arecv_ok(timeout)  # type: ignore[no-any-return]
+
+
+async def asend(ch: Chan[Any], v: Any, timeout: float | None = None) -> str:
+    await ch.asend(v, timeout)
+    return "sent"
+
+
+async def adrain(ch: Chan[Any]) -> list[Any]:
+    return [v async for v in ch]
+
+
+# --------------------------------------------------------------------------- go and handles
+
+def test_go_of_an_async_function_returns_its_handle() -> None:
+    async def add(a: int, b: int, *, c: int = 0) -> int:
+        return a + b + c
+
+    g = gort.go(add, 2, 3, c=4)
+    assert isinstance(g, Goroutine)
+    assert g.join(JOIN)
+    assert g.done()
+    assert g.result() == 9
+    assert g.exception() is None
+    assert g.state is GState.DONE
+    assert g.name.endswith("add")
+
+
+def test_go_of_a_coroutine_object() -> None:
+    async def f(x: int) -> int:
+        return x * 2
+
+    assert gort.go(f(21)).result(timeout=JOIN) == 42
+    coro = f(1)
+    with pytest.raises(TypeError, match=r"^go\(\) of a coroutine object takes no arguments$"):
+        gort.go(coro, 1)
+    coro.close()
+
+
+def test_repr_and_state_of_a_parked_coroutine_goroutine() -> None:
+    ch: Chan[int] = Chan()
+    g = gort.go(arecv, ch)
+    wait_parked([g])
+    assert " async parked" in repr(g)
+    assert not g.done()
+    assert not g.join(0.01)
+    ch.send(1)
+    assert g.result(timeout=JOIN) == 1
+    assert repr(g).endswith(" done>")
+
+
+def test_result_re_raises_the_coroutines_exception() -> None:
+    async def boom() -> None:
+        raise KeyError("k")
+
+    g = gort.go(boom)
+    with pytest.raises(KeyError, match="k"):
+        g.result(timeout=JOIN)
+    assert isinstance(g.exception(), KeyError)
+
+
+def test_current_goroutine_and_state_inside_a_coroutine_goroutine() -> None:
+    async def me() -> tuple[Goroutine[Any] | None, GState]:
+        g = gort.current_goroutine()
+        assert g is not None
+        return g, g.state
+
+    g = gort.go(me)
+    assert g.result(timeout=JOIN) == (g, GState.RUNNING)
+
+
+def test_await_goroutine_returns_its_result() -> None:
+    async def child(x: int) -> int:
+        await gort.gosched()
+        return x + 1
+
+    def plain(x: int) -> int:
+        return x * 10
+
+    async def parent() -> list[int]:
+        a = gort.go(child, 1)
+        b = gort.go(plain, 2)
+        gate: Chan[int] = Chan()
+        c = gort.go(arecv, gate)  # still running when awaited: the parent parks
+        await apoll(lambda: c.state is GState.PARKED, what="child parked")
+        await gate.asend(7)
+        return [await a, await b, await c]
+
+    assert gort.go(parent).result(timeout=JOIN) == [2, 20, 7]
+
+
+def test_await_goroutine_re_raises_and_retrieves_its_exception(
+        hook_calls: list[ExceptHookArgs]) -> None:
+    err = ValueError("bad")
+
+    async def failing() -> None:
+        await gort.gosched()
+        raise err
+
+    async def parent() -> BaseException | None:
+        g = gort.go(failing)
+        try:
+            await g
+        except ValueError as e:
+            return e
+        return None
+
+    assert gort.go(parent).result(timeout=JOIN) is err
+    gc.collect()
+    assert hook_calls == []  # awaited: retrieved, so never reported
+
+
+def test_ajoin_with_timeout() -> None:
+    gate: Chan[int] = Chan()
+
+    async def parent() -> tuple[bool, bool, Any]:
+        g = gort.go(arecv, gate)
+        first = await g.ajoin(0.02)
+        await gate.asend(5)
+        second = await g.ajoin(JOIN)
+        return first, second, g.result(0)
+
+    assert gort.go(parent).result(timeout=JOIN) == (False, True, 5)
+
+
+def test_context_variables_persist_across_parks_and_stay_private() -> None:
+    var: contextvars.ContextVar[str] = contextvars.ContextVar("var", default="unset")
+    ch: Chan[int] = Chan()
+
+    async def setter(name: str) -> tuple[str, str]:
+        var.set(name)
+        await ch.arecv()  # parked: may resume on another worker thread
+        mid = var.get()
+        await gort.gosched()
+        return mid, var.get()
+
+    var.set("main")
+    gs = [gort.go(setter, f"g{i}") for i in range(4)]
+    wait_recv_waiting(ch, 4)
+    for i in range(4):
+        ch.send(i)
+    assert join_all(gs) == [(f"g{i}", f"g{i}") for i in range(4)]
+    assert var.get() == "main"
+
+
+# ------------------------------------------------------------------------ parking holds no thread
+
+def test_10000_parked_coroutine_goroutines_hold_no_threads() -> None:
+    n = 10_000
+    before = gort.sched_statistics().threads
+    ch: Chan[int] = Chan()
+    gs = [gort.go(arecv_ok, ch) for _ in range(n)]
+    wait_recv_waiting(ch, n, timeout=60)
+    stats = gort.sched_statistics()
+    assert stats.goroutines >= n
+    assert stats.threads <= before + gort.max_procs() + 2, stats
+    # The pool is free: a plain goroutine and a new coroutine goroutine still run.
+    assert gort.go(spin, 1000).result(timeout=JOIN) == spin(1000)
+    assert gort.go(asend, Chan(1), 1).result(timeout=JOIN) == "sent"
+    ch.close()
+    assert join_all(gs, 60) == [(None, False)] * n
+    assert gort.sched_statistics().threads <= before + gort.max_procs() + 2
+
+
+def test_parked_coroutines_do_not_block_a_single_processor() -> None:
+    """With max_procs(1), 100 coroutine goroutines parked on a channel leave
+    the only processor to others."""
+    gort.set_max_procs(1)
+    ch: Chan[int] = Chan()
+    gs = [gort.go(arecv, ch) for _ in range(100)]
+    wait_recv_waiting(ch, 100)
+    assert gort.go(spin, 1000).result(timeout=JOIN) == spin(1000)
+
+    async def feeder() -> None:
+        for i in range(100):
+            await ch.asend(i)
+
+    gort.go(feeder).result(timeout=JOIN)
+    assert join_all(gs) == list(range(100))  # FIFO: first parked, first served
+
+
+# --------------------------------------------------------------------------- channels
+
+@pytest.mark.parametrize("cap", [0, 1, 8])
+def test_asend_arecv_between_coroutine_goroutines(cap: int) -> None:
+    ch: Chan[int] = Chan(cap)
+
+    async def producer() -> None:
+        for i in range(200):
+            await ch.asend(i)
+        ch.close()
+
+    async def consumer() -> list[int]:
+        got = []
+        while True:
+            v, ok = await ch.arecv_ok()
+            if not ok:
+                return got
+            got.append(v)
+
+    c = gort.go(consumer)
+    p = gort.go(producer)
+    assert p.result(timeout=JOIN) is None
+    assert c.result(timeout=JOIN) == list(range(200))
+
+
+def test_async_for_until_closed_gets_buffered_values_after_close() -> None:
+    ch: Chan[Any] = Chan(4)
+    for v in (1, None, 3):
+        ch.send(v)
+    ch.close()
+    assert gort.go(adrain, ch).result(timeout=JOIN) == [1, None, 3]
+    assert gort.go(adrain, ch).result(timeout=JOIN) == []
+
+
+def test_async_for_in_several_goroutines_shares_the_values() -> None:
+    ch: Chan[int] = Chan()
+    gs = [gort.go(adrain, ch) for _ in range(4)]
+    for i in range(400):
+        ch.send(i)
+    ch.close()
+    got = [v for batch in join_all(gs) for v in batch]
+    assert sorted(got) == list(range(400))
+
+
+def test_arecv_and_asend_on_a_closed_channel() -> None:
+    ch: Chan[int] = Chan(2)
+    ch.send(1)
+    ch.close()
+
+    async def body() -> list[Any]:
+        out: list[Any] = [await ch.arecv()]
+        out.append(await ch.arecv_ok())
+        try:
+            await ch.arecv()
+        except ChanClosed as e:
+            out.append(str(e))
+        try:
+            await ch.asend(2)
+        except ChanClosed as e:
+            out.append(str(e))
+        try:
+            await ch.asend(2, timeout=0)
+        except ChanClosed as e:
+            out.append(str(e))
+        return out
+
+    assert gort.go(body).result(timeout=JOIN) == [
+        1, (None, False), "receive from closed channel", "send on closed channel",
+        "send on closed channel"]
+
+
+@pytest.mark.parametrize("cap", [0, 1])
+def test_close_wakes_parked_asend_and_arecv(cap: int) -> None:
+    full: Chan[int] = Chan(cap)
+    empty: Chan[int] = Chan(cap)
+    for i in range(cap):
+        full.send(-1 - i)
+
+    async def blocked_send(v: int) -> str:
+        try:
+            await full.asend(v)
+        except ChanClosed as e:
+            return str(e)
+        return "sent"
+
+    ss = [gort.go(blocked_send, i) for i in range(5)]
+    rs = [gort.go(arecv_ok, empty) for _ in range(5)]
+    rs2 = [gort.go(arecv, empty) for _ in range(2)]
+    wait_send_waiting(full, 5)
+    wait_recv_waiting(empty, 7)
+    full.close()
+    empty.close()
+    assert join_all(ss) == ["send on closed channel"] * 5
+    assert join_all(rs) == [(None, False)] * 5
+    for g in rs2:
+        with pytest.raises(ChanClosed, match=r"^receive from closed channel$"):
+            g.result(timeout=JOIN)
+    assert list(full) == [-1 - i for i in range(cap)]  # buffered values survive
+    for ch in (full, empty):
+        st = ch.statistics()
+        assert (st.senders_waiting, st.receivers_waiting) == (0, 0)
+
+
+def test_none_is_a_value_not_a_closed_signal() -> None:
+    ch: Chan[Any] = Chan()
+    g = gort.go(arecv_ok, ch)
+    wait_recv_waiting(ch, 1)
+    ch.send(None)
+    assert g.result(timeout=JOIN) == (None, True)
+
+
+def test_arecv_timeout_leaves_the_channel_unchanged() -> None:
+    ch: Chan[int] = Chan()
+
+    async def body() -> list[str]:
+        out = []
+        for t in (0, -1, 0.02):
+            try:
+                await ch.arecv(timeout=t)
+            except TimeoutError as e:
+                out.append(str(e))
+            try:
+                await ch.arecv_ok(timeout=t)
+            except TimeoutError as e:
+                out.append(str(e))
+        return out
+
+    assert gort.go(body).result(timeout=JOIN) == ["receive timed out"] * 6
+    st = ch.statistics()
+    assert (st.len, st.senders_waiting, st.receivers_waiting) == (0, 0, 0)
+    # Nothing was consumed and no dead waiter is left to swallow a value.
+    assert not ch.try_send(1)
+    g = gort.go(arecv, ch)
+    wait_recv_waiting(ch, 1)
+    ch.send(2)
+    assert g.result(timeout=JOIN) == 2
+
+
+def test_asend_timeout_unbuffered_is_never_delivered_later() -> None:
+    ch: Chan[int] = Chan()
+
+    async def body() -> list[str]:
+        out = []
+        for i, t in enumerate((0, 0.02)):
+            try:
+                await ch.asend(i, timeout=t)
+            except TimeoutError as e:
+                out.append(str(e))
+        return out
+
+    assert gort.go(body).result(timeout=JOIN) == ["send timed out"] * 2
+    assert ch.statistics().senders_waiting == 0
+    assert ch.try_recv() == (None, False)
+
+
+def test_asend_timeout_on_a_full_buffer_leaves_the_buffer_as_it_was() -> None:
+    ch: Chan[int] = Chan(2)
+    ch.send(1)
+    ch.send(2)
+    with pytest.raises(TimeoutError, match=r"^send timed out$"):
+        gort.go(asend, ch, 3, 0.02).result(timeout=JOIN)
+    st = ch.statistics()
+    assert (st.len, st.senders_waiting) == (2, 0)
+    ch.close()
+    assert list(ch) == [1, 2]
+
+
+def test_asend_with_timeout_succeeds_when_received_in_time() -> None:
+    ch: Chan[int] = Chan()
+    g = gort.go(asend, ch, 7, JOIN)
+    wait_send_waiting(ch, 1)
+    assert ch.recv() == 7
+    assert g.result(timeout=JOIN) == "sent"
+
+
+def test_timed_out_coroutine_between_others_keeps_their_order() -> None:
+    ch: Chan[int] = Chan()
+    a = gort.go(arecv, ch)
+    wait_recv_waiting(ch, 1)
+    timed = gort.go(arecv, ch, 0.3)
+    wait_recv_waiting(ch, 2)
+    c = gort.go(arecv, ch)
+    wait_recv_waiting(ch, 3)
+    with pytest.raises(TimeoutError, match=r"^receive timed out$"):
+        timed.result(timeout=JOIN)
+    ch.send(1)
+    ch.send(2)
+    assert (a.result(timeout=JOIN), c.result(timeout=JOIN)) == (1, 2)
+
+
+def test_blocked_coroutine_receivers_are_served_in_fifo_order() -> None:
+    ch: Chan[int] = Chan()
+    gs = []
+    for i in range(10):
+        gs.append(gort.go(arecv, ch))
+        wait_recv_waiting(ch, i + 1)
+    for i in range(10):
+        ch.send(i)
+    assert join_all(gs) == list(range(10))
+
+
+@pytest.mark.parametrize("cap", [0, 3])
+def test_blocked_coroutine_senders_are_served_in_fifo_order(cap: int) -> None:
+    ch: Chan[int] = Chan(cap)
+    for i in range(cap):
+        ch.send(i)
+    gs = []
+    for i in range(cap, cap + 10):
+        gs.append(gort.go(asend, ch, i))
+        wait_send_waiting(ch, i - cap + 1)
+    got = [ch.recv() for _ in range(cap + 10)]
+    assert got == list(range(cap + 10))
+    assert join_all(gs) == ["sent"] * 10
+
+
+# ------------------------------------------------------------------------ interop with plain code
+
+def test_main_thread_send_wakes_a_coroutine_parked_in_arecv() -> None:
+    ch: Chan[str] = Chan()
+    g = gort.go(arecv, ch)
+    wait_recv_waiting(ch, 1)
+    ch.send("hi")
+    assert g.result(timeout=JOIN) == "hi"
+
+
+def test_coroutine_asend_wakes_the_main_thread_in_recv() -> None:
+    ch: Chan[str] = Chan()
+    g = gort.go(asend, ch, "x")
+    assert ch.recv(timeout=JOIN) == "x"
+    assert g.result(timeout=JOIN) == "sent"
+
+
+def test_plain_goroutines_and_coroutines_wake_each_other() -> None:
+    ab: Chan[int] = Chan()
+    ba: Chan[int] = Chan()
+
+    def plain(n: int) -> int:
+        total = 0
+        for i in range(n):
+            ab.send(i)
+            total += ba.recv()
+        return total
+
+    async def coro(n: int) -> int:
+        for _ in range(n):
+            v = await ab.arecv()
+            await ba.asend(v * 2)
+        return n
+
+    c = gort.go(coro, 300)
+    p = gort.go(plain, 300)
+    assert p.result(timeout=JOIN) == 2 * sum(range(300))
+    assert c.result(timeout=JOIN) == 300
+
+
+def test_foreign_thread_feeds_a_coroutine_consumer() -> None:
+    ch: Chan[int] = Chan(1)
+    g = gort.go(adrain, ch)
+
+    def feed() -> None:
+        for i in range(100):
+            ch.send(i)
+        ch.close()
+
+    t = threading.Thread(target=feed, daemon=True)
+    t.start()
+    assert g.result(timeout=JOIN) == list(range(100))
+    t.join(JOIN)
+    assert not t.is_alive()
+
+
+# --------------------------------------------------------------------------- aselect
+
+def test_aselect_default_and_ready_cases() -> None:
+    a: Chan[int] = Chan(1)
+    b: Chan[int] = Chan(1)
+
+    async def body() -> list[Selected]:
+        out = [await gort.aselect(a.recv_case(), b.recv_case(), default=True)]
+        await b.asend(5)
+        out.append(await gort.aselect(a.recv_case(), None, b.recv_case()))
+        out.append(await gort.aselect(a.send_case(6), default=True))
+        out.append(await gort.aselect(a.send_case(7), default=True))
+        return out
+
+    assert gort.go(body).result(timeout=JOIN) == [
+        (-1, None, False), (2, 5, True), (0, None, True), (-1, None, False)]
+    assert a.recv() == 6
+
+
+def test_blocked_aselect_woken_by_a_sender_and_by_a_receiver() -> None:
+    a: Chan[int] = Chan()
+    b: Chan[int] = Chan()
+
+    async def recv_sel() -> Selected:
+        return await gort.aselect(a.recv_case(), b.recv_case())  # type: ignore[no-any-return]
+
+    async def send_sel() -> Selected:
+        return await gort.aselect(a.send_case(1), b.send_case(2))  # type: ignore[no-any-return]
+
+    g = gort.go(recv_sel)
+    wait_recv_waiting(a, 1)
+    wait_recv_waiting(b, 1)
+    b.send(9)
+    assert g.result(timeout=JOIN) == (1, 9, True)
+    wait_until(lambda: a.statistics().receivers_waiting == 0, what="losing case dequeued")
+
+    g = gort.go(send_sel)
+    wait_send_waiting(a, 1)
+    wait_send_waiting(b, 1)
+    assert a.recv() == 1
+    assert g.result(timeout=JOIN) == (0, None, True)
+    wait_until(lambda: b.statistics().senders_waiting == 0, what="losing case dequeued")
+    assert b.try_recv() == (None, False)
+
+
+def test_aselect_on_closed_channels() -> None:
+    closed: Chan[int] = Chan()
+    closed.close()
+    never: Chan[int] = Chan()
+
+    async def body() -> list[Any]:
+        out: list[Any] = [await gort.aselect(never.recv_case(), closed.recv_case())]
+        try:
+            await gort.aselect(closed.send_case(1))
+        except ChanClosed as e:
+            out.append(str(e))
+        return out
+
+    assert gort.go(body).result(timeout=JOIN) == [(1, None, False), "send on closed channel"]
+
+
+def test_blocked_aselect_woken_by_close() -> None:
+    a: Chan[int] = Chan()
+    b: Chan[int] = Chan()
+
+    async def send_sel() -> Selected:
+        return await gort.aselect(a.send_case(1), b.recv_case())  # type: ignore[no-any-return]
+
+    g1 = gort.go(send_sel)
+    g2 = gort.go(send_sel)
+    wait_send_waiting(a, 2)
+    b.close()  # the receive case fires for both
+    assert join_all([g1, g2]) == [(1, None, False)] * 2
+    never: Chan[int] = Chan()
+
+    async def send_or_never() -> Selected:
+        return await gort.aselect(a.send_case(1), never.recv_case())  # type: ignore[no-any-return]
+
+    g3 = gort.go(send_or_never)
+    wait_send_waiting(a, 1)
+    a.close()
+    with pytest.raises(ChanClosed, match=r"^send on closed channel$"):
+        g3.result(timeout=JOIN)
+
+
+def test_aselect_timeout_consumes_nothing_and_leaves_no_waiters() -> None:
+    a: Chan[int] = Chan()
+    b: Chan[int] = Chan(1)
+    b.send(0)  # full: its send case blocks
+
+    async def body() -> list[str]:
+        out = []
+        for t in (0, 0.02):
+            try:
+                await gort.aselect(a.recv_case(), b.send_case(1), timeout=t)
+            except TimeoutError as e:
+                out.append(str(e))
+        try:
+            await gort.aselect(timeout=0.02)  # no cases at all
+        except TimeoutError as e:
+            out.append(str(e))
+        try:
+            await gort.aselect(None, None, timeout=0.02)
+        except TimeoutError as e:
+            out.append(str(e))
+        return out
+
+    assert gort.go(body).result(timeout=JOIN) == ["select timed out"] * 4
+    for ch in (a, b):
+        st = ch.statistics()
+        assert (st.senders_waiting, st.receivers_waiting) == (0, 0)
+    assert b.recv() == 0
+    assert b.try_recv() == (None, False)
+
+
+def test_aselect_rejects_a_bad_case() -> None:
+    async def body() -> None:
+        await gort.aselect(Chan())  # type: ignore[arg-type]
+
+    with pytest.raises(TypeError, match="select case must be"):
+        gort.go(body).result(timeout=JOIN)
+
+
+def test_select_and_aselect_race_for_one_value_exactly_once() -> None:
+    Out = Chan[tuple[str, int]]
+
+    def plain(ch: Chan[int], never: Chan[int], out: Out) -> None:
+        s = gort.select(ch.recv_case(), never.recv_case())
+        out.send(("plain", s.value))
+
+    async def coro(ch: Chan[int], never: Chan[int], out: Out) -> None:
+        s = await gort.aselect(never.recv_case(), ch.recv_case())
+        await out.asend(("coro", s.value))
+
+    for _ in range(50):
+        ch: Chan[int] = Chan()
+        never: Chan[int] = Chan()
+        out: Out = Chan(2)
+        gs = [gort.go(plain, ch, never, out), gort.go(coro, ch, never, out)]
+        wait_recv_waiting(ch, 2)
+        ch.send(1)
+        winner = out.recv(timeout=JOIN)
+        assert winner[1] == 1
+        assert out.try_recv() == (None, False)
+        ch.send(2)  # the loser is still waiting and takes the second value
+        loser = out.recv(timeout=JOIN)
+        assert {winner[0], loser[0]} == {"plain", "coro"}
+        assert loser[1] == 2
+        join_all(gs)
+
+
+# ---------------------------------------------------------------------- sleep, gosched, to_thread
+
+def test_asleep_parks_the_goroutine() -> None:
+    async def sleeper(s: float) -> float:
+        t0 = time.monotonic()
+        await gort.asleep(s)
+        return time.monotonic() - t0
+
+    g = gort.go(sleeper, 0.1)
+    wait_parked([g])
+    assert g.result(timeout=JOIN) >= 0.1
+    assert gort.go(sleeper, 0).result(timeout=JOIN) >= 0
+    assert gort.go(sleeper, -1).result(timeout=JOIN) >= 0
+
+
+def test_gosched_returns_and_lets_others_run() -> None:
+    gort.set_max_procs(1)
+    seen = atomic.Int64()
+
+    async def yielder() -> int:
+        start = seen.load()
+        gort.go(bump)  # queued behind us on the only processor
+        for _ in range(1000):
+            if seen.load() > start:
+                break
+            assert await gort.gosched() is None
+        return seen.load() - start
+
+    async def bump() -> None:
+        seen.add(1)
+
+    assert gort.go(yielder).result(timeout=JOIN) == 1
+
+
+def test_to_thread_runs_a_blocking_function_as_a_plain_goroutine() -> None:
+    gate: Chan[int] = Chan()
+
+    def blocking(x: int) -> tuple[int, str]:
+        return gate.recv() + x, threading.current_thread().name
+
+    def fails() -> None:
+        raise OSError("io")
+
+    async def body() -> tuple[Any, ...]:
+        g = gort.go(gate.send, 40)
+        v, name = await gort.to_thread(blocking, 2)
+        await g
+        try:
+            await gort.to_thread(fails)
+        except OSError as e:
+            return v, name, str(e)
+        return v, name, None
+
+    v, name, err = gort.go(body).result(timeout=JOIN)
+    assert (v, err) == (42, "io")
+    assert name.startswith("gort-worker")
+
+
+# --------------------------------------------------------------------------- sync
+
+def test_async_with_mutex_excludes_coroutines_and_plain_goroutines() -> None:
+    mu = Mutex()
+    peak = Peak()
+    count = [0]
+
+    async def coro(n: int) -> None:
+        for _ in range(n):
+            async with mu:
+                peak.enter()
+                c = count[0]
+                await gort.gosched()  # yield inside the critical section
+                count[0] = c + 1
+                peak.leave()
+
+    def plain(n: int) -> None:
+        for _ in range(n):
+            with mu:
+                peak.enter()
+                count[0] += 1
+                peak.leave()
+
+    gs = [gort.go(coro, 100) for _ in range(4)] + [gort.go(plain, 100) for _ in range(2)]
+    join_all(gs, 30)
+    assert count[0] == 600
+    assert peak.peak.load() == 1
+    assert not mu.locked()
+    assert mu.statistics().waiters == 0
+
+
+def test_alock_parks_until_unlocked_by_another_goroutine() -> None:
+    mu = Mutex()
+    mu.lock()
+
+    async def locker() -> str:
+        await mu.alock()
+        return "locked"
+
+    g = gort.go(locker)
+    wait_until(lambda: mu.statistics().waiters == 1, what="a locker waiting")
+    assert g.state is GState.PARKED
+    mu.unlock()
+    assert g.result(timeout=JOIN) == "locked"
+    assert mu.locked()
+    mu.unlock()
+
+
+def test_rwmutex_readers_share_and_writers_exclude() -> None:
+    rw = RWMutex()
+    gate: Chan[None] = Chan()
+    readers = Peak()
+    writers = Peak()
+
+    async def reader() -> None:
+        async with rw.rlocker():
+            readers.enter()
+            await gate.arecv_ok()  # hold the read lock until the gate closes
+            readers.leave()
+
+    async def writer() -> None:
+        async with rw:
+            writers.enter()
+            assert readers.inside.load() == 0
+            await gort.gosched()
+            writers.leave()
+
+    rs = [gort.go(reader) for _ in range(4)]
+    wait_until(lambda: rw.statistics().readers == 4, what="4 readers inside")
+    ws = [gort.go(writer) for _ in range(3)]
+    wait_until(lambda: rw.statistics().writers_waiting == 3, what="3 writers waiting")
+    assert readers.peak.load() == 4
+    late = gort.go(reader)  # a waiting writer blocks new readers
+    wait_until(lambda: rw.statistics().readers_waiting == 1, what="late reader waiting")
+    gate.close()
+    join_all(rs + ws + [late])
+    assert writers.peak.load() == 1
+    assert rw.statistics() == gort.RWMutexStatistics(0, False, 0, 0)
+
+
+def test_rwmutex_arlock_and_alock() -> None:
+    rw = RWMutex()
+
+    async def body() -> list[Any]:
+        await rw.arlock()
+        await rw.rlocker().alock()
+        out: list[Any] = [rw.statistics().readers]
+        rw.runlock()
+        rw.runlock()
+        await rw.alock()
+        out.append(rw.statistics().writer)
+        rw.unlock()
+        return out
+
+    assert gort.go(body).result(timeout=JOIN) == [2, True]
+
+
+def test_await_waitgroup() -> None:
+    wg = WaitGroup()
+    gate: Chan[None] = Chan()
+
+    async def worker() -> None:
+        await gate.arecv_ok()
+
+    async def waiter() -> list[bool]:
+        out = [await wg.await_(0), await wg.await_(0.02)]
+        gate.close()
+        out.append(await wg)
+        out.append(await wg.await_(1))
+        return out
+
+    for _ in range(5):
+        wg.go(worker)
+    assert wg.count == 5
+    assert gort.go(waiter).result(timeout=JOIN) == [False, False, True, True]
+    assert wg.count == 0
+
+
+def test_waitgroup_wakes_many_coroutine_waiters() -> None:
+    wg = WaitGroup()
+    wg.add(1)
+
+    async def waiter() -> bool:
+        return await wg  # type: ignore[no-any-return]
+
+    gs = [gort.go(waiter) for _ in range(20)]
+    wait_parked(gs)
+    wg.done()
+    assert join_all(gs) == [True] * 20
+
+
+def test_cond_await_woken_by_signal_and_broadcast() -> None:
+    mu = Mutex()
+    cond = Cond(mu)
+    ready = [0]
+
+    async def waiter(need: int) -> bool:
+        async with mu:
+            while ready[0] < need:
+                await cond.await_()
+            assert mu.locked()  # relocked on wake-up
+            return True
+
+    gs = [gort.go(waiter, 1) for _ in range(3)]
+    wait_until(lambda: repr(cond) == "<Cond waiters=3>", what="3 cond waiters")
+    with mu:
+        ready[0] = 1
+    cond.signal()
+    wait_until(lambda: sum(g.done() for g in gs) == 1, what="one waiter woken")
+    assert repr(cond) == "<Cond waiters=2>"
+    cond.broadcast()
+    assert join_all(gs) == [True] * 3
+    assert not mu.locked()
+
+
+def test_cond_await_timeout_relocks() -> None:
+    mu = Mutex()
+    cond = Cond(mu)
+
+    async def waiter() -> tuple[bool, bool]:
+        async with mu:
+            woken = await cond.await_(0.02)
+            return woken, mu.locked()
+
+    assert gort.go(waiter).result(timeout=JOIN) == (False, True)
+    assert repr(cond) == "<Cond waiters=0>"
+    assert not mu.locked()
+
+
+def test_cond_await_over_an_rlocker() -> None:
+    rw = RWMutex()
+    cond = Cond(rw.rlocker())
+    flag = atomic.Bool()
+
+    async def waiter() -> int:
+        async with rw.rlocker():
+            while not flag.load():
+                await cond.await_()
+            return rw.statistics().readers
+
+    gs = [gort.go(waiter) for _ in range(2)]
+    wait_until(lambda: repr(cond) == "<Cond waiters=2>", what="2 cond waiters")
+    rw.lock()  # possible: the waiters released their read locks
+    flag.store(True)
+    rw.unlock()
+    cond.broadcast()
+    assert all(r >= 1 for r in join_all(gs))
+    assert rw.statistics() == gort.RWMutexStatistics(0, False, 0, 0)
+
+
+def test_cond_await_without_holding_the_lock_raises_and_leaves_no_waiter() -> None:
+    cond = Cond(Mutex())
+
+    async def body() -> None:
+        await cond.await_()
+
+    with pytest.raises(RuntimeError, match=r"^unlock of unlocked Mutex$"):
+        gort.go(body).result(timeout=JOIN)
+    assert repr(cond) == "<Cond waiters=0>"
+
+
+def test_semaphore_async_with_bounds_concurrency() -> None:
+    sem = Semaphore(3)
+    peak = Peak()
+
+    async def worker() -> None:
+        async with sem:
+            peak.enter()
+            await gort.asleep(0.001)
+            peak.leave()
+
+    join_all([gort.go(worker) for _ in range(20)])
+    assert 1 <= peak.peak.load() <= 3
+    assert sem.statistics() == gort.SemaphoreStatistics(3, 0, 0)
+
+
+def test_semaphore_aacquire_timeout_and_fifo() -> None:
+    sem = Semaphore(4)
+    assert sem.try_acquire(3)
+
+    async def acq(n: int, timeout: float | None) -> bool:
+        return await sem.aacquire(n, timeout)  # type: ignore[no-any-return]
+
+    assert gort.go(acq, 2, 0).result(timeout=JOIN) is False
+    assert gort.go(acq, 2, 0.02).result(timeout=JOIN) is False
+    assert sem.statistics() == gort.SemaphoreStatistics(4, 3, 0)
+    big = gort.go(acq, 3, None)
+    wait_until(lambda: sem.statistics().waiters == 1, what="big waiter")
+    small = gort.go(acq, 1, None)  # fits, but must not overtake the head
+    wait_until(lambda: sem.statistics().waiters == 2, what="small waiter")
+    assert small.state is GState.PARKED
+    sem.release(3)
+    assert join_all([big, small]) == [True, True]
+    assert sem.statistics() == gort.SemaphoreStatistics(4, 4, 0)
+    sem.release(4)
+    with pytest.raises(ValueError, match="exceeds Semaphore size"):
+        sem.aacquire(5)
+
+
+def test_semaphore_timed_out_head_lets_a_smaller_waiter_through() -> None:
+    sem = Semaphore(2)
+    assert sem.try_acquire(1)
+
+    async def acq(n: int, timeout: float | None) -> bool:
+        return await sem.aacquire(n, timeout)  # type: ignore[no-any-return]
+
+    big = gort.go(acq, 2, 0.3)
+    wait_until(lambda: sem.statistics().waiters == 1, what="big waiter")
+    small = gort.go(acq, 1, None)
+    wait_until(lambda: sem.statistics().waiters == 2, what="small waiter")
+    assert big.result(timeout=JOIN) is False
+    assert small.result(timeout=JOIN) is True
+    assert sem.statistics() == gort.SemaphoreStatistics(2, 2, 0)
+
+
+def test_once_ado_runs_exactly_once_and_others_wait_for_it() -> None:
+    once = Once()
+    calls = atomic.Int64()
+    gate: Chan[None] = Chan()
+    finished = atomic.Bool()
+
+    async def init() -> None:
+        calls.add(1)
+        await gate.arecv_ok()  # the first caller parks inside fn
+        finished.store(True)
+
+    async def caller() -> bool:
+        await once.ado(init)
+        return finished.load()
+
+    def plain_caller() -> bool:
+        once.do(lambda: calls.add(1))
+        return finished.load()
+
+    first = gort.go(caller)
+    wait_recv_waiting(gate, 1)
+    rest = [gort.go(caller) for _ in range(10)] + [gort.go(plain_caller) for _ in range(3)]
+    wait_parked(rest)
+    assert not any(g.done() for g in rest)
+    gate.close()
+    assert join_all([first, *rest]) == [True] * 14
+    assert calls.load() == 1
+    assert once.done
+
+
+def test_once_ado_with_a_plain_function_and_an_exception() -> None:
+    once = Once()
+
+    def fail() -> None:
+        raise KeyError("x")
+
+    async def body() -> list[Any]:
+        out: list[Any] = []
+        try:
+            await once.ado(fail)
+        except KeyError:
+            out.append("raised")
+        await once.ado(fail)  # done, even though fn raised (as in Go)
+        out.append(once.done)
+        return out
+
+    assert gort.go(body).result(timeout=JOIN) == ["raised", True]
+
+
+# --------------------------------------------------------------------------- misuse
+
+def test_foreign_awaitable_gets_a_type_error_thrown_in() -> None:
+    ch: Chan[int] = Chan(1)
+
+    @types.coroutine
+    def weird() -> Generator[Any, Any]:
+        yield 42
+
+    async def body() -> tuple[str, str, int]:
+        try:
+            await asyncio.sleep(0)
+        except TypeError as e:
+            m1 = str(e)
+        try:
+            await weird()
+        except TypeError as e:
+            m2 = str(e)
+        await ch.asend(3)  # gort operations still work afterwards
+        return m1, m2, await ch.arecv()
+
+    m1, m2, v = gort.go(body).result(timeout=JOIN)
+    assert "not a gort operation" in m1
+    assert "awaited 42" in m2
+    assert v == 3
+
+
+def test_uncaught_foreign_awaitable_error_is_the_goroutines_exception() -> None:
+    async def body() -> None:
+        await asyncio.sleep(0)
+
+    with pytest.raises(TypeError, match="not a gort operation"):
+        gort.go(body).result(timeout=JOIN)
+
+
+def test_coroutine_form_outside_a_coroutine_goroutine_or_loop() -> None:
+    ch: Chan[int] = Chan()
+    coro = ch.arecv()
+    with pytest.raises(RuntimeError, match="must be awaited in a coroutine goroutine"):
+        coro.send(None)
+    # The channel's lock was released: another goroutine can still use it.
+    assert gort.go(ch.statistics).result(timeout=JOIN).receivers_waiting == 0
+
+
+def test_blocking_sync_form_in_a_coroutine_warns_once_and_hands_off() -> None:
+    """A sync form in a coroutine goroutine holds its worker thread but gives
+    its processor away (so, with one processor, the coroutine that wakes it can
+    still run), completes correctly, and warns once per process."""
+    r = run_python("""
+        import gort
+        gort.set_max_procs(1)
+        ch = gort.Chan()
+
+        async def blocking(n):
+            total = 0
+            for _ in range(n):
+                total += ch.recv()  # sync form: warns, holds the thread
+            gort.sleep(0.001)  # another blocking sync form: no second warning
+            return total
+
+        async def sender(v):
+            await ch.asend(v)
+
+        a = gort.go(blocking, 2)
+        b = gort.go(blocking, 1)
+        senders = [gort.go(sender, v) for v in (1, 2, 3)]
+        print(a.result(timeout=30) + b.result(timeout=30))
+        for s in senders:
+            s.result(timeout=30)
+        print("ok")
+    """)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["6", "ok"]
+    assert r.stderr.count("RuntimeWarning") == 1, r.stderr
+    assert "use the coroutine form" in r.stderr
+
+
+# --------------------------------------------------------------------------- asyncio tasks
+
+def test_asyncio_task_receives_from_goroutines() -> None:
+    ch: Chan[int] = Chan()
+
+    async def main() -> list[int]:
+        gs = [gort.go(ch.send, i) for i in range(5)]
+        gs += [gort.go(asend, ch, i) for i in range(5, 10)]
+        got = [await ch.arecv() for _ in range(10)]
+        for g in gs:
+            await g  # await a goroutine from asyncio
+        return sorted(got)
+
+    assert asyncio.run(main()) == list(range(10))
+
+
+def test_asyncio_task_sends_to_goroutines() -> None:
+    ch: Chan[int] = Chan()
+
+    async def main() -> list[Any]:
+        plain = [gort.go(ch.recv) for _ in range(3)]
+        coro = [gort.go(arecv, ch) for _ in range(3)]
+        for i in range(6):
+            await ch.asend(i)
+        ch.close()
+        return sorted([await g for g in plain + coro])
+
+    assert asyncio.run(main()) == list(range(6))
+
+
+def test_asyncio_async_for_aselect_and_arecv_ok() -> None:
+    a: Chan[int] = Chan()
+    b: Chan[int] = Chan(1)
+    b.send(0)  # full: its send case blocks
+
+    async def main() -> list[Any]:
+        def feed() -> None:
+            for i in range(5):
+                a.send(i)
+            a.close()
+
+        g = gort.go(feed)
+        out: list[Any] = [[v async for v in a]]
+        await g
+        out.append(await a.arecv_ok())
+        out.append(await gort.aselect(a.recv_case(), b.send_case(1)))
+        c: Chan[int] = Chan()
+        gort.go(c.send, 4)
+        out.append(await gort.aselect(b.send_case(1), c.recv_case()))
+        return out
+
+    assert asyncio.run(main()) == [[0, 1, 2, 3, 4], (None, False), (0, None, False),
+                                   (1, 4, True)]
+    assert b.recv() == 0
+
+
+def test_asyncio_loop_keeps_running_while_a_task_waits() -> None:
+    ch: Chan[int] = Chan()
+
+    async def main() -> tuple[Any, bool]:
+        t = asyncio.create_task(arecv(ch))
+        await apoll(lambda: ch.statistics().receivers_waiting == 1, what="task waiting")
+        for _ in range(100):
+            await asyncio.sleep(0)  # the loop runs other work while the task waits
+        waiting = not t.done()
+        g = gort.go(ch.send, 1)
+        v = await t
+        await g
+        return v, waiting
+
+    assert asyncio.run(main()) == (1, True)
+
+
+def test_asyncio_timeouts() -> None:
+    ch: Chan[int] = Chan()
+    wg = WaitGroup()
+    wg.add(1)
+    sem = Semaphore(1)
+    sem.acquire()
+    mu = Mutex()
+    cond = Cond(mu)
+
+    async def main() -> list[Any]:
+        out: list[Any] = []
+        for op in (lambda: ch.arecv(timeout=0.02), lambda: ch.arecv_ok(timeout=0),
+                   lambda: ch.asend(1, timeout=0.02),
+                   lambda: gort.aselect(ch.recv_case(), timeout=0.02)):
+            try:
+                await op()
+            except TimeoutError as e:
+                out.append(str(e))
+        out.append(await wg.await_(0.02))
+        out.append(await sem.aacquire(1, 0.02))
+        async with mu:
+            out.append(await cond.await_(0.02))
+            out.append(mu.locked())
+        g = gort.go(arecv, ch)
+        out.append(await g.ajoin(0.02))
+        await ch.asend(5, timeout=JOIN)
+        out.append(await g.ajoin(JOIN))
+        return out
+
+    assert asyncio.run(main()) == ["receive timed out", "receive timed out", "send timed out",
+                                   "select timed out", False, False, False, True, False, True]
+    st = ch.statistics()
+    assert (st.senders_waiting, st.receivers_waiting) == (0, 0)
+    assert sem.statistics().waiters == 0
+    assert repr(cond) == "<Cond waiters=0>"
+    wg.done()
+    sem.release()
+
+
+def test_asyncio_sync_primitives_with_goroutines() -> None:
+    mu = Mutex()
+    sem = Semaphore(1)
+    wg = WaitGroup()
+    once = Once()
+    count = [0]
+
+    async def coro() -> None:
+        for _ in range(50):
+            async with mu:
+                c = count[0]
+                await gort.asleep(0)  # in a goroutine: gosched; in asyncio: sleep(0)
+                count[0] = c + 1
+            async with sem:
+                pass
+        await once.ado(lambda: count.append(-1))
+
+    async def main() -> int:
+        for _ in range(3):
+            wg.go(coro)
+        tasks = [asyncio.create_task(coro()) for _ in range(2)]
+        await asyncio.gather(*tasks)
+        await wg
+        await once.ado(lambda: count.append(-2))
+        return count[0]
+
+    assert asyncio.run(main()) == 250
+    assert count[1:] == [-1]
+
+
+def test_asyncio_cancellation_in_arecv_removes_the_waiter() -> None:
+    ch: Chan[int] = Chan()
+
+    async def main() -> Any:
+        t = asyncio.create_task(arecv(ch))
+        await apoll(lambda: ch.statistics().receivers_waiting == 1, what="task waiting")
+        t.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await t
+        assert ch.statistics().receivers_waiting == 0
+        g = gort.go(ch.recv)  # a later send is received by someone else
+        await apoll(lambda: ch.statistics().receivers_waiting == 1, what="goroutine waiting")
+        await ch.asend(7)
+        return await g
+
+    assert asyncio.run(main()) == 7
+
+
+def test_asyncio_cancellation_in_asend_removes_the_waiter() -> None:
+    ch: Chan[int] = Chan()
+
+    async def main() -> Any:
+        t = asyncio.create_task(asend(ch, 1))
+        await apoll(lambda: ch.statistics().senders_waiting == 1, what="task waiting")
+        t.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await t
+        assert ch.statistics().senders_waiting == 0
+        assert ch.try_recv() == (None, False)  # the cancelled send is never delivered
+        g = gort.go(ch.send, 2)
+        return await ch.arecv(timeout=JOIN), await g
+
+    assert asyncio.run(main()) == (2, None)
+
+
+def test_asyncio_cancellation_in_alock_removes_the_waiter() -> None:
+    mu = Mutex()
+    mu.lock()
+
+    async def lock() -> None:
+        await mu.alock()
+
+    async def main() -> None:
+        t = asyncio.create_task(lock())
+        await apoll(lambda: mu.statistics().waiters == 1, what="task waiting")
+        t.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await t
+        assert mu.statistics().waiters == 0
+
+    asyncio.run(main())
+    mu.unlock()
+    assert not mu.locked()
+    assert mu.try_lock()  # the cancelled locker took nothing
+    mu.unlock()
+
+
+def test_asyncio_cancellation_in_aselect_removes_the_waiters() -> None:
+    # Regression test (bug fixed): when an asyncio task is cancelled while parked in aselect,
+    # _aio.suspend re-raises CancelledError straight out of _aselect, which
+    # never runs _end (pass 3): the select's waiters stay queued on every
+    # channel.  They are dead (the select is claimed), so no value is lost,
+    # but statistics() keeps counting them and they pile up on channels that
+    # see no traffic (a "quit" channel selected on in a loop).  Repro:
+    #     a = gort.Chan()
+    #     async def main():
+    #         for _ in range(100):
+    #             t = asyncio.create_task(sel()); await asyncio.sleep(0)
+    #             t.cancel(); await asyncio.gather(t, return_exceptions=True)
+    #     # where sel() awaits gort.aselect(a.recv_case())
+    #     asyncio.run(main()); a.statistics().receivers_waiting   # 100, not 0
+    a: Chan[int] = Chan()
+    b: Chan[int] = Chan()
+
+    async def sel() -> None:
+        await gort.aselect(a.recv_case(), b.send_case(1))
+
+    async def main() -> tuple[int, int]:
+        t = asyncio.create_task(sel())
+        await apoll(lambda: a.statistics().receivers_waiting == 1, what="task waiting")
+        t.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await t
+        return a.statistics().receivers_waiting, b.statistics().senders_waiting
+
+    waiting = asyncio.run(main())
+    assert not a.try_send(1)  # any leftover waiter is dead: nothing is delivered
+    assert b.try_recv() == (None, False)
+    assert waiting == (0, 0)
+
+
+def test_asyncio_cancel_after_delivery_keeps_the_value() -> None:
+    """A task cancelled after its receive completed but before it resumed keeps
+    the value; the cancellation lands on its next await instead."""
+    ch: Chan[int] = Chan()
+    got: list[Any] = []
+
+    async def rx() -> None:
+        got.append(await ch.arecv())
+        await asyncio.sleep(0)
+        got.append("not cancelled")
+
+    async def main() -> None:
+        t = asyncio.create_task(rx())
+        await apoll(lambda: ch.statistics().receivers_waiting == 1, what="task waiting")
+        assert ch.try_send(5)  # completes the waiter; its wake-up is still queued
+        t.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await t
+
+    asyncio.run(main())
+    assert got == [5]
+    assert ch.statistics().receivers_waiting == 0
+
+
+def test_asyncio_cancel_after_delivery_of_asend_counts_as_sent() -> None:
+    ch: Chan[int] = Chan()
+    sent: list[str] = []
+
+    async def tx() -> None:
+        await ch.asend(9)
+        sent.append("sent")
+        await asyncio.sleep(0)
+        sent.append("not cancelled")
+
+    async def main() -> None:
+        t = asyncio.create_task(tx())
+        await apoll(lambda: ch.statistics().senders_waiting == 1, what="task waiting")
+        assert ch.try_recv() == (9, True)
+        t.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await t
+
+    asyncio.run(main())
+    assert sent == ["sent"]
+
+
+def test_asyncio_to_thread_and_asleep() -> None:
+    async def main() -> tuple[Any, float]:
+        t0 = time.monotonic()
+        await gort.asleep(0.01)
+        return await gort.to_thread(spin, 100), time.monotonic() - t0
+
+    v, dt = asyncio.run(main())
+    assert v == spin(100)
+    assert dt >= 0.01
+
+
+# --------------------------------------------------------------------------- scheduler
+
+def test_ping_pong_pair_mostly_stays_on_one_worker() -> None:
+    gort.set_max_procs(2)
+    ab: Chan[int] = Chan()
+    ba: Chan[int] = Chan()
+    threads: list[str] = []
+    n = 500
+
+    async def a() -> None:
+        for i in range(n):
+            threads.append(threading.current_thread().name)
+            await ab.asend(i)
+            await ba.arecv()
+
+    async def b() -> None:
+        for _ in range(n):
+            v = await ab.arecv()
+            threads.append(threading.current_thread().name)
+            await ba.asend(v)
+
+    gb = gort.go(b)
+    wait_recv_waiting(ab, 1)
+    ga = gort.go(a)
+    join_all([ga, gb])
+    assert len(threads) == 2 * n
+    name, count = Counter(threads).most_common(1)[0]
+    assert name.startswith("gort-worker")
+    assert count > n, Counter(threads)  # a majority of both sides' steps on one thread
+
+
+def test_cpu_bound_coroutines_on_2_procs_use_2_threads() -> None:
+    """8 CPU-bound coroutine goroutines that yield between chunks of work run on
+    exactly 2 worker threads, at most 2 at once.  Threads are counted while all
+    8 are alive (the queue is never empty then, so no processor goes idle and
+    changes hands); once some have ended, a processor that went idle may be
+    handed to another idle worker of the pool."""
+    gort.set_max_procs(2)
+    peak = Peak()
+    steps: Counter[str] = Counter()
+    lock = threading.Lock()
+    finished = atomic.Int64()
+    gate: Chan[None] = Chan()
+
+    async def worker() -> None:
+        await gate.arecv_ok()
+        for _ in range(20):
+            peak.enter()
+            if finished.load() == 0:
+                with lock:
+                    steps[threading.current_thread().name] += 1
+            spin(20_000)
+            peak.leave()
+            await gort.gosched()
+        finished.add(1)
+
+    gs = [gort.go(worker) for _ in range(8)]
+    wait_recv_waiting(gate, 8)
+    gate.close()
+    join_all(gs, 60)
+    assert peak.peak.load() == 2
+    assert len(steps) == 2, steps
+    assert sum(steps.values()) >= 8 * 10
+
+
+def test_ping_pong_pair_does_not_starve_a_third_on_its_processor() -> None:
+    """On one processor, a pair that keeps making each other runnable (runnext)
+    would run forever; a third goroutine in the same P's run queue still gets
+    its turn while the pair keeps going."""
+    gort.set_max_procs(1)
+    ab: Chan[int] = Chan()
+    ba: Chan[int] = Chan()
+    gate: Chan[None] = Chan()
+    rounds = atomic.Int64()
+    stop = atomic.Bool()
+
+    async def a() -> None:
+        gate.close()  # makes the third runnable from this P: it queues behind the pair
+        while not stop.load():
+            await ab.asend(1)
+            await ba.arecv()
+            rounds.add(1)
+        await ab.asend(0)
+
+    async def b() -> None:
+        while await ab.arecv():
+            await ba.asend(1)
+
+    async def third() -> int:
+        await gate.arecv_ok()
+        return rounds.load()
+
+    gb = gort.go(b)
+    wait_recv_waiting(ab, 1)
+    gt = gort.go(third)
+    wait_recv_waiting(gate, 1)
+    ga = gort.go(a)
+    try:
+        at = gt.result(timeout=JOIN)
+        wait_until(lambda: rounds.load() > at + 100, what="the pair still running")
+    finally:
+        stop.store(True)
+    join_all([ga, gb])
+
+
+def test_ping_pong_pair_does_not_starve_a_yielding_goroutine() -> None:
+    gort.set_max_procs(1)
+    ab: Chan[int] = Chan()
+    ba: Chan[int] = Chan()
+    rounds = atomic.Int64()
+    stop = atomic.Bool()
+
+    async def a() -> None:
+        while not stop.load():
+            await ab.asend(1)
+            await ba.arecv()
+            rounds.add(1)
+        await ab.asend(0)
+
+    async def b() -> None:
+        while await ab.arecv():
+            await ba.asend(1)
+
+    async def yielder() -> int:
+        for _ in range(50):
+            await gort.gosched()  # to the global queue, behind the pair
+        return rounds.load()
+
+    gb = gort.go(b)
+    wait_recv_waiting(ab, 1)
+    ga = gort.go(a)
+    wait_until(lambda: rounds.load() > 10, what="the pair running")
+    try:
+        at = gort.go(yielder).result(timeout=JOIN)
+        wait_until(lambda: rounds.load() > at + 100, what="the pair still running")
+    finally:
+        stop.store(True)
+    join_all([ga, gb])
+
+
+# --------------------------------------------------------------------------- bugs and regressions
+
+def test_channel_views_support_the_coroutine_forms() -> None:
+    # Regression: send_only()/recv_only() views used to bind only the sync
+    # forms, so asend, arecv, arecv_ok and ``async for`` on a view raised
+    # NotImplementedError (fixed by "Directional views carry the coroutine forms").
+    ch: Chan[int] = Chan(2)
+    s = ch.send_only()
+    r = ch.recv_only()
+
+    async def body() -> list[Any]:
+        await s.asend(1)
+        out: list[Any] = [await r.arecv()]
+        await s.asend(2)
+        s.close()
+        out.append([v async for v in r])
+        out.append(await r.arecv_ok())
+        return out
+
+    assert gort.go(body).result(timeout=JOIN) == [1, [2], (None, False)]
+
+
+def test_cancelled_cond_await_in_asyncio_relocks() -> None:
+    # Regression test (bug fixed): Cond.await_ does not re-acquire L when its wait is cancelled (the
+    # sync Cond.wait relocks in a ``finally``).  After ``async with mu: await
+    # cond.await_()`` is cancelled, __aexit__ unlocks a mutex the task no longer
+    # holds: "RuntimeError: unlock of unlocked Mutex" replaces the
+    # CancelledError (or, if another goroutine took mu meanwhile, its lock is
+    # silently released).  Repro:
+    #     mu = gort.Mutex(); cond = gort.Cond(mu)
+    #     async def w():
+    #         async with mu: await cond.await_()
+    #     async def main():
+    #         t = asyncio.create_task(w()); await asyncio.sleep(0.01); t.cancel(); await t
+    #     asyncio.run(main())   # RuntimeError: unlock of unlocked Mutex
+    mu = Mutex()
+    cond = Cond(mu)
+
+    async def waiter() -> None:
+        async with mu:
+            await cond.await_()
+
+    async def main() -> None:
+        t = asyncio.create_task(waiter())
+        await apoll(lambda: repr(cond) == "<Cond waiters=1>", what="cond waiter")
+        t.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await t
+
+    asyncio.run(main())
+    assert repr(cond) == "<Cond waiters=0>"
+    assert not mu.locked()
+
+
+def test_aselect_timeout_firing_before_the_goroutine_parks(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # Regression test (bug fixed): an aselect's timeout callback (_aio._gort_timeout with abort =
+    # _select._claim_self) takes no lock that the selecting goroutine holds
+    # until it is parked: it claims the select and calls ready(g) at once.  If
+    # the timer fires between _timers.add and the worker marking g PARKED (tiny
+    # timeouts; the timer thread already busy), a second worker steps the
+    # coroutine while the first still runs it: "RuntimeError: cannot enter
+    # context ... is already entered" (or "generator already executing")
+    # becomes the goroutine's result.  Channel operations are safe: their abort
+    # takes the channel lock, which the parking goroutine holds until parked.
+    # Seen without any patching by ~8 coroutine goroutines looping
+    # ``await gort.aselect(ch.recv_case(), timeout=1e-7)`` 8000 times each
+    # (about every other run on 3.13t).  Here the timer is made to fire inside
+    # that window deterministically.
+    from gort import _aio, _runtime, _timers
+
+    gort.set_max_procs(2)  # an idle processor to pick the goroutine up
+    real_add = _timers.add
+
+    def add(when: float, fn: Callable[[Any], Any], arg: Any = None) -> Any:
+        if fn is not _aio._gort_timeout:
+            return real_add(when, fn, arg)
+        fired = threading.Event()
+
+        def fire(a: Any) -> None:
+            try:
+                fn(a)
+            finally:
+                fired.set()
+
+        entry = real_add(time.monotonic(), fire, arg)
+        # A fixed runtime makes the callback wait until we are parked: give up
+        # after a second.  With the bug it runs at once and makes us runnable;
+        # then give another worker the chance to step us while we still run.
+        if fired.wait(1.0):
+            me = _runtime.current_coroutine_goroutine()
+            deadline = time.monotonic() + 0.5
+            while me is not None and not me.done() and time.monotonic() < deadline:
+                time.sleep(0.001)  # polling interval only
+        return entry
+
+    monkeypatch.setattr(_timers, "add", add)
+    never: Chan[int] = Chan()
+
+    async def body() -> str:
+        try:
+            await gort.aselect(never.recv_case(), timeout=5)
+        except TimeoutError as e:
+            return str(e)
+        return "no timeout"
+
+    g = gort.go(body)
+    assert g.join(JOIN)
+    assert g.result() == "select timed out"
+    monkeypatch.undo()
+    assert never.statistics().receivers_waiting == 0
+
+
+def test_await_gosched_in_an_asyncio_task() -> None:
+    # Regression test (bug fixed): gort.gosched() off the pool returns None (the sync form), so the
+    # coroutine form ``await gort.gosched()`` raises "TypeError: object
+    # NoneType can't be used in 'await' expression" in an asyncio task, while
+    # every other coroutine form (asleep included) works there.  Repro:
+    #     async def main(): await gort.gosched()
+    #     asyncio.run(main())   # TypeError
+    async def main() -> Any:
+        return await gort.gosched()
+
+    assert asyncio.run(main()) is None
