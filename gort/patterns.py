@@ -36,7 +36,7 @@ from ._context import Context, background
 from ._errors import ChanClosed
 from ._runtime import Goroutine, go
 from ._select import select
-from ._sync import WaitGroup
+from ._sync import Mutex, WaitGroup
 
 T = TypeVar("T")
 U = TypeVar("U")
@@ -66,8 +66,11 @@ def merge(*chans: RecvChan[T], cap: int = 0, ctx: Context | None = None) -> Recv
     done = (ctx or background()).done()
 
     def forward(c: RecvChan[T]) -> None:
-        for v in c:
-            if select(out.send_case(v), done.recv_case()).index == 1:
+        while True:
+            r = select(c.recv_case(), done.recv_case())
+            if r.index == 1 or not r.ok:
+                return
+            if select(out.send_case(r.value), done.recv_case()).index == 1:
                 return
 
     for c in chans:
@@ -150,8 +153,11 @@ def stage(fn: Callable[[T], U], src: RecvChan[T], cap: int = 0,
 
     def run() -> None:
         try:
-            for v in src:
-                if select(out.send_case(fn(v)), done.recv_case()).index == 1:
+            while True:
+                r = select(src.recv_case(), done.recv_case())
+                if r.index == 1 or not r.ok:
+                    return
+                if select(out.send_case(fn(r.value)), done.recv_case()).index == 1:
                     return
         finally:
             out.close()
@@ -188,8 +194,8 @@ class Broadcaster(Generic[T]):
     """
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()  # guards _subs and _closed
-        self._publish = threading.Lock()  # one publish at a time
+        self._lock = threading.Lock()  # guards _subs and _closed (never held across a wait)
+        self._publish = Mutex()  # one publish at a time; parks, giving the processor away
         self._subs: list[Subscription[T]] = []
         self._closed = False
 
@@ -222,31 +228,35 @@ class Broadcaster(Generic[T]):
                 subs = list(self._subs)
             delivered = 0
             for sub in subs:
-                if self._deliver(sub, value):
-                    delivered += 1
-                else:
+                ok, lost = self._deliver(sub, value)
+                delivered += ok
+                if lost:
                     with self._lock:
-                        sub.dropped += 1
+                        sub.dropped += lost
             return delivered
 
     @staticmethod
-    def _deliver(sub: Subscription[T], value: T) -> bool:
+    def _deliver(sub: Subscription[T], value: T) -> tuple[bool, int]:
+        """(delivered, how many values the subscriber lost)."""
         ch = sub._ch
         try:
             if sub.policy == "block":
                 try:
                     ch.send(value, timeout=sub.timeout)
-                    return True
+                    return True, 0
                 except TimeoutError:
-                    return False
+                    return False, 1
             if ch.try_send(value):
-                return True
+                return True, 0
             if sub.policy == "drop_newest":
-                return False
-            ch.try_recv()  # drop_oldest: make room (a receiver may have made it already)
-            return ch.try_send(value)
+                return False, 1
+            # drop_oldest: evict one (unless a receiver made room meanwhile).
+            _, evicted = ch.try_recv()
+            if ch.try_send(value):
+                return True, int(evicted)
+            return False, int(evicted) + 1
         except ChanClosed:
-            return False  # unsubscribed meanwhile
+            return False, 1  # unsubscribed meanwhile: this value never reached it
 
     def close(self) -> None:
         """Close every subscriber's channel; later publishes raise ChanClosed."""
@@ -281,6 +291,8 @@ class Server:
 
         def worker() -> None:
             while True:
+                if self.ctx.err() is not None:
+                    return  # cancelled: take no new job (select would pick at random)
                 r = select(done.recv_case(), jobs.recv_case())
                 if r.index == 0 or not r.ok:
                     return
