@@ -297,7 +297,10 @@ def write_report(results_dir: Path) -> Path:
         meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
         sections += [f"## Machine `{machine_dir.name}`", ""]
         if meta:
-            sections += [f"- command: `{meta.get('command', '?')}` (profile {meta.get('profile')})",
+            cmds = meta.get("commands") or [meta.get("command", "?")]
+            sections += [f"- produced by: {', then '.join(f'`{c}`' for c in cmds)} "
+                         f"(profile {meta.get('profile')}; a later command replaces only "
+                         "the benchmarks it ran)",
                          f"- CPU: {meta.get('cpu')} ({meta.get('cpus')} logical CPUs)",
                          f"- OS: {meta.get('os')}", f"- date: {meta.get('date')}"]
         for b in sorted(data, key=build_sort_key):

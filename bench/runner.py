@@ -147,12 +147,20 @@ def run(builds: list[BuildSpec], suites: list[str], bench_patterns: list[str], p
     for label, parts in per_build.items():
         if not parts:
             continue
-        merged = _merge(parts)
         path = target / f"{label}.json"
+        merged = _merge(parts, keep=path if path.exists() else None)
         merged.dump(str(path), replace=True)
         if label in extras:
-            (target / f"{label}.extra.json").write_text(json.dumps(extras[label], indent=1))
-    meta = {"command": command, "profile": profile, "machine": machine, "cpu": cpu_model(),
+            extra_path = target / f"{label}.extra.json"
+            old = json.loads(extra_path.read_text()) if extra_path.exists() else []
+            new_names = {e["name"] for e in extras[label]}
+            kept = [e for e in old if e["name"] not in new_names]
+            extra_path.write_text(json.dumps(kept + extras[label], indent=1))
+    run_path = target / "run.json"
+    earlier = json.loads(run_path.read_text()) if run_path.exists() else {}
+    commands = [c for c in earlier.get("commands", []) if c != command] + [command]
+    meta = {"command": command, "commands": commands, "profile": profile,
+            "machine": machine, "cpu": cpu_model(),
             "cpus": os.cpu_count(), "os": platform.platform(), "date": time.strftime(
                 "%Y-%m-%d %H:%M UTC", time.gmtime()),
             "builds": [dataclasses.asdict(b) for b in builds], "missing": missing}
@@ -166,7 +174,9 @@ def run(builds: list[BuildSpec], suites: list[str], bench_patterns: list[str], p
     return 0
 
 
-def _merge(parts: list[Path]) -> pyperf.BenchmarkSuite:
+def _merge(parts: list[Path], keep: Path | None = None) -> pyperf.BenchmarkSuite:
+    """One suite of this run's results, plus, from ``keep`` (an earlier result
+    file of the same build), every benchmark this run did not measure again."""
     suite: pyperf.BenchmarkSuite | None = None
     for p in parts:
         s = pyperf.BenchmarkSuite.load(str(p))
@@ -176,4 +186,9 @@ def _merge(parts: list[Path]) -> pyperf.BenchmarkSuite:
             for b in s.get_benchmarks():
                 suite.add_benchmark(b)
     assert suite is not None
+    if keep is not None:
+        fresh = set(suite.get_benchmark_names())
+        for b in pyperf.BenchmarkSuite.load(str(keep)).get_benchmarks():
+            if b.get_name() not in fresh:
+                suite.add_benchmark(b)
     return suite

@@ -67,7 +67,7 @@ def test_report_from_real_pyperf_json(results_dir: Path) -> None:
     path = report.write_report(results_dir)
     text = path.read_text()
     assert "## Machine `test-machine`" in text
-    assert "- command: `pytest`" in text
+    assert "- produced by: `pytest`" in text
     assert "**missing** (crashed or timed out): 3.13t+gil: sync (exit 1: boom)" in text
     # A suite table with both builds as columns and units.
     assert "| mutex[gort]" in text and "| 3.13t" in text
