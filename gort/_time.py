@@ -39,7 +39,7 @@ class Timer:
     yet received), as in Go 1.23.
     """
 
-    __slots__ = ("c", "_send", "_lock", "_entry", "_func", "_gen")
+    __slots__ = ("c", "_send", "_lock", "_entry", "_func", "_gen", "_over")
 
     def __init__(self, seconds: float, func: Any = None) -> None:
         seconds = _check_duration("Timer", seconds)
@@ -49,22 +49,34 @@ class Timer:
         self._lock = threading.Lock()
         self._func = func  # Go's AfterFunc: run func in a goroutine instead of sending
         self._gen = 0  # which arming of the timer a firing belongs to
+        self._over = False  # this arming has fired (its _fire ran) or was stopped
         self._entry = _timers.add(_monotonic() + max(seconds, 0.0), self._fire, 0)
 
     def _fire(self, gen: int) -> None:
         with self._lock:
             if gen != self._gen:
                 return  # re-armed or stopped while this firing was on its way
+            self._over = True
             if self._func is None:
                 self._send.try_send(_monotonic())
                 return
         from ._runtime import go
         go(self._func)
 
+    def _disarm(self) -> bool:
+        """With _lock held: end the current arming; was it still active?
+
+        Active: pending in the heap, or popped by the timer thread with its
+        firing not yet run (the generation bump below discards that firing).
+        """
+        active = self._entry.cancel() or not self._over
+        self._over = True
+        self._gen += 1
+        return active
+
     def stop(self) -> bool:
         with self._lock:
-            self._gen += 1
-            active = self._entry.cancel()
+            active = self._disarm()
             if self._func is None:
                 _, got = self._send.try_recv()  # no stale value after stop
                 active = active or got
@@ -73,11 +85,11 @@ class Timer:
     def reset(self, seconds: float) -> bool:
         seconds = _check_duration("Timer", seconds)
         with self._lock:
-            self._gen += 1
-            active = self._entry.cancel()
+            active = self._disarm()
             if self._func is None:
                 _, got = self._send.try_recv()
                 active = active or got
+            self._over = False
             self._entry = _timers.add(_monotonic() + max(seconds, 0.0), self._fire, self._gen)
             return active
 
