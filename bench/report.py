@@ -318,6 +318,9 @@ def write_report(results_dir: Path) -> Path:
                      "A time ratio per operation; below 1.0× gort is faster. "
                      "“not significant” is pyperf's t-test verdict.", "",
                      baseline_ratios(data), "", "### Scaling", "", scaling_table(data), "",
+                     "### Memory: many parked goroutines", "",
+                     "RSS growth per parked task (psutil); Go's minimum stack is 2 KB.", "",
+                     memory_table(data, machine_dir), "",
                      "### Builds compared (gort benchmarks)", "", build_ratios(data), "",
                      "### All benchmarks", "", suite_tables(data), ""]
         for img in plot(data, machine_dir):
