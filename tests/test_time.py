@@ -1,0 +1,530 @@
+"""Go's ``time`` package: sleep/asleep, after, tick, Timer, after_func, Ticker.
+
+Timing assertions are loose on purpose (the test machines are slow and noisy):
+lower bounds are exact, upper bounds generous.  Where a test needs time to pass
+it waits on a gort timer (``gort.after``), which also orders it after every
+timer callback due earlier (the timer thread runs due callbacks in order).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import threading
+import time
+from typing import Any
+
+import pytest
+
+import gort
+from gort import Chan, GState, Ticker, Timer, _timers, atomic
+from tests.conftest import wait_until
+
+JOIN = 10.0
+SLACK = 5.0  # generous upper bound for anything timed
+
+
+def settle(seconds: float = 0.05) -> None:
+    """Let timer callbacks due before now + seconds run (orders after them)."""
+    gort.after(seconds).recv(timeout=JOIN + seconds)
+
+
+def stop_tick(c: gort.RecvChan[Any]) -> None:
+    """Stop the Ticker behind a ``gort.tick`` channel (tick has no stop, as in Go)."""
+    def find() -> Ticker | None:
+        with _timers._cond:
+            for _, _, e in _timers._heap:
+                t = getattr(e.fn, "__self__", None)
+                if isinstance(t, Ticker) and t.c is c and e.state == _timers.PENDING:
+                    return t
+        return None
+
+    found: list[Ticker] = []
+    wait_until(lambda: found.append(t) or True if (t := find()) is not None else False,
+               JOIN, "the tick's ticker in the heap")
+    found[0].stop()
+
+
+# --------------------------------------------------------------------------- sleep
+
+def test_sleep_waits_at_least_its_duration() -> None:
+    t0 = time.monotonic()
+    gort.sleep(0.1)
+    assert 0.1 <= time.monotonic() - t0 < 0.1 + SLACK
+
+    def napper() -> float:
+        t = time.monotonic()
+        gort.sleep(0.1)
+        return time.monotonic() - t
+
+    assert 0.1 <= gort.go(napper).result(timeout=JOIN) < 0.1 + SLACK
+
+
+def test_sleep_zero_or_negative_returns() -> None:
+    gort.sleep(0)
+    gort.sleep(-1)
+    assert gort.go(gort.sleep, 0).result(timeout=JOIN) is None
+    assert gort.go(gort.sleep, -0.5).result(timeout=JOIN) is None
+
+
+def test_a_sleeping_goroutine_gives_up_its_processor() -> None:
+    gort.set_max_procs(1)
+    sleeper = gort.go(gort.sleep, 1.0)
+    wait_until(lambda: sleeper.state is GState.PARKED, JOIN, "sleeper parked")
+    assert sleeper._wait_reason == "sleep"
+    wait_until(lambda: gort.sched_statistics().idle_procs == 1, JOIN, "the P given back")
+    # with the only processor free, other goroutines run while it sleeps
+    assert gort.go(sum, range(1000)).result(timeout=JOIN) == 499500
+    assert gort.go(lambda: "ran").result(timeout=JOIN) == "ran"
+    sleeper.result(timeout=JOIN + 1)
+
+
+def test_many_sleepers_sleep_in_parallel() -> None:
+    t0 = time.monotonic()
+    gs = [gort.go(gort.sleep, 0.3) for _ in range(50)]
+    for g in gs:
+        g.result(timeout=JOIN)
+    elapsed = time.monotonic() - t0
+    assert 0.3 <= elapsed < 0.3 + SLACK  # not 50 * 0.3 s
+
+
+def test_asleep_in_coroutine_goroutines() -> None:
+    async def napper(i: int) -> int:
+        await gort.asleep(0.2)
+        await gort.asleep(0)  # a yield
+        await gort.asleep(-1)
+        return i
+
+    threads_before = gort.sched_statistics().threads
+    t0 = time.monotonic()
+    gs = [gort.go(napper, i) for i in range(500)]
+    wait_until(lambda: sum(g.state is GState.PARKED for g in gs) + sum(g.done() for g in gs)
+               == 500, JOIN, "500 coroutines asleep")
+    parked = [g for g in gs if g.state is GState.PARKED]
+    assert all(g._wait_reason == "sleep" for g in parked)
+    # parked coroutines hold no thread: the pool did not grow by hundreds
+    assert gort.sched_statistics().threads <= max(threads_before, 2 * gort.max_procs()) + 4
+    assert [g.result(timeout=JOIN) for g in gs] == list(range(500))
+    assert 0.2 <= time.monotonic() - t0 < 0.2 + SLACK
+
+
+def test_asleep_in_an_asyncio_task() -> None:
+    async def main() -> float:
+        t = time.monotonic()
+        await gort.asleep(0.05)
+        await gort.asleep(-1)
+        return time.monotonic() - t
+
+    assert 0.05 <= asyncio.run(main()) < 0.05 + SLACK
+
+
+# --------------------------------------------------------------------------- after, tick
+
+def test_after_delivers_the_time_once() -> None:
+    t0 = time.monotonic()
+    c = gort.after(0.05)
+    assert isinstance(c, gort.RecvChan)
+    assert c.cap == 1
+    v = c.recv(timeout=JOIN)
+    assert isinstance(v, float)
+    assert t0 + 0.05 <= v <= time.monotonic()
+    with pytest.raises(TimeoutError):
+        c.recv(timeout=0.05)  # only once, and never closed
+    assert not c.closed
+
+
+def test_after_as_a_select_timeout() -> None:
+    never: Chan[int] = Chan()
+    t0 = time.monotonic()
+    r = gort.select(never.recv_case(), gort.after(0.05).recv_case(), timeout=JOIN)
+    assert r.index == 1 and r.ok
+    assert time.monotonic() - t0 >= 0.05
+
+
+def test_tick_ticks_repeatedly() -> None:
+    t0 = time.monotonic()
+    c = gort.tick(0.02)
+    try:
+        vals = [c.recv(timeout=JOIN) for _ in range(4)]
+    finally:
+        stop_tick(c)
+    assert vals == sorted(vals)
+    assert vals[0] >= t0 + 0.02
+    assert vals[3] >= t0 + 0.08  # on the grid or later, never earlier
+
+
+def test_type_errors() -> None:
+    for bad in ("1", None, True, [1]):
+        with pytest.raises(TypeError, match="Timer duration must be a number"):
+            Timer(bad)  # type: ignore[arg-type]
+        with pytest.raises(TypeError, match="Ticker duration must be a number"):
+            Ticker(bad)  # type: ignore[arg-type]
+        with pytest.raises(TypeError):
+            gort.after(bad)  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------- Timer
+
+def test_timer_fires_once() -> None:
+    t0 = time.monotonic()
+    t = Timer(0.05)
+    assert "pending" in repr(t)
+    v = t.c.recv(timeout=JOIN)
+    assert t0 + 0.05 <= v < t0 + 0.05 + SLACK
+    assert "fired" in repr(t)
+    assert t.stop() is False  # fired and received: no longer active
+    assert t.c.try_recv() == (None, False)
+
+
+def test_timer_with_zero_or_negative_duration_fires_at_once() -> None:
+    for d in (0, -1, 0.0):
+        assert isinstance(Timer(d).c.recv(timeout=JOIN), float)
+
+
+def test_stop_before_firing() -> None:
+    base = _timers.pending()
+    t = Timer(600)
+    entry = t._entry
+    assert t.stop() is True
+    assert entry.state == _timers.CANCELLED
+    assert _timers.pending() <= base
+    assert t.stop() is False  # already stopped
+    assert t.c.try_recv() == (None, False)
+    assert "cancelled" in repr(t)
+
+
+def test_stop_after_firing_but_before_receiving_drains_the_value() -> None:
+    t = Timer(0)
+    wait_until(lambda: len(t.c) == 1, JOIN, "timer fired")
+    assert t.stop() is True  # Go 1.23: not received yet, so it was still active
+    assert t.c.try_recv() == (None, False)  # no stale value after stop
+    settle()
+    assert t.c.try_recv() == (None, False)
+    assert t.stop() is False
+
+
+def test_stopped_timer_never_fires() -> None:
+    t = Timer(0.02)
+    assert t.stop() is True
+    settle(0.1)  # well past its original deadline
+    assert t.c.try_recv() == (None, False)
+
+
+def test_reset_a_pending_timer() -> None:
+    t = Timer(600)
+    t0 = time.monotonic()
+    assert t.reset(0.05) is True
+    v = t.c.recv(timeout=JOIN)
+    assert v >= t0 + 0.05
+    with pytest.raises(TimeoutError):
+        t.c.recv(timeout=0.05)  # the 600 s arming is gone, not merely late
+
+
+def test_reset_a_fired_unreceived_timer_drops_the_stale_value() -> None:
+    t = Timer(0)
+    wait_until(lambda: len(t.c) == 1, JOIN, "timer fired")
+    stale = t.c._ch._buf[0]  # type: ignore[attr-defined]
+    t0 = time.monotonic()
+    assert t.reset(0.05) is True
+    assert t.c.try_recv() == (None, False)
+    v = t.c.recv(timeout=JOIN)
+    assert v > stale
+    assert v >= t0 + 0.05
+
+
+def test_reset_a_stopped_or_received_timer_rearms_it() -> None:
+    t = Timer(600)
+    t.stop()
+    assert t.reset(0.01) is False
+    t.c.recv(timeout=JOIN)
+    assert t.reset(0.01) is False  # fired and received
+    t.c.recv(timeout=JOIN)
+    t.reset(600)
+    assert t.stop() is True
+
+
+def test_reset_pending_timer_repeatedly_leaves_one_entry() -> None:
+    base = _timers.pending()
+    t = Timer(600)
+    for _ in range(1000):
+        assert t.reset(600) is True
+    assert _timers.pending() <= base + 1
+    assert t.stop() is True
+    assert _timers.pending() <= base
+
+
+def test_after_func_runs_in_a_goroutine() -> None:
+    out: Chan[tuple[Any, bool]] = Chan(1)
+    caller = threading.get_ident()
+
+    def f() -> None:
+        g = gort.current_goroutine()
+        out.send((g.name if g is not None else None, threading.get_ident() != caller))
+
+    t0 = time.monotonic()
+    t = gort.after_func(0.05, f)
+    assert isinstance(t, Timer)
+    name, other_thread = out.recv(timeout=JOIN)
+    assert time.monotonic() - t0 >= 0.05
+    assert name is not None and name.endswith("f")
+    assert other_thread
+    assert t.stop() is False  # already ran
+    assert t.c.try_recv() == (None, False)  # an after_func timer sends nothing
+
+
+def test_after_func_runs_even_if_it_blocks() -> None:
+    """The function runs in its own goroutine, so blocking does not stall the timers."""
+    gate: Chan[None] = Chan()
+    ran: Chan[int] = Chan(2)
+    gort.after_func(0, lambda: (gate.recv_ok(), ran.send(1)))
+    gort.after_func(0.01, lambda: ran.send(2))
+    assert ran.recv(timeout=JOIN) == 2
+    gate.close()
+    assert ran.recv(timeout=JOIN) == 1
+
+
+def test_after_func_stop_and_reset() -> None:
+    calls = atomic.Int64()
+    t = gort.after_func(600, lambda: calls.add(1))
+    assert t.stop() is True
+    assert t.reset(0.01) is False
+    wait_until(lambda: calls.load() == 1, JOIN, "after_func ran")
+    assert t.reset(0.01) is False
+    wait_until(lambda: calls.load() == 2, JOIN, "after_func ran again")
+    t.reset(600)
+    assert t.stop() is True
+    settle()
+    assert calls.load() == 2
+
+
+def test_100k_pending_timers_are_cheap() -> None:
+    base = _timers.pending()
+    heap0 = len(_timers._heap)
+    t0 = time.monotonic()
+    timers = [Timer(600 + i * 1e-6) for i in range(100_000)]
+    assert _timers.pending() >= base + 100_000 - 10
+    assert _timers._thread is not None and _timers._thread.is_alive()
+    random.Random(1).shuffle(timers)  # stop in an order unrelated to the heap's
+    half = len(timers) // 2
+    assert all(t.stop() for t in timers[:half])
+    # compaction: the heap holds about the live entries, not every stopped one
+    assert len(_timers._heap) <= heap0 + half + 2 * 64 + 16
+    assert all(t.stop() for t in timers[half:])
+    assert _timers.pending() <= base
+    assert len(_timers._heap) <= heap0 + 2 * 64 + 16
+    assert time.monotonic() - t0 < 60
+    # and the timer thread still serves new timers promptly
+    assert isinstance(gort.after(0.01).recv(timeout=JOIN), float)
+
+
+def test_stop_and_reset_race_from_several_goroutines() -> None:
+    """Every arming of a timer ends exactly once: its value is received, or a later
+    stop()/reset() reports it active.  Nothing is left pending afterwards."""
+    base = _timers.pending()
+    for trial in range(3):
+        t = Timer(0)
+        arms = atomic.Int64(1)
+        trues = atomic.Int64()
+        received = atomic.Int64()
+        quit: Chan[None] = Chan()
+
+        def receiver(t: Timer = t, quit: Chan[None] = quit, received: Any = received) -> None:
+            while gort.select(t.c.recv_case(), quit.recv_case()).index == 0:
+                received.add(1)
+
+        def fiddler(seed: int, t: Timer = t, arms: Any = arms, trues: Any = trues) -> None:
+            rnd = random.Random(seed)
+            for _ in range(1500):
+                x = rnd.random()
+                if x < 0.6:
+                    active = t.reset(0 if x < 0.4 else 0.0002)
+                    arms.add(1)
+                else:
+                    active = t.stop()
+                if active:
+                    trues.add(1)
+
+        rg = gort.go(receiver)
+        gs = [gort.go(fiddler, trial * 10 + i) for i in range(4)]
+        for g in gs:
+            g.result(timeout=60)
+        if t.stop():
+            trues.add(1)
+        quit.close()
+        rg.result(timeout=JOIN)
+        settle()
+        assert t.c.try_recv() == (None, False)  # nothing after the final stop
+        assert t._entry.state != _timers.PENDING
+        # each arming accounted for exactly once: never lost (see
+        # test_stop_reports_a_fired_but_undelivered_timer_active), never twice
+        assert received.load() + trues.load() == arms.load()
+    assert _timers.pending() <= base
+
+
+@pytest.mark.parametrize("how", ["stop", "reset"])
+def test_stop_reports_a_fired_but_undelivered_timer_active(how: str) -> None:
+    # Regression: stop()/reset() once returned False when the timer thread had
+    # popped the timer's entry (state FIRED) but not yet run its _fire callback;
+    # _fire then saw the bumped generation and sent nothing, so the arming was
+    # neither delivered nor reported active (Go 1.23: "if the program has not
+    # received from t.C already and the timer is running, Stop is guaranteed to
+    # return true"), and ``if not t.stop(): t.c.recv()`` blocked forever.
+    # Deterministic: stall the timer thread in a callback due in the same batch,
+    # ahead of the timer.
+    entered0, release0 = threading.Event(), threading.Event()
+    entered1, release1 = threading.Event(), threading.Event()
+
+    def stall(ev: tuple[threading.Event, threading.Event]) -> None:
+        ev[0].set()
+        ev[1].wait(JOIN)
+
+    try:
+        _timers.add(time.monotonic(), stall, (entered0, release0))
+        assert entered0.wait(JOIN)  # the timer thread is busy
+        _timers.add(time.monotonic(), stall, (entered1, release1))
+        t = Timer(0)  # due too: popped in the same batch, right after the staller
+        release0.set()
+        assert entered1.wait(JOIN)
+        assert t._entry.state == _timers.FIRED  # popped, but _fire has not run
+        active = t.stop() if how == "stop" else t.reset(600)
+    finally:
+        release0.set()
+        release1.set()
+    settle()
+    assert active is True, "the arming vanished: stop() said inactive, no value came"
+    assert t.c.try_recv() == (None, False)  # and the discarded firing sent nothing
+    assert t.stop() is (how == "reset")  # a reset arming is pending again
+
+
+# --------------------------------------------------------------------------- Ticker
+
+def test_ticker_ticks_on_its_grid() -> None:
+    t0 = time.monotonic()
+    tk = Ticker(0.02)
+    try:
+        vals = [tk.c.recv(timeout=JOIN) for _ in range(5)]
+    finally:
+        tk.stop()
+    assert vals == sorted(vals)
+    for k, v in enumerate(vals, 1):
+        assert v >= t0 + k * 0.02 - 1e-9
+    assert vals[-1] < t0 + 0.1 + SLACK
+    assert "stopped" in repr(tk)
+
+
+def test_ticker_drops_ticks_for_a_slow_receiver() -> None:
+    period = 0.05
+    tk = Ticker(period)
+    try:
+        assert tk.c.cap == 1
+        first = tk.c.recv(timeout=JOIN)
+        settle(8 * period)  # not receiving for several periods
+        assert len(tk.c) == 1  # one tick buffered, not eight queued
+        before = time.monotonic()
+        stale = tk.c.recv(timeout=JOIN)
+        assert first < stale < before
+        fresh = tk.c.recv(timeout=JOIN)  # the next one is new, not a queued old one
+        assert fresh >= before - 2 * period  # (the timer thread may be preempted a bit)
+        assert fresh - stale >= period - 1e-9
+    finally:
+        tk.stop()
+
+
+def test_ticker_keeps_ticking_after_being_drained_late() -> None:
+    tk = Ticker(0.01)
+    try:
+        settle(0.1)
+        got = [tk.c.recv(timeout=JOIN) for _ in range(3)]
+        assert got == sorted(got) and len(set(got)) == 3
+    finally:
+        tk.stop()
+
+
+def test_ticker_stop() -> None:
+    base = _timers.pending()
+    tk = Ticker(0.01)
+    tk.c.recv(timeout=JOIN)
+    wait_until(lambda: len(tk.c) == 1, JOIN, "a buffered tick")
+    tk.stop()
+    assert tk.c.try_recv() == (None, False)  # drained: no stale tick
+    settle(0.05)
+    assert tk.c.try_recv() == (None, False)  # and no new ones
+    assert _timers.pending() <= base
+    tk.stop()  # idempotent
+    assert not tk.c.closed  # as in Go, stop does not close the channel
+
+
+def test_ticker_reset_changes_the_period() -> None:
+    tk = Ticker(600)
+    try:
+        t0 = time.monotonic()
+        tk.reset(0.02)
+        vals = [tk.c.recv(timeout=JOIN) for _ in range(3)]
+        assert vals[0] >= t0 + 0.02
+        assert vals[2] >= t0 + 0.06 - 1e-9
+        assert "every 0.02s" in repr(tk)
+        tk.reset(600)
+        assert tk.c.try_recv() == (None, False)  # reset drains
+        settle(0.05)
+        assert tk.c.try_recv() == (None, False)
+    finally:
+        tk.stop()
+
+
+def test_ticker_reset_restarts_a_stopped_ticker() -> None:
+    tk = Ticker(0.01)
+    tk.stop()
+    tk.reset(0.01)
+    try:
+        assert isinstance(tk.c.recv(timeout=JOIN), float)
+    finally:
+        tk.stop()
+
+
+def test_ticker_non_positive_interval() -> None:
+    for bad in (0, 0.0, -1):
+        with pytest.raises(ValueError, match="non-positive interval for Ticker: ") as ei:
+            Ticker(bad)
+        # Go prints the duration as given; gort prints it after float(): "0.0", "-1.0"
+        assert str(ei.value).startswith(f"non-positive interval for Ticker: {bad}")
+    with pytest.raises(ValueError, match="non-positive interval for Ticker: 0"):
+        Ticker(0)
+    tk = Ticker(600)
+    with pytest.raises(ValueError, match="non-positive interval for Ticker"):
+        tk.reset(0)
+    tk.stop()
+
+
+def test_ticker_in_a_coroutine_goroutine() -> None:
+    tk = Ticker(0.01)
+    never: Chan[int] = Chan()
+
+    async def count() -> int:
+        n = 0
+        while n < 3:
+            r = await gort.aselect(tk.c.recv_case(), never.recv_case())
+            assert r.index == 0
+            n += 1
+        return n
+
+    try:
+        assert gort.go(count).result(timeout=JOIN) == 3
+    finally:
+        tk.stop()
+
+
+def test_many_tickers_stopped_from_many_goroutines() -> None:
+    base = _timers.pending()
+
+    def run(i: int) -> int:
+        tk = Ticker(0.001 + i * 1e-4)
+        n = 0
+        for _ in range(3):
+            tk.c.recv(timeout=JOIN)
+            n += 1
+        tk.stop()
+        return n
+
+    gs = [gort.go(run, i) for i in range(40)]
+    assert sum(g.result(timeout=30) for g in gs) == 120
+    assert _timers.pending() <= base
