@@ -804,7 +804,7 @@ def test_exit_after_many_goroutines_does_not_hang() -> None:
 
 
 def test_idle_pool_keeps_2_max_procs_threads_after_a_burst() -> None:
-    # Regression test (bug fixed): the module docstring says idle threads "beyond 2 * max_procs() retire",
+    # Regression (fixed): the docstring says idle threads "beyond 2 * max_procs() retire",
     # but _idle_wait decides to retire when a thread *goes* idle (``_nthreads >
     # 2 * _nprocs`` at that moment), so after a burst every thread of the burst
     # retires and the pool drops to 0 threads instead of 2 * max_procs.

@@ -575,7 +575,7 @@ def test_cond_with_rlocker() -> None:
 
 
 def test_cond_wait_without_holding_the_lock_leaves_no_stale_waiter() -> None:
-    # Regression test (bug fixed): Cond.wait enqueues its waiter before L.unlock(); when L is not held,
+    # Regression (fixed): Cond.wait enqueues its waiter before L.unlock(); when L is not held,
     # unlock raises and the waiter stays queued.  A later signal() then releases
     # the caller's parker, so the caller's *next* blocking operation returns at
     # once with garbage: here an empty, open channel's recv_ok reports (None,
