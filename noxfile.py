@@ -163,6 +163,6 @@ def lint(session: nox.Session) -> None:
     """ruff on everything, mypy --strict on gort/."""
     builds = _builds(session, ["3.13"])
     py = _venv(session, builds[0].interpreter, "lint")
-    subprocess.run([py, "-m", "ruff", "check", "gort", "tests", "bench", "noxfile.py"],
+    subprocess.run([py, "-m", "ruff", "check", "gort", "tests", "bench", "examples", "noxfile.py"],
                    cwd=ROOT, check=True)
     subprocess.run([py, "-m", "mypy"], cwd=ROOT, check=True)
