@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 import gort
-from gort import _runtime
+from gort import _runtime, atomic
 
 BUILD = os.environ.get("GORT_BUILD", "")
 GIL_OFF = gort.free_threading()
@@ -74,6 +74,24 @@ def run_concurrently(fn: Callable[[int], Any], n: int, timeout: float = 60.0) ->
     if errors:
         raise errors[0]
     return results
+
+
+class Peak:
+    """Counts goroutines inside a region and remembers the most seen at once."""
+
+    def __init__(self) -> None:
+        self.inside = atomic.Int64()
+        self.peak = atomic.Int64()
+
+    def enter(self) -> None:
+        n = self.inside.add(1)
+        while True:
+            m = self.peak.load()
+            if n <= m or self.peak.compare_and_swap(m, n):
+                return
+
+    def leave(self) -> None:
+        self.inside.add(-1)
 
 
 @pytest.fixture(autouse=True)

@@ -43,7 +43,7 @@ from gort import (
     WaitGroup,
     atomic,
 )
-from tests.conftest import wait_recv_waiting, wait_send_waiting, wait_until
+from tests.conftest import Peak, wait_recv_waiting, wait_send_waiting, wait_until
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -75,24 +75,6 @@ def run_python(code: str, timeout: float = 60) -> subprocess.CompletedProcess[st
     return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env=dict(os.environ),
                           capture_output=True, text=True, timeout=timeout,
                           cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-class Peak:
-    """Counts goroutines inside a region and remembers the most seen at once."""
-
-    def __init__(self) -> None:
-        self.inside = atomic.Int64()
-        self.peak = atomic.Int64()
-
-    def enter(self) -> None:
-        n = self.inside.add(1)
-        while True:
-            m = self.peak.load()
-            if n <= m or self.peak.compare_and_swap(m, n):
-                return
-
-    def leave(self) -> None:
-        self.inside.add(-1)
 
 
 def spin(n: int) -> int:

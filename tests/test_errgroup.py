@@ -8,27 +8,9 @@ import pytest
 
 import gort
 from gort import Canceled, Chan, ErrGroup, GState, atomic
-from tests.conftest import wait_until
+from tests.conftest import Peak, wait_until
 
 JOIN = 10.0
-
-
-class Peak:
-    """Counts goroutines inside a region and remembers the most seen at once."""
-
-    def __init__(self) -> None:
-        self.inside = atomic.Int64()
-        self.peak = atomic.Int64()
-
-    def enter(self) -> None:
-        n = self.inside.add(1)
-        while True:
-            m = self.peak.load()
-            if n <= m or self.peak.compare_and_swap(m, n):
-                return
-
-    def leave(self) -> None:
-        self.inside.add(-1)
 
 
 def wait_in_goroutine(group: ErrGroup) -> gort.Goroutine[Any]:

@@ -28,7 +28,7 @@ from gort.patterns import (
     worker_pool,
 )
 from gort.testing import verify_none
-from tests.conftest import wait_until
+from tests.conftest import Peak, wait_until
 from tests.test_runtime import run_python
 
 JOIN = 10.0
@@ -54,22 +54,6 @@ def collect(c: gort.RecvChan[Any], timeout: float = JOIN) -> list[Any]:
 
 def collect_in_goroutine(c: gort.RecvChan[Any]) -> gort.Goroutine[list[Any]]:
     return gort.go(collect, c)
-
-
-class Peak:
-    def __init__(self) -> None:
-        self.inside = atomic.Int64()
-        self.peak = atomic.Int64()
-
-    def enter(self) -> None:
-        n = self.inside.add(1)
-        while True:
-            m = self.peak.load()
-            if n <= m or self.peak.compare_and_swap(m, n):
-                return
-
-    def leave(self) -> None:
-        self.inside.add(-1)
 
 
 # --------------------------------------------------------------------------- generate

@@ -20,7 +20,7 @@ import pytest
 
 import gort
 from gort import Chan, ExceptHookArgs, Goroutine, GState, SchedStatistics, _runtime, atomic
-from tests.conftest import wait_recv_waiting, wait_until
+from tests.conftest import Peak, wait_recv_waiting, wait_until
 
 JOIN = 10.0
 
@@ -50,24 +50,6 @@ def run_python(code: str, env: dict[str, str | None] | None = None,
 def spin(n: int = 1_000_000) -> int:
     """CPU work that never calls into gort."""
     return sum(range(n))
-
-
-class Peak:
-    """Counts goroutines inside a region and remembers the most seen at once."""
-
-    def __init__(self) -> None:
-        self.inside = atomic.Int64()
-        self.peak = atomic.Int64()
-
-    def enter(self) -> None:
-        n = self.inside.add(1)
-        while True:
-            m = self.peak.load()
-            if n <= m or self.peak.compare_and_swap(m, n):
-                return
-
-    def leave(self) -> None:
-        self.inside.add(-1)
 
 
 # --------------------------------------------------------------------------- go and handles

@@ -22,7 +22,7 @@ from gort import (
     WaitGroup,
     atomic,
 )
-from tests.conftest import wait_until
+from tests.conftest import Peak, wait_until
 
 JOIN = 10.0
 
@@ -34,24 +34,6 @@ def wait_all_parked(gs: list[gort.Goroutine[Any]], timeout: float = 10.0) -> Non
 
 def join_all(gs: list[gort.Goroutine[Any]], timeout: float = JOIN) -> list[Any]:
     return [g.result(timeout=timeout) for g in gs]
-
-
-class Peak:
-    """Counts goroutines inside a region and remembers the most seen at once."""
-
-    def __init__(self) -> None:
-        self.inside = atomic.Int64()
-        self.peak = atomic.Int64()
-
-    def enter(self) -> None:
-        n = self.inside.add(1)
-        while True:
-            m = self.peak.load()
-            if n <= m or self.peak.compare_and_swap(m, n):
-                return
-
-    def leave(self) -> None:
-        self.inside.add(-1)
 
 
 # --------------------------------------------------------------------------- WaitGroup
