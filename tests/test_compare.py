@@ -22,7 +22,7 @@ def _bench(out: Path, **env: str) -> None:
     e = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(SUITES)]),
          "GORT_BENCH_FILTER": "atomic_add[*]", **env}
     r = subprocess.run([sys.executable, str(SUITES / "bm_sync.py"), "-o", str(out), "--quiet",
-                        "--processes=3", "--values=5", "--warmups=1", "--min-time=0.02"],
+                        "--processes=6", "--values=3", "--warmups=1", "--min-time=0.05"],
                        env=e, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-2000:]
 
@@ -35,8 +35,9 @@ def _compare(*args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.mark.timeout(900)
 def test_planted_slowdown_trips_the_ratio_gate_and_a_rerun_does_not(tmp_path: Path) -> None:
-    # Shared machines are noisy even for ratios; a whole attempt (three fresh
-    # runs) is repeated, at most three times, until one is decisive.
+    # Shared machines are noisy even for ratios (process-to-process jitter moves
+    # one run's ratio by up to ~15% here); a 30% plant against a 15% gate, and a
+    # whole attempt (three fresh runs) repeated at most three times until decisive.
     outcome = []
     for attempt in range(3):
         base, rerun, slow = (tmp_path / f"{n}{attempt}.json" for n in ("base", "rerun", "slow"))
@@ -44,9 +45,9 @@ def test_planted_slowdown_trips_the_ratio_gate_and_a_rerun_does_not(tmp_path: Pa
         _bench(rerun)
         _bench(slow, GORT_BENCH_SLOWDOWN="atomic_add[gort]=1.3")
         r_rerun = _compare(str(base), str(rerun), "--mode", "ratio",
-                           "--fail-on-regression", "10%")
+                           "--fail-on-regression", "15%")
         r_slow = _compare(str(base), str(slow), "--mode", "ratio",
-                          "--fail-on-regression", "10%")
+                          "--fail-on-regression", "15%")
         outcome.append((r_rerun.returncode, r_slow.returncode, r_slow.stderr))
         if r_rerun.returncode == 0 and r_slow.returncode == 1:
             assert "REGRESSION" in r_slow.stderr

@@ -1479,7 +1479,10 @@ def test_cpu_bound_coroutines_on_2_procs_use_2_threads() -> None:
     wait_recv_waiting(gate, 8)
     gate.close()
     join_all(gs, 60)
-    assert peak.peak.load() == 2
+    if gort.free_threading():
+        assert peak.peak.load() == 2
+    else:  # with a GIL two workers may or may not overlap inside one 20k-step chunk
+        assert peak.peak.load() in (1, 2)
     assert len(steps) == 2, steps
     assert sum(steps.values()) >= 8 * 10
 
