@@ -1481,9 +1481,10 @@ def test_cpu_bound_coroutines_on_2_procs_use_2_threads() -> None:
     join_all(gs, 60)
     if gort.free_threading():
         assert peak.peak.load() == 2
-    else:  # with a GIL two workers may or may not overlap inside one 20k-step chunk
+        assert len(steps) == 2, steps
+    else:  # with a GIL one worker may well do all the work: serial, but correct
         assert peak.peak.load() in (1, 2)
-    assert len(steps) == 2, steps
+        assert len(steps) in (1, 2), steps
     assert sum(steps.values()) >= 8 * 10
 
 
