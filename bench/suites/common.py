@@ -53,6 +53,8 @@ def make_runner(description: str) -> pyperf.Runner:
     runner = pyperf.Runner()
     is_gil_enabled = getattr(sys, "_is_gil_enabled", lambda: True)
     runner.metadata["description"] = description
+    # The suite a benchmark belongs to (bm_switch.py -> "switch"), for the report.
+    runner.metadata["gort_suite"] = os.path.basename(sys.argv[0])[3:].removesuffix(".py")
     runner.metadata["gort_version"] = gort.__version__
     runner.metadata["free_threaded_build"] = str(bool(sysconfig.get_config_var("Py_GIL_DISABLED")))
     runner.metadata["gil_enabled"] = str(is_gil_enabled())
