@@ -1,7 +1,8 @@
 """results/README.md from the pyperf JSON files of a run (tables, ratios, plots).
 
 Benchmarks are named ``what[implementation]`` (``pingpong[gort]``,
-``pingpong[asyncio]``, ``scaling[gort,procs=2]``); the tables group by ``what``.
+``pingpong[asyncio]``, ``scaling[gort,procs=2]``); "All benchmarks" has one table per
+suite (the ``gort_suite`` metadata each benchmark carries).
 Every number comes from the JSON files; nothing is typed in by hand.
 """
 
@@ -13,6 +14,7 @@ import re
 import statistics
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pyperf
 from tabulate import tabulate
@@ -104,6 +106,9 @@ def fmt_time(seconds: float) -> str:
 def fmt_result(r: Result) -> str:
     vals = r.values
     std = statistics.stdev(vals) if len(vals) > 1 else 0.0
+    unit = r.bench.get_unit()
+    if unit != "second":  # pyperf also knows "byte" and "integer"
+        return f"{r.mean:.3g} ± {std:.3g} {unit}"
     return f"{fmt_time(r.mean)} ± {fmt_time(std)}"
 
 
@@ -132,11 +137,35 @@ def split_name(name: str) -> tuple[str, str, str]:
     return m["what"], m["impl"], m["param"] or ""
 
 
-def suite_tables(data: dict[str, dict[str, Result]]) -> str:
+# The order of the per-suite subsections of "All benchmarks"; any other suite
+# follows in alphabetical order, then OTHER_SUITE.
+SUITE_ORDER = ("spawn", "switch", "channels", "select", "sync", "scaling", "patterns", "scale")
+OTHER_SUITE = "other"  # benchmarks without "gort_suite" metadata (older result files)
+
+
+def suite_of(data: dict[str, dict[str, Result]], name: str) -> str:
+    """The ``gort_suite`` metadata of a benchmark (first build in build order that has
+    it), or OTHER_SUITE."""
+    for b in sorted(data, key=build_sort_key):
+        r = data[b].get(name)
+        if r is not None:
+            suite = r.bench.get_metadata().get("gort_suite")
+            if suite:
+                return str(suite)
+    return OTHER_SUITE
+
+
+def suite_sort_key(suite: str) -> tuple[int, str]:
+    if suite in SUITE_ORDER:
+        return (SUITE_ORDER.index(suite), suite)
+    return (len(SUITE_ORDER) + (suite == OTHER_SUITE), suite)
+
+
+def suite_table(data: dict[str, dict[str, Result]], names: list[str]) -> str:
+    """Rows = the benchmarks ``names``, columns = builds (mean ± std, with units)."""
     builds = sorted(data, key=build_sort_key)
-    names = sorted({n for d in data.values() for n in d}, key=lambda n: split_name(n))
     rows = []
-    for name in names:
+    for name in sorted(names, key=split_name):
         row = [name]
         for b in builds:
             r = data[b].get(name)
@@ -147,6 +176,17 @@ def suite_tables(data: dict[str, dict[str, Result]]) -> str:
         rows.append(row)
     return tabulate(rows, headers=["benchmark (time per op)", *builds, "what"],
                     tablefmt="github")
+
+
+def suite_tables(data: dict[str, dict[str, Result]]) -> str:
+    """One ``#### suite`` subsection per suite, in SUITE_ORDER, each with its table."""
+    by_suite: dict[str, list[str]] = {}
+    for name in sorted({n for d in data.values() for n in d}):
+        by_suite.setdefault(suite_of(data, name), []).append(name)
+    parts = []
+    for suite in sorted(by_suite, key=suite_sort_key):
+        parts += [f"#### {suite}", "", suite_table(data, by_suite[suite]), ""]
+    return "\n".join(parts).rstrip("\n")
 
 
 def baseline_ratios(data: dict[str, dict[str, Result]]) -> str:
@@ -257,7 +297,92 @@ def memory_table(data: dict[str, dict[str, Result]], machine_dir: Path) -> str:
     return table + ("\n\n" + "\n".join(checks) if checks else "")
 
 
+# No "Software" version stamp in the PNGs: the same data gives the same file.
+PNG_METADATA = {"Software": None}
+
+
+def bar_rows(data: dict[str, dict[str, Result]], whats: tuple[str, ...] = ("pingpong", "spawn"),
+             ) -> dict[str, dict[str, dict[str, float]]]:
+    """{what: {benchmark name: {build: mean µs per op}}} for the unparameterised
+    ``what[impl]`` benchmarks measured in seconds (``pingpong[gort]``, ``spawn[asyncio]``)."""
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for b in sorted(data, key=build_sort_key):
+        for name, r in sorted(data[b].items()):
+            what, impl, param = split_name(name)
+            if what in whats and impl and not param and r.bench.get_unit() == "second":
+                out.setdefault(what, {}).setdefault(name, {})[b] = r.mean * 1e6
+    return {w: out[w] for w in whats if w in out}
+
+
+def _plot_scaling(plt: Any, data: dict[str, dict[str, Result]], path: Path) -> bool:
+    rows = scaling_rows(data)
+    if not rows:
+        return False
+    # One colour per implementation, one line style and marker per build: with
+    # several builds there are more lines than the default colour cycle has colours.
+    impls = sorted({i for _, i, *_ in rows})
+    builds = sorted({b for b, *_ in rows}, key=build_sort_key)
+    styles = ("-", "--", ":", "-.")
+    markers = ("o", "s", "^", "D", "v", "P")
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    procs = sorted({p for _, _, p, *_ in rows})
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    ax.plot(procs, procs, color="grey", linewidth=0.8, label="ideal (speedup = procs)")
+    for bi, b in enumerate(builds):
+        for ii, impl in enumerate(impls):
+            pts = sorted((p, s) for bb, i, p, s, _ in rows if (bb, i) == (b, impl))
+            if not pts:
+                continue
+            ax.plot([p for p, _ in pts], [s for _, s in pts], label=f"{impl} {b}",
+                    color=colors[ii % len(colors)], linestyle=styles[bi % len(styles)],
+                    marker=markers[bi % len(markers)])
+    ax.set_xticks(procs)
+    ax.set_xlabel("procs")
+    ax.set_ylabel("speedup t1/tP")
+    ax.set_title("CPU-bound scaling")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100, metadata=PNG_METADATA)
+    plt.close(fig)
+    return True
+
+
+def _plot_bars(plt: Any, data: dict[str, dict[str, Result]], path: Path) -> bool:
+    groups = bar_rows(data)
+    if not groups:
+        return False
+    builds = sorted({b for g in groups.values() for v in g.values() for b in v},
+                    key=build_sort_key)
+    values = [v for g in groups.values() for by in g.values() for v in by.values() if v > 0]
+    log = bool(values) and max(values) / min(values) > 20
+    fig, axes = plt.subplots(1, len(groups), figsize=(5 * len(groups), 4), squeeze=False)
+    width = 0.8 / len(builds)
+    for ax, (what, by_name) in zip(axes[0], groups.items(), strict=True):
+        names = sorted(by_name, key=split_name)
+        for j, b in enumerate(builds):
+            xs = [i + (j - (len(builds) - 1) / 2) * width
+                  for i, n in enumerate(names) if b in by_name[n]]
+            ys = [by_name[n][b] for n in names if b in by_name[n]]
+            ax.bar(xs, ys, width, label=b)
+        ax.set_xticks(range(len(names)))
+        ax.set_xticklabels([split_name(n)[1] for n in names], rotation=30, ha="right",
+                           fontsize=8)
+        ax.set_title(f"{what} (time per op)")
+        ax.set_ylabel("µs per op" + (" (log scale)" if log else ""))
+        if log:
+            ax.set_yscale("log")
+        ax.grid(axis="y", alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100, metadata=PNG_METADATA)
+    plt.close(fig)
+    return True
+
+
 def plot(data: dict[str, dict[str, Result]], out: Path) -> list[str]:
+    """Draw the plots into ``out`` and return their file names; none (tables only)
+    when matplotlib (the optional ``plot`` extra) is not installed."""
     try:
         import matplotlib
         matplotlib.use("Agg")
@@ -265,22 +390,9 @@ def plot(data: dict[str, dict[str, Result]], out: Path) -> list[str]:
     except ImportError:
         return []
     made = []
-    rows = scaling_rows(data)
-    if rows:
-        fig, ax = plt.subplots(figsize=(6, 4))
-        for key in sorted({(b, i) for b, i, *_ in rows}):
-            pts = sorted((p, s) for b, i, p, s, _ in rows if (b, i) == key)
-            ax.plot([p for p, _ in pts], [s for _, s in pts], marker="o",
-                    label=f"{key[1]} {key[0]}")
-        ax.set_xlabel("procs")
-        ax.set_ylabel("speedup t1/tP")
-        ax.set_title("CPU-bound scaling")
-        ax.legend(fontsize=7)
-        ax.grid(alpha=0.3)
-        fig.tight_layout()
-        fig.savefig(out / "scaling.png", dpi=100)
-        plt.close(fig)
-        made.append("scaling.png")
+    for name, draw in (("scaling.png", _plot_scaling), ("pingpong_spawn.png", _plot_bars)):
+        if draw(plt, data, out / name):
+            made.append(name)
     return made
 
 
@@ -323,7 +435,11 @@ def write_report(results_dir: Path) -> Path:
                      memory_table(data, machine_dir), "",
                      "### Builds compared (gort benchmarks)", "", build_ratios(data), "",
                      "### All benchmarks", "", suite_tables(data), ""]
-        for img in plot(data, machine_dir):
+        images = plot(data, machine_dir)
+        if images:
+            # Saved next to the JSON files; links are relative to results/README.md.
+            sections += ["### Plots", ""]
+        for img in images:
             sections += [f"![{img}]({machine_dir.name}/{img})", ""]
     path = results_dir / "README.md"
     path.write_text("\n".join(sections))
