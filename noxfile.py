@@ -98,6 +98,17 @@ def _venv(session: nox.Session, interp: interpreters.Interpreter, extras: str) -
     return str(py)
 
 
+def _report_venv(session: nox.Session, interp: interpreters.Interpreter) -> str:
+    """The environment that writes results/README.md: with the ``plot`` extra
+    (matplotlib) when pip can install it, else tables only."""
+    try:
+        return _venv(session, interp, "bench,plot")
+    except subprocess.CalledProcessError as e:
+        session.warn(f"could not install gort[bench,plot] ({e}); "
+                     "the report will have tables but no plots")
+        return _venv(session, interp, "bench")
+
+
 @nox.session(python=False)
 def tests(session: nox.Session) -> None:
     """Run the test suite on every build: 3.13, 3.13t (GIL off), 3.13t+gil, ..."""
@@ -130,8 +141,9 @@ def bench(session: nox.Session) -> None:
         py = _venv(session, b.interpreter, "bench")
         plan.append(f"--build-python={b.label}:{b.env.get('PYTHON_GIL', '')}:{py}")
     # The driver runs on the first build's environment (it needs pyperf and
-    # tabulate); every benchmark runs in a fresh process of its own build.
-    driver = _venv(session, builds[0].interpreter, "bench")
+    # tabulate, and matplotlib for the plots); every benchmark runs in a fresh
+    # process of its own build.
+    driver = _report_venv(session, builds[0].interpreter)
     cmd = [driver, "-m", "bench", "run", "--command",
            " ".join(["nox -s bench", *session.posargs]).strip(), *plan, *args]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -154,7 +166,7 @@ def compare(session: nox.Session) -> None:
 def report(session: nox.Session) -> None:
     """Regenerate results/README.md (tables and plots) from result JSON files."""
     builds = _builds(session, [], provision=False)
-    py = _venv(session, builds[0].interpreter, "bench")
+    py = _report_venv(session, builds[0].interpreter)
     subprocess.run([py, "-m", "bench", "report", *session.posargs], cwd=ROOT, check=True)
 
 
