@@ -71,6 +71,8 @@ def test_report_from_real_pyperf_json(results_dir: Path) -> None:
     assert "**missing** (crashed or timed out): 3.13t+gil: sync (exit 1: boom)" in text
     # A suite table with both builds as columns and units.
     assert "| mutex[gort]" in text and "| 3.13t" in text
+    # Under its suite's heading: the gort_suite metadata reaches the JSON.
+    assert "#### sync\n" in text and "#### other" not in text
     assert "µs" in text or "ns" in text
     # The ratio table pairs gort with its threading baseline on the same build.
     assert "mutex[gort] / mutex[threading]" in text
@@ -98,3 +100,100 @@ def test_driver_rejects_unknown_suite_and_benchmark(tmp_path: Path) -> None:
                        text=True, timeout=60)
     assert r.returncode == 2
     assert "no benchmark matches zzz*; valid:" in r.stderr
+
+
+def _write_results(machine: Path, builds: dict[str, dict[str, tuple[str | None, float]]]) -> None:
+    """pyperf JSON files made directly: {build: {name: (gort_suite or None, mean s)}}."""
+    machine.mkdir(parents=True)
+    for build, benches in builds.items():
+        out = []
+        for name, (suite, mean) in benches.items():
+            md: dict[str, object] = {"name": name, "unit": "second", "loops": 1,
+                                     "description": f"what {name} does"}
+            if suite is not None:
+                md["gort_suite"] = suite
+            runs = [pyperf.Run([mean * f for f in (0.9, 1.0, 1.1)], metadata=md,
+                               collect_metadata=False) for _ in range(2)]
+            out.append(pyperf.Benchmark(runs))
+        pyperf.BenchmarkSuite(out).dump(str(machine / f"{build}.json"))
+
+
+SYNTHETIC = {
+    "pingpong[gort]": ("switch", 20e-6),
+    "pingpong[lock]": ("switch", 30e-6),
+    "spawn[gort]": ("spawn", 15e-6),
+    "spawn[threading]": ("spawn", 400e-6),
+    "spawn[gort,n=10]": ("spawn", 1e-3),
+    "scaling[gort,procs=1]": ("scaling", 0.2),
+    "scaling[gort,procs=2]": ("scaling", 0.11),
+    "mutex[gort]": ("sync", 500e-9),
+    "legacy[gort]": (None, 1e-3),  # a result file from before gort_suite
+}
+
+
+@pytest.fixture
+def synthetic_results(tmp_path: Path) -> Path:
+    _write_results(tmp_path / "test-machine", {
+        "3.13": SYNTHETIC,
+        "3.13t": {n: (s, m * 1.5) for n, (s, m) in SYNTHETIC.items()},
+    })
+    return tmp_path
+
+
+@pytest.mark.timeout(60)
+def test_report_has_one_table_per_suite_in_order(synthetic_results: Path) -> None:
+    text = report.write_report(synthetic_results).read_text()
+    body = text[text.index("### All benchmarks"):]
+    order = ["spawn", "switch", "sync", "scaling", "other"]
+    heads = [body.index(f"\n#### {s}\n") for s in order]
+    assert heads == sorted(heads), "suite sections out of order"
+    assert "#### channels" not in body  # no empty sections
+    bounds = [*heads, len(body)]
+    for name, (suite, _) in SYNTHETIC.items():
+        i = order.index(suite or "other")
+        section = body[bounds[i]:bounds[i + 1]]
+        assert f"| {name} " in section, f"{name} not under #### {suite or 'other'}"
+        assert body.count(f"| {name} ") == 1
+    # Columns are builds, cells mean ± std with units.
+    spawn = body[bounds[0]:bounds[1]]
+    assert "| 3.13 " in spawn and "| 3.13t " in spawn
+    assert "15 µs ± " in spawn and "22.5 µs ± " in spawn
+    # Deterministic: the same files give the same README.
+    assert report.write_report(synthetic_results).read_text() == text
+
+
+@pytest.mark.timeout(120)
+def test_report_plots_with_matplotlib(synthetic_results: Path) -> None:
+    pytest.importorskip("matplotlib")
+    text = report.write_report(synthetic_results).read_text()
+    machine = synthetic_results / "test-machine"
+    for img in ("scaling.png", "pingpong_spawn.png"):
+        data = (machine / img).read_bytes()
+        assert data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) > 1000, img
+        assert f"![{img}](test-machine/{img})" in text  # relative to results/README.md
+        assert (synthetic_results / "test-machine" / img).exists()
+    # Parameterised names (with a comma) are not bars.
+    bars = report.bar_rows(report.load(machine))
+    assert list(bars) == ["pingpong", "spawn"]
+    assert sorted(bars["spawn"]) == ["spawn[gort]", "spawn[threading]"]
+    assert bars["spawn"]["spawn[gort]"] == pytest.approx({"3.13": 15.0, "3.13t": 22.5})
+
+
+@pytest.mark.timeout(60)
+def test_report_without_matplotlib_has_tables_only(synthetic_results: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib fails
+    monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
+    text = report.write_report(synthetic_results).read_text()
+    assert "#### spawn" in text and "| pingpong[gort] " in text
+    assert "![" not in text and "### Plots" not in text
+    assert not list((synthetic_results / "test-machine").glob("*.png"))
+
+
+@pytest.mark.timeout(60)
+def test_plots_skip_missing_data(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    _write_results(tmp_path / "m", {"3.13": {"mutex[gort]": ("sync", 1e-6)}})
+    text = report.write_report(tmp_path).read_text()
+    assert "![" not in text
+    assert not list((tmp_path / "m").glob("*.png"))
