@@ -10,6 +10,7 @@ times out is reported and the run continues; the summary names what is missing.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import os
 import platform
@@ -27,7 +28,7 @@ SUITES_DIR = Path(__file__).resolve().parent / "suites"
 sys.path.insert(0, str(SUITES_DIR))
 from common import name_matches  # noqa: E402 - the suites' own matching rule
 
-SUITES = ("spawn", "switch", "channels", "sync", "scaling", "scale")
+SUITES = ("spawn", "switch", "channels", "select", "sync", "scaling", "patterns", "scale")
 
 # pyperf settings per profile: processes, values per process, warmups, min time.
 PROFILES = {
@@ -68,10 +69,17 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+@functools.cache
 def suite_benchmarks(suite: str) -> list[str]:
-    """The benchmark names a suite defines (read from its source, for filters)."""
-    text = (SUITES_DIR / f"bm_{suite}.py").read_text()
-    return re.findall(r'bench_time\(runner, f?"([^"]+)"', text)
+    """The benchmark names a suite defines on this machine (some depend on
+    ``max_procs``): its script run with ``GORT_BENCH_LIST=1`` prints them."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHON_GIL", "GORT_BENCH_FILTER")}
+    env.update(GORT_BENCH_LIST="1", PYTHONPATH=os.pathsep.join([str(ROOT), str(SUITES_DIR)]))
+    r = subprocess.run([sys.executable, str(SUITES_DIR / f"bm_{suite}.py")], env=env,
+                       capture_output=True, text=True, timeout=120)
+    if r.returncode:
+        raise RuntimeError(f"listing bm_{suite}.py failed: {r.stderr.strip()[-800:]}")
+    return r.stdout.split()
 
 
 def _fmt(seconds: float) -> str:

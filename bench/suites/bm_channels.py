@@ -1,13 +1,17 @@
-"""channels: throughput of one producer -> one consumer, per item.
+"""channels: throughput of one producer -> one consumer, and P -> P, per item.
 
 gort channels with buffers 0, 1 and 128 against ``queue.Queue`` of the same
-size (``threading``) and ``asyncio.Queue``.  Go's reference is ChanProdCons0,
-ChanProdCons10 and ChanProdCons100 in chan_test.go.
+size (``threading``) and ``asyncio.Queue``.  ``chan_pp_*`` has P producers and
+P consumers on one channel (P = ``max_procs()``; ``os.cpu_count()`` threads for
+the baseline); ``chan_work_*`` adds a little CPU work per item in the consumer
+(``WORK`` loop iterations), where parallel consumers can pay off.  Go's
+reference is ChanProdCons0/10/100 and ChanProdConsWork0/10/100 in chan_test.go.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import queue
 import threading
 import time
@@ -17,6 +21,14 @@ from common import bench_time, make_runner, scaled
 import gort
 
 ITEMS = scaled(20_000, 200)  # items per loop
+WORK = 100  # loop iterations of work per item in chan_work_*
+
+
+def _work(v: int) -> int:
+    x = v
+    for i in range(WORK):
+        x += i
+    return x
 
 
 def chan_gort(loops: int, cap: int) -> float:
@@ -109,6 +121,136 @@ def chan_asyncio(loops: int, cap: int) -> float:
     return asyncio.run(main())
 
 
+def _split(n: int, parts: int) -> list[int]:
+    return [n // parts + (1 if i < n % parts else 0) for i in range(parts)]
+
+
+def pp_gort(loops: int, cap: int, procs: int, work: bool) -> float:
+    ch: gort.Chan[int] = gort.Chan(cap)
+    n = loops * ITEMS
+    wg = gort.WaitGroup()
+
+    def producer(k: int) -> None:
+        send = ch.send
+        for i in range(k):
+            send(i)
+
+    def consumer() -> int:
+        count = 0
+        if work:
+            for v in ch:
+                _work(v)
+                count += 1
+        else:
+            for _ in ch:
+                count += 1
+        return count
+
+    t0 = time.perf_counter()
+    cs = [gort.go(consumer) for _ in range(procs)]
+    for k in _split(n, procs):
+        wg.go(producer, k)
+    wg.wait()
+    ch.close()
+    assert sum(c.result() for c in cs) == n
+    return time.perf_counter() - t0
+
+
+def pp_gort_async(loops: int, cap: int, procs: int, work: bool) -> float:
+    ch: gort.Chan[int] = gort.Chan(cap)
+    n = loops * ITEMS
+    wg = gort.WaitGroup()
+
+    async def producer(k: int) -> None:
+        send = ch.asend
+        for i in range(k):
+            await send(i)
+
+    async def consumer() -> int:
+        count = 0
+        if work:
+            async for v in ch:
+                _work(v)
+                count += 1
+        else:
+            async for _ in ch:
+                count += 1
+        return count
+
+    t0 = time.perf_counter()
+    cs = [gort.go(consumer) for _ in range(procs)]
+    for k in _split(n, procs):
+        wg.go(producer, k)
+    wg.wait()
+    ch.close()
+    assert sum(c.result() for c in cs) == n
+    return time.perf_counter() - t0
+
+
+def pp_queue(loops: int, cap: int, procs: int, work: bool) -> float:
+    q: queue.Queue[int | None] = queue.Queue(cap)
+    n = loops * ITEMS
+    counts: list[int] = []
+
+    def producer(k: int) -> None:
+        put = q.put
+        for i in range(k):
+            put(i)
+
+    def consumer() -> None:
+        get = q.get
+        count = 0
+        while (v := get()) is not None:
+            if work:
+                _work(v)
+            count += 1
+        counts.append(count)
+
+    ps = [threading.Thread(target=producer, args=(k,)) for k in _split(n, procs)]
+    cs = [threading.Thread(target=consumer) for _ in range(procs)]
+    t0 = time.perf_counter()
+    for t in cs + ps:
+        t.start()
+    for t in ps:
+        t.join()
+    for _ in cs:
+        q.put(None)
+    for t in cs:
+        t.join()
+    dt = time.perf_counter() - t0
+    assert sum(counts) == n
+    return dt
+
+
+def pp_asyncio(loops: int, cap: int, procs: int, work: bool) -> float:
+    n = loops * ITEMS
+
+    async def main() -> float:
+        q: asyncio.Queue[int | None] = asyncio.Queue(cap)
+
+        async def producer(k: int) -> None:
+            for i in range(k):
+                await q.put(i)
+
+        async def consumer() -> int:
+            count = 0
+            while (v := await q.get()) is not None:
+                if work:
+                    _work(v)
+                count += 1
+            return count
+
+        t0 = time.perf_counter()
+        cs = [asyncio.create_task(consumer()) for _ in range(procs)]
+        await asyncio.gather(*(producer(k) for k in _split(n, procs)))
+        for _ in cs:
+            await q.put(None)
+        assert sum(await asyncio.gather(*cs)) == n
+        return time.perf_counter() - t0
+
+    return asyncio.run(main())
+
+
 if __name__ == "__main__":
     runner = make_runner(__doc__.splitlines()[0])
     for cap in (0, 1, 128):
@@ -121,3 +263,19 @@ if __name__ == "__main__":
                        description=f"queue.Queue({cap}), 1 producer -> 1 consumer thread")
             bench_time(runner, f"chan_{cap}[asyncio]", chan_asyncio, cap, inner_loops=ITEMS,
                        description=f"asyncio.Queue({cap}), 1 producer -> 1 consumer task")
+    procs, threads = gort.max_procs(), os.cpu_count() or 1
+    for cap, work in ((0, False), (128, False), (0, True), (128, True)):
+        what = f"chan_{'work' if work else 'pp'}_{cap}"
+        per = f", {WORK} iterations of work per item" if work else ""
+        bench_time(runner, f"{what}[gort]", pp_gort, cap, procs, work, inner_loops=ITEMS,
+                   description=f"Chan({cap}), {procs} -> {procs} goroutines{per}, per item")
+        bench_time(runner, f"{what}[gort-async]", pp_gort_async, cap, procs, work,
+                   inner_loops=ITEMS,
+                   description=f"Chan({cap}), {procs} -> {procs} coroutine goroutines{per}")
+        if cap:
+            bench_time(runner, f"{what}[threading]", pp_queue, cap, threads, work,
+                       inner_loops=ITEMS,
+                       description=f"queue.Queue({cap}), {threads} -> {threads} threads{per}")
+            bench_time(runner, f"{what}[asyncio]", pp_asyncio, cap, procs, work,
+                       inner_loops=ITEMS,
+                       description=f"asyncio.Queue({cap}), {procs} -> {procs} tasks{per}")

@@ -5,11 +5,20 @@ baselines: two one-slot queues, or two bare locks); the time is per round trip,
 i.e. two switches.  ``pingpong[lock]`` is the floor for waking an OS thread from
 Python: two threads handing two ``threading.Lock``s back and forth, with no
 queue or value at all.  Go's reference is ChanSync / PingPongHog (proc_test.go).
+
+``pingpong_hog`` is the same round trip while CPU hogs keep every processor
+busy: ``max_procs()`` hog goroutines (``os.cpu_count()`` hog threads, one hog
+task for asyncio) that each run chunks of ``HOG_CHUNK`` loop iterations.  gort
+does not preempt Python code (Go before 1.14 did not either), so the gort and
+asyncio hogs yield between chunks (``gort.gosched()``, ``asyncio.sleep(0)``);
+OS threads are preempted by the kernel.  It measures fairness: how long a
+ready goroutine waits behind busy ones.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import queue
 import threading
 import time
@@ -19,12 +28,24 @@ from common import bench_time, make_runner, scaled
 import gort
 
 ROUNDS = scaled(2_000, 50)  # round trips per loop
+HOG_ROUNDS = scaled(200, 20)
+# Kernel-scheduled threads behind busy hogs wait for a time slice (tens of ms
+# per round trip on a 2-core machine): fewer rounds keep the suite short.
+HOG_ROUNDS_THREADS = scaled(10, 2)
+HOG_CHUNK = 1_000  # loop iterations between two yields of a cooperative hog
 
 
-def pingpong_gort(loops: int) -> float:
+def _spin(n: int) -> int:
+    x = 0
+    for i in range(n):
+        x += i
+    return x
+
+
+def pingpong_gort(loops: int, rounds: int = ROUNDS) -> float:
     ping: gort.Chan[int] = gort.Chan()
     pong: gort.Chan[int] = gort.Chan()
-    n = loops * ROUNDS
+    n = loops * rounds
 
     def echo() -> None:
         for v in ping:
@@ -43,10 +64,10 @@ def pingpong_gort(loops: int) -> float:
     return gort.go(driver).result()
 
 
-def pingpong_gort_async(loops: int) -> float:
+def pingpong_gort_async(loops: int, rounds: int = ROUNDS) -> float:
     ping: gort.Chan[int] = gort.Chan()
     pong: gort.Chan[int] = gort.Chan()
-    n = loops * ROUNDS
+    n = loops * rounds
 
     async def echo() -> None:
         async for v in ping:
@@ -88,10 +109,10 @@ def pingpong_lock(loops: int) -> float:
     return dt
 
 
-def pingpong_queue(loops: int) -> float:
+def pingpong_queue(loops: int, rounds: int = ROUNDS) -> float:
     ping: queue.Queue[int | None] = queue.Queue(1)
     pong: queue.Queue[int] = queue.Queue(1)
-    n = loops * ROUNDS
+    n = loops * rounds
 
     def echo() -> None:
         while (v := ping.get()) is not None:
@@ -109,25 +130,96 @@ def pingpong_queue(loops: int) -> float:
     return dt
 
 
+async def _pingpong_asyncio(n: int) -> float:
+    ping: asyncio.Queue[int | None] = asyncio.Queue(1)
+    pong: asyncio.Queue[int] = asyncio.Queue(1)
+
+    async def echo() -> None:
+        while (v := await ping.get()) is not None:
+            await pong.put(v)
+
+    task = asyncio.create_task(echo())
+    t0 = time.perf_counter()
+    for i in range(n):
+        await ping.put(i)
+        await pong.get()
+    dt = time.perf_counter() - t0
+    await ping.put(None)
+    await task
+    return dt
+
+
 def pingpong_asyncio(loops: int) -> float:
-    n = loops * ROUNDS
+    return asyncio.run(_pingpong_asyncio(loops * ROUNDS))
+
+
+def pingpong_hog_gort(loops: int) -> float:
+    stop = [False]
+
+    def hog() -> None:
+        while not stop[0]:
+            _spin(HOG_CHUNK)
+            gort.gosched()
+
+    hogs = [gort.go(hog) for _ in range(gort.max_procs())]
+    try:
+        return pingpong_gort(loops, HOG_ROUNDS)
+    finally:
+        stop[0] = True
+        for g in hogs:
+            g.result()
+
+
+def pingpong_hog_gort_async(loops: int) -> float:
+    stop = [False]
+
+    async def hog() -> None:
+        while not stop[0]:
+            _spin(HOG_CHUNK)
+            await gort.gosched()
+
+    hogs = [gort.go(hog) for _ in range(gort.max_procs())]
+    try:
+        return pingpong_gort_async(loops, HOG_ROUNDS)
+    finally:
+        stop[0] = True
+        for g in hogs:
+            g.result()
+
+
+def pingpong_hog_queue(loops: int) -> float:
+    stop = [False]
+
+    def hog() -> None:
+        while not stop[0]:
+            _spin(HOG_CHUNK)
+
+    hogs = [threading.Thread(target=hog) for _ in range(os.cpu_count() or 1)]
+    for t in hogs:
+        t.start()
+    try:
+        return pingpong_queue(loops, HOG_ROUNDS_THREADS)
+    finally:
+        stop[0] = True
+        for t in hogs:
+            t.join()
+
+
+def pingpong_hog_asyncio(loops: int) -> float:
+    n = loops * HOG_ROUNDS
 
     async def main() -> float:
-        ping: asyncio.Queue[int | None] = asyncio.Queue(1)
-        pong: asyncio.Queue[int] = asyncio.Queue(1)
+        stop = False
 
-        async def echo() -> None:
-            while (v := await ping.get()) is not None:
-                await pong.put(v)
+        async def hog() -> None:
+            while not stop:
+                _spin(HOG_CHUNK)
+                await asyncio.sleep(0)
 
-        task = asyncio.create_task(echo())
-        t0 = time.perf_counter()
-        for i in range(n):
-            await ping.put(i)
-            await pong.get()
-        dt = time.perf_counter() - t0
-        await ping.put(None)
-        await task
+        hog_task = asyncio.create_task(hog())
+        dt = await _pingpong_asyncio(n)
+        stop = True
+        await hog_task
         return dt
 
     return asyncio.run(main())
@@ -145,3 +237,13 @@ if __name__ == "__main__":
                description="two threads, two queue.Queue(1), per round trip")
     bench_time(runner, "pingpong[asyncio]", pingpong_asyncio, inner_loops=ROUNDS,
                description="two asyncio tasks, two asyncio.Queue(1), per round trip")
+    bench_time(runner, "pingpong_hog[gort]", pingpong_hog_gort, inner_loops=HOG_ROUNDS,
+               description="ping-pong round trip while max_procs() hog goroutines run")
+    bench_time(runner, "pingpong_hog[gort-async]", pingpong_hog_gort_async,
+               inner_loops=HOG_ROUNDS,
+               description="coroutine ping-pong while max_procs() hog coroutines run")
+    bench_time(runner, "pingpong_hog[threading]", pingpong_hog_queue,
+               inner_loops=HOG_ROUNDS_THREADS,
+               description="queue.Queue(1) ping-pong while cpu_count() hog threads run")
+    bench_time(runner, "pingpong_hog[asyncio]", pingpong_hog_asyncio, inner_loops=HOG_ROUNDS,
+               description="asyncio.Queue(1) ping-pong while a hog task runs")

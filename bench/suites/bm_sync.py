@@ -1,12 +1,21 @@
-"""sync: the cost of gort's Mutex and atomics against threading's Lock.
+"""sync: the cost of gort's Mutex, RWMutex, WaitGroup and atomics.
 
 Uncontended lock + unlock (the common case: a mutex protecting rarely-shared
-state), contended lock by P goroutines, the atomic counter of the Go
-concurrency overview (50 goroutines x 1,000 increments), and WaitGroup.
+state), contended lock by P goroutines (and P coroutines against asyncio.Lock
+between tasks), RWMutex read-mostly (P goroutines, one write in every
+``WRITE_EVERY`` operations, ``CS_WORK`` iterations of work inside each critical
+section, so readers can overlap; the stdlib has no reader/writer lock, so the
+baseline is one threading.Lock for both), the atomic counter of the Go
+concurrency overview (50 goroutines x 1,000 increments), and WaitGroup
+``add(1)`` + ``done()`` by one and by P goroutines (no stdlib counterpart).
+Go's reference: BenchmarkMutexUncontended, BenchmarkMutex, BenchmarkRWMutexWorkRead,
+BenchmarkWaitGroupUncontended / AddDone in sync's tests.
 """
 
 from __future__ import annotations
 
+import asyncio
+import os
 import threading
 import time
 
@@ -158,6 +167,131 @@ def contended_threading(loops: int, procs: int) -> float:
     return time.perf_counter() - t0
 
 
+def contended_gort_async(loops: int, procs: int) -> float:
+    mu = gort.Mutex()
+    per = loops * OPS // procs
+
+    async def work() -> None:
+        alock, unlock = mu.alock, mu.unlock
+        for i in range(per):
+            await alock()
+            if i % 8 == 0:  # let the others in: coroutines are not preempted
+                await gort.gosched()
+            unlock()
+
+    t0 = time.perf_counter()
+    gs = [gort.go(work) for _ in range(procs)]
+    for g in gs:
+        g.result()
+    return time.perf_counter() - t0
+
+
+def contended_asyncio(loops: int, procs: int) -> float:
+    per = loops * OPS // procs
+
+    async def main() -> float:
+        mu = asyncio.Lock()
+
+        async def work() -> None:
+            for i in range(per):
+                await mu.acquire()
+                if i % 8 == 0:
+                    await asyncio.sleep(0)
+                mu.release()
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(work() for _ in range(procs)))
+        return time.perf_counter() - t0
+
+    return asyncio.run(main())
+
+
+RW_OPS = scaled(4_000, 100)
+WRITE_EVERY, CS_WORK = 100, 50
+_shared = [0]
+
+
+def _critical(x: int) -> int:
+    for i in range(CS_WORK):
+        x += i
+    return x
+
+
+def rwmutex_gort(loops: int, procs: int) -> float:
+    rw = gort.RWMutex()
+    per = loops * RW_OPS // procs
+
+    def work() -> None:
+        rlock, runlock, lock, unlock = rw.rlock, rw.runlock, rw.lock, rw.unlock
+        for i in range(per):
+            if i % WRITE_EVERY == 0:
+                lock()
+                _shared[0] = _critical(_shared[0]) & 0xFFFF
+                unlock()
+            else:
+                rlock()
+                _critical(_shared[0])
+                runlock()
+
+    t0 = time.perf_counter()
+    gs = [gort.go(work) for _ in range(procs)]
+    for g in gs:
+        g.result()
+    return time.perf_counter() - t0
+
+
+def rwmutex_threading(loops: int, threads: int) -> float:
+    mu = threading.Lock()
+    per = loops * RW_OPS // threads
+
+    def work() -> None:
+        lock, unlock = mu.acquire, mu.release
+        for i in range(per):
+            lock()
+            if i % WRITE_EVERY == 0:
+                _shared[0] = _critical(_shared[0]) & 0xFFFF
+            else:
+                _critical(_shared[0])
+            unlock()
+
+    ts = [threading.Thread(target=work) for _ in range(threads)]
+    t0 = time.perf_counter()
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    return time.perf_counter() - t0
+
+
+def waitgroup_gort(loops: int) -> float:
+    wg = gort.WaitGroup()
+    add, done = wg.add, wg.done
+    t0 = time.perf_counter()
+    for _ in range(loops * OPS):
+        add(1)
+        done()
+    wg.wait()
+    return time.perf_counter() - t0
+
+
+def waitgroup_contended_gort(loops: int, procs: int) -> float:
+    wg = gort.WaitGroup()
+    per = loops * OPS // procs
+
+    def work() -> None:
+        add, done = wg.add, wg.done
+        for _ in range(per):
+            add(1)
+            done()
+
+    t0 = time.perf_counter()
+    gs = [gort.go(work) for _ in range(procs)]
+    for g in gs:
+        g.result()
+    wg.wait()
+    return time.perf_counter() - t0
+
+
 if __name__ == "__main__":
     runner = make_runner(__doc__.splitlines()[0])
     bench_time(runner, "mutex[gort]", mutex_gort, inner_loops=OPS,
@@ -181,3 +315,20 @@ if __name__ == "__main__":
                description="the overview's atomic counter: 50 goroutines x 1,000 add(1)")
     bench_time(runner, "counter[threading]", counter_threading,
                description="50 threads x 1,000 locked increments")
+    bench_time(runner, "mutex_contended[gort-async]", contended_gort_async, procs,
+               inner_loops=OPS,
+               description=f"{procs} coroutine goroutines alock + unlock one Mutex, per op")
+    bench_time(runner, "mutex_contended[asyncio]", contended_asyncio, procs, inner_loops=OPS,
+               description=f"{procs} asyncio tasks acquire + release one asyncio.Lock")
+    threads = os.cpu_count() or 1
+    bench_time(runner, "rwmutex_read[gort]", rwmutex_gort, procs, inner_loops=RW_OPS,
+               description=f"{procs} goroutines, RWMutex, 1 write per {WRITE_EVERY} ops, "
+                           "per op")
+    bench_time(runner, "rwmutex_read[threading]", rwmutex_threading, threads,
+               inner_loops=RW_OPS,
+               description=f"{threads} threads, one threading.Lock for reads and writes")
+    bench_time(runner, "waitgroup[gort]", waitgroup_gort, inner_loops=OPS,
+               description="WaitGroup add(1) + done(), uncontended")
+    bench_time(runner, "waitgroup_contended[gort]", waitgroup_contended_gort, procs,
+               inner_loops=OPS,
+               description=f"{procs} goroutines add(1) + done() on one WaitGroup, per op")

@@ -25,6 +25,7 @@ import gort
 INHERITED_ENV = ("PYTHON_GIL,GORT_MAXPROCS,GORT_BENCH_FILTER,GORT_BENCH_QUICK,"
                  "GORT_BENCH_SLOWDOWN,GORT_BENCH_EXTRA,GORT_BUILD_LABEL")
 QUICK = os.environ.get("GORT_BENCH_QUICK") == "1"
+_LIST = os.environ.get("GORT_BENCH_LIST") == "1"  # print the names, measure nothing
 _FILTER = [p for p in os.environ.get("GORT_BENCH_FILTER", "").split(",") if p]
 
 
@@ -105,6 +106,9 @@ def bench_time(runner: pyperf.Runner, name: str, func: Callable[..., float], *ar
                inner_loops: int = 1, description: str = "") -> None:
     """``runner.bench_time_func`` for the benchmarks the filter selects."""
     if not selected(name):
+        return
+    if _LIST:
+        print(name)
         return
     factor = _slowdown(name)
     if factor != 1.0:
