@@ -19,10 +19,13 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import _timers
 from ._chan import Chan, RecvChan
+
+if TYPE_CHECKING:
+    from ._select import RecvCase
 
 
 class Canceled(Exception):
@@ -202,6 +205,16 @@ CancelFunc = Callable[[], None]
 def _check_parent(parent: Context) -> None:
     if not isinstance(parent, Context):
         raise TypeError(f"parent must be a gort context, got {type(parent).__name__}")
+
+
+def _done_case(ctx: Context | None) -> RecvCase[None] | None:
+    """``ctx.done()`` as a select case; None (a case that never fires: Go's
+    ``Background().Done()`` is a nil channel) when ``ctx`` can never be
+    cancelled, so a select on it costs nothing and a one-case select becomes
+    the plain channel operation."""
+    if ctx is None or ctx._cancel_parent() is None:
+        return None
+    return ctx.done().recv_case()
 
 
 def with_cancel(parent: Context) -> tuple[Context, CancelFunc]:

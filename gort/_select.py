@@ -70,10 +70,17 @@ class Selected(NamedTuple):
     ok: bool
 
 
-_shuffle = random.shuffle
+_random = random.random
+# Selected(i, v, ok) without the NamedTuple's Python-level __new__ (a hot path).
+_new = tuple.__new__
+_DEFAULT = Selected(-1, None, False)
 
 
-def _check(cases: tuple[Any, ...]) -> list[int]:
+def _orders(cases: tuple[Any, ...]) -> tuple[list[int], tuple[Any, ...]]:
+    """The poll order (a uniformly random permutation of the non-None cases,
+    Go's ``pollorder``) and the locks of their channels in one global order (by
+    ``id``, each channel once, Go's ``lockorder``).  One or two cases, the usual
+    select, take a short path: random.shuffle and a sort cost microseconds."""
     order = []
     for i, c in enumerate(cases):
         if c is None:
@@ -83,7 +90,32 @@ def _check(cases: tuple[Any, ...]) -> list[int]:
             raise TypeError("select case must be a recv_case(), send_case() or None, "
                             f"got {type(c).__name__}")
         order.append(i)
-    return order
+    n = len(order)
+    if n == 1:
+        return order, (cases[order[0]].chan._lock,)
+    if n == 2:
+        if _random() < 0.5:
+            order.reverse()
+        a, b = cases[order[0]].chan, cases[order[1]].chan
+        if a is b:
+            return order, (a._lock,)
+        return order, ((a._lock, b._lock) if id(a) < id(b) else (b._lock, a._lock))
+    for k in range(n - 1, 0, -1):  # Fisher-Yates
+        j = int(_random() * (k + 1))
+        order[k], order[j] = order[j], order[k]
+    chans = sorted({id(cases[i].chan): cases[i].chan for i in order}.items())
+    return order, tuple([ch._lock for _, ch in chans])
+
+
+def _only(cases: tuple[Any, ...]) -> int:
+    """The index of the only case that is not None; -1 if there are more or none."""
+    only = -1
+    for i, c in enumerate(cases):
+        if c is not None:
+            if only >= 0:
+                return -1
+            only = i
+    return only
 
 
 def _poll(cases: tuple[Any, ...], order: list[int]) -> tuple[Selected | None, _Waiter | None]:
@@ -93,11 +125,11 @@ def _poll(cases: tuple[Any, ...], order: list[int]) -> tuple[Selected | None, _W
         if type(c) is RecvCase:
             v, ok, s = c.chan._recv_now()
             if v is not _NOT_READY:
-                return Selected(i, v, ok), s
+                return _new(Selected, (i, v, ok)), s
         else:
             r = c.chan._send_now(c.value)
             if r is not False:
-                return Selected(i, None, True), (None if r is True else r)
+                return _new(Selected, (i, None, True)), (None if r is True else r)
     return None, None
 
 
@@ -110,11 +142,7 @@ def _begin(cases: tuple[Any, ...], default: bool, timeout: float | None,
            make_wake: Callable[[], tuple[Any, Any]]) -> Any:
     """Passes 0 to 2.  Returns a Selected (all locks released), or, when the
     select must wait, (sel, waiters, locks, wait_token) with every lock held."""
-    order = _check(cases)
-    if len(order) > 1:
-        _shuffle(order)
-    chans = sorted({id(cases[i].chan): cases[i].chan for i in order}.items())
-    locks = tuple(ch._lock for _, ch in chans)
+    order, locks = _orders(cases)
 
     # Pass 0 and 1.
     for lock in locks:
@@ -146,7 +174,7 @@ def _begin(cases: tuple[Any, ...], default: bool, timeout: float | None,
     for lock in reversed(locks):
         lock.release()
     if result is None:
-        return Selected(-1, None, False)
+        return _DEFAULT
     if wake is not None:
         wake.wake()
     return result
@@ -165,7 +193,7 @@ def _end(cases: tuple[Any, ...], sel: _Select, waiters: list[tuple[Chan[Any], _W
             except ValueError:
                 pass  # a completer that lost the claim dropped it already
     if cleanup_only:
-        return Selected(-1, None, False)
+        return _DEFAULT
     if not woken:
         raise TimeoutError("select timed out")
     won = sel.winner
@@ -173,10 +201,10 @@ def _end(cases: tuple[Any, ...], sel: _Select, waiters: list[tuple[Chan[Any], _W
     if type(cases[won.index]) is SendCase:
         if not won.ok:
             raise ChanClosed("send on closed channel")
-        return Selected(won.index, None, True)
+        return _new(Selected, (won.index, None, True))
     v = won.elem
     won.elem = None
-    return Selected(won.index, v, won.ok)
+    return _new(Selected, (won.index, v, won.ok))
 
 
 def select(*cases: RecvCase[Any] | SendCase[Any] | None, default: bool = False,
@@ -188,6 +216,16 @@ def select(*cases: RecvCase[Any] | SendCase[Any] | None, default: bool = False,
     is ready.  Raises ``TimeoutError`` after ``timeout`` seconds, ``ChanClosed``
     when a send case's channel is closed.
     """
+    if not default and timeout is None:
+        i = _only(cases)
+        if i >= 0:  # one case: the plain operation (Go compiles it so, too)
+            c = cases[i]
+            if type(c) is RecvCase:
+                v, ok = c.chan.recv_ok()
+                return _new(Selected, (i, v, ok))
+            if type(c) is SendCase:
+                c.chan.send(c.value)
+                return _new(Selected, (i, None, True))
     r = _begin(cases, default, timeout, _sync_wake)
     if type(r) is Selected:
         return r
@@ -208,6 +246,16 @@ def aselect(*cases: RecvCase[Any] | SendCase[Any] | None, default: bool = False,
 @types.coroutine
 def _aselect(cases: tuple[Any, ...], default: bool,
              timeout: float | None) -> Generator[Any, Any, Selected]:
+    if not default and timeout is None:
+        i = _only(cases)
+        if i >= 0:
+            c = cases[i]
+            if type(c) is RecvCase:
+                v, ok = yield from c.chan.arecv_ok()
+                return _new(Selected, (i, v, ok))
+            if type(c) is SendCase:
+                yield from c.chan.asend(c.value)
+                return _new(Selected, (i, None, True))
     r = _begin(cases, default, timeout, _aio.waker)
     if type(r) is Selected:
         return r

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar
 
 from ._chan import Chan, RecvChan
-from ._context import Context, background
+from ._context import Context, _done_case, background
 from ._errors import ChanClosed
 from ._runtime import Goroutine, go
 from ._select import select
@@ -45,12 +45,12 @@ U = TypeVar("U")
 def generate(values: Iterable[T], cap: int = 0, ctx: Context | None = None) -> RecvChan[T]:
     """A channel fed with ``values`` by a goroutine, closed at the end."""
     out: Chan[T] = Chan(cap)
-    done = (ctx or background()).done()
+    done = _done_case(ctx)
 
     def run() -> None:
         try:
             for v in values:
-                if select(out.send_case(v), done.recv_case()).index == 1:
+                if select(out.send_case(v), done).index == 1:
                     return
         finally:
             out.close()
@@ -63,14 +63,15 @@ def merge(*chans: RecvChan[T], cap: int = 0, ctx: Context | None = None) -> Recv
     """Fan-in: every value of ``chans`` on one channel, closed when all are."""
     out: Chan[T] = Chan(cap)
     wg = WaitGroup()
-    done = (ctx or background()).done()
+    done = _done_case(ctx)
 
     def forward(c: RecvChan[T]) -> None:
+        src = c.recv_case()
         while True:
-            r = select(c.recv_case(), done.recv_case())
+            r = select(src, done)
             if r.index == 1 or not r.ok:
                 return
-            if select(out.send_case(r.value), done.recv_case()).index == 1:
+            if select(out.send_case(r.value), done).index == 1:
                 return
 
     for c in chans:
@@ -119,19 +120,20 @@ def worker_pool(fn: Callable[[T], U], jobs: RecvChan[T], workers: int, cap: int 
     if workers < 1:
         raise ValueError(f"worker_pool needs workers >= 1, got {workers}")
     results: Chan[U | Failed] = Chan(cap)
-    done = (ctx or background()).done()
+    done = _done_case(ctx)
     wg = WaitGroup()
 
     def worker() -> None:
+        src = jobs.recv_case()
         while True:
-            r = select(jobs.recv_case(), done.recv_case())
+            r = select(src, done)
             if r.index == 1 or not r.ok:
                 return
             try:
                 out: U | Failed = fn(r.value)
             except Exception as e:  # delivered, not lost: the pool keeps going
                 out = Failed(r.value, e)
-            if select(results.send_case(out), done.recv_case()).index == 1:
+            if select(results.send_case(out), done).index == 1:
                 return
 
     for _ in range(workers):
@@ -149,15 +151,16 @@ def stage(fn: Callable[[T], U], src: RecvChan[T], cap: int = 0,
           ctx: Context | None = None) -> RecvChan[U]:
     """A pipeline stage: ``fn`` applied to every value of ``src``, in order."""
     out: Chan[U] = Chan(cap)
-    done = (ctx or background()).done()
+    done = _done_case(ctx)
 
     def run() -> None:
+        src_case = src.recv_case()
         try:
             while True:
-                r = select(src.recv_case(), done.recv_case())
+                r = select(src_case, done)
                 if r.index == 1 or not r.ok:
                     return
-                if select(out.send_case(fn(r.value)), done.recv_case()).index == 1:
+                if select(out.send_case(fn(r.value)), done).index == 1:
                     return
         finally:
             out.close()

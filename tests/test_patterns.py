@@ -615,3 +615,29 @@ def test_server_takes_no_new_job_once_cancelled(no_leaks: None) -> None:
         assert srv.wait(timeout=JOIN) is True
         handled.append(srv.handled)
     assert handled == [1] * 10
+
+
+def test_patterns_without_a_context_never_queue_on_a_done_channel() -> None:
+    # Go's Background().Done() is a nil channel: a select on it costs nothing.
+    # A pipeline without ctx must not enqueue waiters on background's channel
+    # (that one channel would be shared, and locked, by every such pipeline).
+    from gort._context import _done_case
+    bg = gort.background()
+    assert _done_case(None) is None
+    assert _done_case(bg) is None
+    assert _done_case(gort.with_value(bg, "k", 1)) is None
+    ctx, cancel = gort.with_cancel(bg)
+    case = _done_case(gort.with_value(ctx, "k", 1))
+    assert case is not None and case.chan is ctx.done().recv_case().chan
+    cancel()
+    src: Chan[int] = Chan()
+    out = gort.patterns.worker_pool(lambda v: v + 1, gort.patterns.stage(lambda v: v * 2, src), 3)
+    # The stage and 3 workers are blocked in their receive, and not on background.
+    wait_until(lambda: src.statistics().receivers_waiting == 1, 10.0, "stage waiting")
+    bg_chan = bg.done().recv_case().chan
+    assert bg_chan.statistics().receivers_waiting == 0
+    total = gort.go(lambda: sum(out))
+    for v in range(100):
+        src.send(v)
+    src.close()
+    assert total.result(timeout=JOIN) == 2 * 99 * 50 + 100

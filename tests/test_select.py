@@ -480,3 +480,87 @@ def test_racing_select_timeouts_never_lose_or_duplicate_values() -> None:
     assert sent, "no select ever paired"
     assert sent == sorted(results[2] + results[3])
     wait_until(lambda: waiting(a) == (0, 0) and waiting(b) == (0, 0))
+
+
+# --------------------------------------------------------------------------- poll order
+
+@pytest.mark.parametrize("ways", [2, 3, 4, 5])
+def test_ready_cases_are_chosen_uniformly(ways: int) -> None:
+    chans: list[Chan[int]] = [Chan(1) for _ in range(ways)]
+    cases = [c.recv_case() for c in chans]
+    draws = 1000 * ways
+    counts = [0] * ways
+    for _ in range(draws):
+        for i, c in enumerate(chans):
+            if len(c) == 0:
+                c.send(i)
+        s = select(*cases)
+        assert s.value == s.index
+        counts[s.index] += 1
+    # Each count is Binomial(draws, 1/ways): mean 1000, sd < 32; 800..1200 is
+    # more than 6 sd either side, so a fair choice fails this once in ~10**9.
+    assert all(800 <= n <= 1200 for n in counts), counts
+
+
+def test_select_over_one_channel_twice_locks_it_once() -> None:
+    ch: Chan[int] = Chan(2)
+    ch.send(7)
+    seen = set()
+    for _ in range(200):  # would deadlock on the second acquire of one lock
+        s = select(ch.recv_case(), ch.recv_case(), ch.send_case(8))
+        seen.add(s.index)
+        if s.index == 2:
+            assert len(ch) == 2 and ch.recv() == 7 and ch.recv() == 8
+        else:
+            assert s == Selected(s.index, 7, True) and len(ch) == 0
+        ch.send(7)
+    assert seen == {0, 1, 2}
+
+
+# --------------------------------------------------------------------------- one case
+
+def test_one_case_select_is_the_plain_operation() -> None:
+    ch: Chan[int] = Chan()
+    g = gort.go(lambda: select(None, ch.recv_case(), None))
+    wait_recv_waiting(ch, 1)
+    ch.send(5)
+    assert g.result(timeout=JOIN) == Selected(1, 5, True)
+    g = gort.go(lambda: select(None, ch.send_case(6)))
+    assert ch.recv(timeout=JOIN) == 6
+    assert g.result(timeout=JOIN) == Selected(1, None, True)
+    ch.close()
+    assert select(ch.recv_case()) == Selected(0, None, False)
+    with pytest.raises(ChanClosed, match=r"^send on closed channel$"):
+        select(None, ch.send_case(1))
+    with pytest.raises(TypeError, match=r"^select case must be .* or None, got int$"):
+        select(None, 3)  # type: ignore[arg-type]
+
+
+def test_one_case_aselect_is_the_plain_operation() -> None:
+    ch: Chan[int] = Chan()
+
+    async def recv() -> Selected:
+        return await gort.aselect(ch.recv_case(), None)
+
+    async def send() -> Selected:
+        return await gort.aselect(None, None, ch.send_case(9))
+
+    g = gort.go(recv)
+    wait_recv_waiting(ch, 1)
+    ch.send(4)
+    assert g.result(timeout=JOIN) == Selected(0, 4, True)
+    g = gort.go(send)
+    assert ch.recv(timeout=JOIN) == 9
+    assert g.result(timeout=JOIN) == Selected(2, None, True)
+    ch.close()
+    g = gort.go(recv)
+    assert g.result(timeout=JOIN) == Selected(0, None, False)
+    with pytest.raises(ChanClosed, match=r"^send on closed channel$"):
+        gort.go(send).result(timeout=JOIN)
+
+
+def test_one_case_select_with_timeout_still_times_out() -> None:
+    ch: Chan[int] = Chan()
+    with pytest.raises(TimeoutError, match=r"^select timed out$"):
+        select(ch.recv_case(), timeout=0.01)
+    assert waiting(ch) == (0, 0)
