@@ -33,7 +33,7 @@ SUITES = ("spawn", "switch", "channels", "select", "sync", "scaling", "patterns"
 # pyperf settings per profile: processes, values per process, warmups, min time.
 PROFILES = {
     "smoke": ["--processes=1", "--values=1", "--warmups=0", "--loops=1"],
-    "default": ["--processes=4", "--values=3", "--warmups=1", "--min-time=0.05"],
+    "default": ["--processes=2", "--values=3", "--warmups=1", "--min-time=0.05"],
     "rigorous": ["--rigorous"],
 }
 SUITE_TIMEOUT = {"smoke": 300, "default": 900, "rigorous": 3600}

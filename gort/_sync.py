@@ -475,7 +475,18 @@ class WaitGroup:
 
     def done(self) -> None:
         """Decrement the counter by one."""
-        self.add(-1)
+        # add(-1), inlined: done() is the hot call of a WaitGroup.
+        with self._state:
+            count = self._count - 1
+            if count < 0:
+                raise ValueError("negative WaitGroup counter")
+            self._count = count
+            if count or not self._waiters:
+                return
+            woken = list(self._waiters)
+            self._waiters.clear()
+        for w in woken:
+            w.wake()
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the counter is zero; False if ``timeout`` expired first."""

@@ -20,7 +20,7 @@ from common import bench_time, make_runner, scaled
 
 import gort
 
-ITEMS = scaled(20_000, 200)  # items per loop
+ITEMS = scaled(2_000, 200)  # items per loop
 WORK = 100  # loop iterations of work per item in chan_work_*
 
 

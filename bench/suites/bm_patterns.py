@@ -33,10 +33,10 @@ from common import bench_time, make_runner, scaled
 import gort
 from gort import patterns
 
-ITEMS = scaled(5_000, 100)
-JOBS = scaled(2_000, 40)
+ITEMS = scaled(500, 100)
+JOBS = scaled(500, 40)
 WORK = 200
-PUBLISHES = scaled(1_000, 20)
+PUBLISHES = scaled(200, 20)
 SUBSCRIBERS = 8
 CAP = 16
 CANCEL_WORKERS = scaled(100, 10)

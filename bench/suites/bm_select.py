@@ -22,8 +22,8 @@ from common import bench_time, make_runner, scaled
 
 import gort
 
-ITEMS = scaled(12_000, 240)  # items per loop; a multiple of 4
-POLLS = scaled(10_000, 100)
+ITEMS = scaled(1_200, 240)  # items per loop; a multiple of 4
+POLLS = scaled(5_000, 100)
 
 
 def select_gort(loops: int, ways: int) -> float:

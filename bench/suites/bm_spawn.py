@@ -19,9 +19,9 @@ from common import bench_time, make_runner, scaled
 
 import gort
 
-N = scaled(10_000, 200)  # tasks per loop
-N_ASYNC = scaled(100_000, 200)  # coroutine goroutines per loop
-N_THREADS = scaled(200, 20)  # OS threads are ~100x dearer: fewer per loop
+N = scaled(2_000, 200)  # tasks per loop
+N_ASYNC = scaled(2_000, 200)  # coroutine goroutines per loop
+N_THREADS = scaled(100, 20)  # OS threads are ~100x dearer: fewer per loop
 
 
 def noop() -> None:

@@ -27,11 +27,11 @@ from common import bench_time, make_runner, scaled
 
 import gort
 
-ROUNDS = scaled(2_000, 50)  # round trips per loop
-HOG_ROUNDS = scaled(200, 20)
+ROUNDS = scaled(1_000, 50)  # round trips per loop
+HOG_ROUNDS = scaled(40, 10)
 # Kernel-scheduled threads behind busy hogs wait for a time slice (tens of ms
 # per round trip on a 2-core machine): fewer rounds keep the suite short.
-HOG_ROUNDS_THREADS = scaled(10, 2)
+HOG_ROUNDS_THREADS = scaled(1, 1)
 HOG_CHUNK = 1_000  # loop iterations between two yields of a cooperative hog
 
 

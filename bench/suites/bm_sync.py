@@ -24,7 +24,7 @@ from common import bench_time, make_runner, scaled
 import gort
 from gort import atomic
 
-OPS = scaled(10_000, 100)
+OPS = scaled(2_000, 100)
 
 
 def mutex_gort(loops: int) -> float:
