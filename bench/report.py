@@ -127,7 +127,12 @@ def ratio_cell(a: Result, b: Result, invert: bool = False) -> str:
     r = (b.mean / a.mean) if invert else (a.mean / b.mean)
     sig = significant(a, b)
     tag = "" if sig else (" (not significant)" if sig is False else " (too few values)")
-    return f"{r:.2f}×{tag}"
+    return f"{fmt_ratio(r)}×{tag}"
+
+
+def fmt_ratio(r: float) -> str:
+    """Two decimals, or three significant digits below 0.1 (0.0004, not 0.00)."""
+    return f"{r:.2f}" if r >= 0.1 else f"{r:.2g}"
 
 
 def split_name(name: str) -> tuple[str, str, str]:

@@ -202,3 +202,10 @@ def test_plots_skip_missing_data(tmp_path: Path) -> None:
     text = report.write_report(tmp_path).read_text()
     assert "![" not in text
     assert not list((tmp_path / "m").glob("*.png"))
+
+
+def test_small_ratios_keep_their_digits() -> None:
+    assert report.fmt_ratio(1.456) == "1.46"
+    assert report.fmt_ratio(0.1) == "0.10"
+    assert report.fmt_ratio(0.0004321) == "0.00043"
+    assert report.fmt_ratio(160.4) == "160.40"
