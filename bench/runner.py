@@ -119,39 +119,42 @@ def run(builds: list[BuildSpec], suites: list[str], bench_patterns: list[str], p
         eta = f", about {_fmt(elapsed / (n - 1) * (len(jobs) - n + 1))} left" if n > 1 else ""
         print(f"[{n}/{len(jobs)}] {build.label}: {suite} (elapsed {_fmt(elapsed)}{eta})",
               flush=True)
-        out = tmp / f"{build.label}-{suite}.json"
-        env = {k: v for k, v in os.environ.items() if k != "PYTHON_GIL"}
-        if build.gil:
-            env["PYTHON_GIL"] = build.gil
-        env["GORT_BUILD_LABEL"] = build.label
-        env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(SUITES_DIR)])
-        if bench_patterns:
-            env["GORT_BENCH_FILTER"] = ",".join(bench_patterns)
-        if quick:
-            env["GORT_BENCH_QUICK"] = "1"
-        extra = tmp / f"{build.label}-{suite}.extra.jsonl"
-        env["GORT_BENCH_EXTRA"] = str(extra)
         settings = SINGLE_SHOT.get(suite, PROFILES[profile])
-        cmd = [build.python, str(SUITES_DIR / f"bm_{suite}.py"), "-o", str(out), "--quiet",
-               *settings]
-        try:
-            r = subprocess.run(cmd, env=env, capture_output=True, text=True,
-                               timeout=SUITE_TIMEOUT[profile])
-            ok = r.returncode == 0 and out.exists()
-            why = f"exit {r.returncode}: {(r.stderr or r.stdout).strip()[-800:]}"
-        except subprocess.TimeoutExpired:
-            ok, why = False, f"timed out after {SUITE_TIMEOUT[profile]} s"
-        if ok:
-            per_build[build.label].append(out)
-            if extra.exists():
-                extras.setdefault(build.label, []).extend(
-                    json.loads(line) for line in extra.read_text().splitlines() if line)
-            for bench in pyperf.BenchmarkSuite.load(str(out)).get_benchmarks():
+        out = tmp / f"{build.label}-{suite}.json"
+        extra = tmp / f"{build.label}-{suite}.extra.jsonl"
+        ok, why = _run_suite(build, suite, bench_patterns, settings, out, extra, quick,
+                             SUITE_TIMEOUT[profile])
+        outs = [out] if ok else []
+        if not ok and not why.startswith("timed out"):
+            # One benchmark crashed the script: run the others one by one, so
+            # only the benchmark that crashes is missing.
+            print(f"    FAILED: {why}\n    running {suite}'s benchmarks one at a time",
+                  flush=True)
+            extra.unlink(missing_ok=True)
+            for name in suite_benchmarks(suite):
+                if bench_patterns and not any(name_matches(name, p) for p in bench_patterns):
+                    continue
+                one = tmp / f"{build.label}-{suite}-{len(outs)}-{len(missing)}.json"
+                # "," separates filter patterns; "?" matches the one in a name.
+                b_ok, b_why = _run_suite(build, suite, [name.replace(",", "?")], settings,
+                                         one, extra, quick,
+                                         SUITE_TIMEOUT[profile])
+                if b_ok:
+                    outs.append(one)
+                else:
+                    missing.append(f"{build.label}: {name} ({_last_line(b_why)})")
+                    print(f"    FAILED {name}: {b_why}", flush=True)
+        elif not ok:
+            missing.append(f"{build.label}: {suite} ({_last_line(why)})")
+            print(f"    FAILED: {why}", flush=True)
+        if outs and extra.exists():
+            extras.setdefault(build.label, []).extend(
+                json.loads(line) for line in extra.read_text().splitlines() if line)
+        for o in outs:
+            per_build[build.label].append(o)
+            for bench in pyperf.BenchmarkSuite.load(str(o)).get_benchmarks():
                 print(f"    {bench.get_name():<34} {bench.format_value(bench.mean())}",
                       flush=True)
-        else:
-            missing.append(f"{build.label}: {suite} ({why.splitlines()[-1] if why else ''})")
-            print(f"    FAILED: {why}", flush=True)
     for label, parts in per_build.items():
         if not parts:
             continue
@@ -180,6 +183,41 @@ def run(builds: list[BuildSpec], suites: list[str], bench_patterns: list[str], p
         print("MISSING (crashed or timed out):\n  " + "\n  ".join(missing))
         return 1
     return 0
+
+
+def _last_line(why: str) -> str:
+    """The first line of a failure: its exit status and root cause."""
+    return why.strip().splitlines()[0] if why.strip() else ""
+
+
+def _run_suite(build: BuildSpec, suite: str, patterns: list[str], settings: list[str],
+               out: Path, extra: Path, quick: bool, timeout: int) -> tuple[bool, str]:
+    """One suite script (or the benchmarks of it matching ``patterns``) under
+    pyperf in ``build``'s own processes.  Returns (succeeded, why not)."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHON_GIL"}
+    if build.gil:
+        env["PYTHON_GIL"] = build.gil
+    env["GORT_BUILD_LABEL"] = build.label
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(SUITES_DIR)])
+    if patterns:
+        env["GORT_BENCH_FILTER"] = ",".join(patterns)
+    if quick:
+        env["GORT_BENCH_QUICK"] = "1"
+    env["GORT_BENCH_EXTRA"] = str(extra)
+    cmd = [build.python, str(SUITES_DIR / f"bm_{suite}.py"), "-o", str(out), "--quiet",
+           *settings]
+    try:
+        r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return False, f"timed out after {timeout} s"
+    if r.returncode == 0 and out.exists():
+        return True, ""
+    text = (r.stderr or r.stdout).strip()
+    # The worker's own exception comes first; pyperf's "failed with exit code" last.
+    causes = re.findall(r"^(\w+(?:\.\w+)*(?:Error|Exception|Exit|Interrupt)\b.*)$", text,
+                        re.MULTILINE)
+    summary = causes[0] if causes else (text.splitlines()[-1] if text else "no output")
+    return False, f"exit {r.returncode}: {summary}\n{text[-800:]}"
 
 
 def _merge(parts: list[Path], keep: Path | None = None) -> pyperf.BenchmarkSuite:

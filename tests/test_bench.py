@@ -209,3 +209,25 @@ def test_small_ratios_keep_their_digits() -> None:
     assert report.fmt_ratio(0.1) == "0.10"
     assert report.fmt_ratio(0.0004321) == "0.00043"
     assert report.fmt_ratio(160.4) == "160.40"
+
+
+@pytest.mark.timeout(600)
+def test_driver_keeps_every_benchmark_but_the_one_that_crashes(tmp_path: Path) -> None:
+    build = f"--build-python=x::{sys.executable}"
+    r = subprocess.run([sys.executable, "-m", "bench", "run", build, "--suite", "sync,spawn",
+                        "--bench", "mutex[*],atomic_add[*],spawn[gort]", "--smoke",
+                        "--out", str(tmp_path)], cwd=ROOT,
+                       env=_env(GORT_BENCH_CRASH="atomic_add[gort]"),
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "running sync's benchmarks one at a time" in r.stdout
+    assert "MISSING (crashed or timed out):\n  x: atomic_add[gort] (" in r.stdout
+    assert "GORT_BENCH_CRASH" in r.stdout
+    (machine,) = [p for p in tmp_path.iterdir() if p.is_dir()]
+    names = {b.get_name() for b in pyperf.BenchmarkSuite.load(str(machine / "x.json"))
+             .get_benchmarks()}
+    assert names == {"mutex[gort]", "mutex[threading]", "atomic_add[threading]", "spawn[gort]"}
+    run = json.loads((machine / "run.json").read_text())
+    assert [m.split(" (")[0] for m in run["missing"]] == ["x: atomic_add[gort]"]
+    assert "**missing** (crashed or timed out): x: atomic_add[gort]" in \
+        (tmp_path / "README.md").read_text()

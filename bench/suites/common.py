@@ -23,7 +23,7 @@ import pyperf
 import gort
 
 INHERITED_ENV = ("PYTHON_GIL,GORT_MAXPROCS,GORT_BENCH_FILTER,GORT_BENCH_QUICK,"
-                 "GORT_BENCH_SLOWDOWN,GORT_BENCH_EXTRA,GORT_BUILD_LABEL")
+                 "GORT_BENCH_SLOWDOWN,GORT_BENCH_CRASH,GORT_BENCH_EXTRA,GORT_BUILD_LABEL")
 QUICK = os.environ.get("GORT_BENCH_QUICK") == "1"
 _LIST = os.environ.get("GORT_BENCH_LIST") == "1"  # print the names, measure nothing
 _FILTER = [p for p in os.environ.get("GORT_BENCH_FILTER", "").split(",") if p]
@@ -102,6 +102,10 @@ def _slowed(func: Callable[..., float], factor: float) -> Callable[..., float]:
     return run
 
 
+def _crashing(loops: int, *args: Any) -> float:
+    raise RuntimeError("GORT_BENCH_CRASH: this benchmark crashes on purpose")
+
+
 def bench_time(runner: pyperf.Runner, name: str, func: Callable[..., float], *args: Any,
                inner_loops: int = 1, description: str = "") -> None:
     """``runner.bench_time_func`` for the benchmarks the filter selects."""
@@ -110,6 +114,9 @@ def bench_time(runner: pyperf.Runner, name: str, func: Callable[..., float], *ar
     if _LIST:
         print(name)
         return
+    crash = os.environ.get("GORT_BENCH_CRASH", "")
+    if crash and name_matches(name, crash):  # for testing the driver only
+        func = _crashing
     factor = _slowdown(name)
     if factor != 1.0:
         func = _slowed(func, factor)
