@@ -68,10 +68,17 @@ def stack(g: Goroutine[Any]) -> list[str]:
     m = g._m
     if m is None or m.thread is None or m.thread.ident is None:
         return []
-    frame = sys._current_frames().get(m.thread.ident)
-    if frame is None:
-        return []
-    return _trim(traceback.extract_stack(frame))
+    # A running thread's stack is sampled while it runs: the frame caught may be
+    # one returning that instant (its chain already cut), which leaves nothing
+    # once gort's own frames are trimmed.  Sample again, a few times.
+    for _ in range(5):
+        frame = sys._current_frames().get(m.thread.ident)
+        if frame is None:
+            return []
+        lines = _trim(traceback.extract_stack(frame))
+        if lines:
+            return lines
+    return []
 
 
 def describe(g: Goroutine[Any]) -> str:
