@@ -37,6 +37,7 @@ PROFILES = {
     "rigorous": ["--rigorous"],
 }
 SUITE_TIMEOUT = {"smoke": 300, "default": 900, "rigorous": 3600}
+BENCH_TIMEOUT = {"smoke": 120, "default": 300, "rigorous": 1800}  # one benchmark alone
 # Suites measured once per build whatever the profile (minutes of work per value).
 SINGLE_SHOT = {"scale": ["--processes=1", "--values=1", "--warmups=0", "--loops=1"]}
 
@@ -70,16 +71,27 @@ def cpu_model() -> str:
 
 
 @functools.cache
-def suite_benchmarks(suite: str) -> list[str]:
+def suite_benchmarks(suite: str, quick: bool = False) -> list[str]:
     """The benchmark names a suite defines on this machine (some depend on
-    ``max_procs``): its script run with ``GORT_BENCH_LIST=1`` prints them."""
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHON_GIL", "GORT_BENCH_FILTER")}
+    ``max_procs``, some on quick mode): its script run with ``GORT_BENCH_LIST=1``
+    prints them.  Raises ``ListingError`` when the script cannot list them."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("PYTHON_GIL", "GORT_BENCH_FILTER", "GORT_BENCH_QUICK")}
     env.update(GORT_BENCH_LIST="1", PYTHONPATH=os.pathsep.join([str(ROOT), str(SUITES_DIR)]))
-    r = subprocess.run([sys.executable, str(SUITES_DIR / f"bm_{suite}.py")], env=env,
-                       capture_output=True, text=True, timeout=120)
+    if quick:
+        env["GORT_BENCH_QUICK"] = "1"
+    try:
+        r = subprocess.run([sys.executable, str(SUITES_DIR / f"bm_{suite}.py")], env=env,
+                           capture_output=True, text=True, timeout=120)
+    except subprocess.TimeoutExpired:
+        raise ListingError(f"listing bm_{suite}.py timed out after 120 s") from None
     if r.returncode:
-        raise RuntimeError(f"listing bm_{suite}.py failed: {r.stderr.strip()[-800:]}")
-    return r.stdout.split()
+        raise ListingError(f"listing bm_{suite}.py failed: {_root_cause(r.stderr)}")
+    return r.stdout.splitlines()
+
+
+class ListingError(RuntimeError):
+    """A suite script could not list its benchmarks."""
 
 
 def _fmt(seconds: float) -> str:
@@ -95,14 +107,18 @@ def run(builds: list[BuildSpec], suites: list[str], bench_patterns: list[str], p
               file=sys.stderr)
         return 2
     if bench_patterns:
-        every = [b for s in suites for b in suite_benchmarks(s)]
+        try:
+            every = [b for s in suites for b in suite_benchmarks(s, quick)]
+        except ListingError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
         dead = [p for p in bench_patterns if not any(name_matches(b, p) for b in every)]
         if dead:
             print(f"error: no benchmark matches {', '.join(dead)}; valid: {', '.join(every)}",
                   file=sys.stderr)
             return 2
         suites = [s for s in suites if any(name_matches(b, p) for b in
-                                           suite_benchmarks(s) for p in bench_patterns)]
+                                           suite_benchmarks(s, quick) for p in bench_patterns)]
     machine = machine_label()
     target = out_dir / machine
     target.mkdir(parents=True, exist_ok=True)
@@ -124,32 +140,21 @@ def run(builds: list[BuildSpec], suites: list[str], bench_patterns: list[str], p
         extra = tmp / f"{build.label}-{suite}.extra.jsonl"
         ok, why = _run_suite(build, suite, bench_patterns, settings, out, extra, quick,
                              SUITE_TIMEOUT[profile])
-        outs = [out] if ok else []
-        if not ok and not why.startswith("timed out"):
-            # One benchmark crashed the script: run the others one by one, so
-            # only the benchmark that crashes is missing.
-            print(f"    FAILED: {why}\n    running {suite}'s benchmarks one at a time",
-                  flush=True)
-            extra.unlink(missing_ok=True)
-            for name in suite_benchmarks(suite):
-                if bench_patterns and not any(name_matches(name, p) for p in bench_patterns):
-                    continue
-                one = tmp / f"{build.label}-{suite}-{len(outs)}-{len(missing)}.json"
-                # "," separates filter patterns; "?" matches the one in a name.
-                b_ok, b_why = _run_suite(build, suite, [name.replace(",", "?")], settings,
-                                         one, extra, quick,
-                                         SUITE_TIMEOUT[profile])
-                if b_ok:
-                    outs.append(one)
-                else:
-                    missing.append(f"{build.label}: {name} ({_last_line(b_why)})")
-                    print(f"    FAILED {name}: {b_why}", flush=True)
-        elif not ok:
-            missing.append(f"{build.label}: {suite} ({_last_line(why)})")
+        done: set[str] = set()
+        if not ok and out.exists():  # pyperf writes the file after each benchmark
+            try:
+                done = set(pyperf.BenchmarkSuite.load(str(out)).get_benchmark_names())
+            except Exception:  # a file cut short: nothing to keep
+                done = set()
+        outs = [out] if ok or done else []
+        if not ok:
             print(f"    FAILED: {why}", flush=True)
+            _salvage(build, suite, bench_patterns, settings, tmp, extra, quick, profile,
+                     done, outs, missing, why)
         if outs and extra.exists():
-            extras.setdefault(build.label, []).extend(
-                json.loads(line) for line in extra.read_text().splitlines() if line)
+            lines = [json.loads(line) for line in extra.read_text().splitlines() if line]
+            by_name = {e["name"]: e for e in lines}  # a rerun benchmark: its last record
+            extras.setdefault(build.label, []).extend(by_name.values())
         for o in outs:
             per_build[build.label].append(o)
             for bench in pyperf.BenchmarkSuite.load(str(o)).get_benchmarks():
@@ -159,7 +164,11 @@ def run(builds: list[BuildSpec], suites: list[str], bench_patterns: list[str], p
         if not parts:
             continue
         path = target / f"{label}.json"
-        merged = _merge(parts, keep=path if path.exists() else None)
+        # A benchmark that failed in this run loses its earlier value too: a stale
+        # number next to "missing" would look current.
+        failed = {m.split(": ", 1)[1].split(" (", 1)[0] for m in missing
+                  if m.startswith(f"{label}: ")}
+        merged = _merge(parts, keep=path if path.exists() else None, drop=failed)
         merged.dump(str(path), replace=True)
         if label in extras:
             extra_path = target / f"{label}.extra.json"
@@ -185,9 +194,53 @@ def run(builds: list[BuildSpec], suites: list[str], bench_patterns: list[str], p
     return 0
 
 
-def _last_line(why: str) -> str:
+def _summary(why: str) -> str:
     """The first line of a failure: its exit status and root cause."""
     return why.strip().splitlines()[0] if why.strip() else ""
+
+
+def _salvage(build: BuildSpec, suite: str, patterns: list[str], settings: list[str], tmp: Path,
+             extra: Path, quick: bool, profile: str, done: set[str], outs: list[Path],
+             missing: list[str], why: str) -> None:
+    """A suite crashed or hung: run each benchmark it did not finish on its own,
+    so that only the ones that fail themselves are missing."""
+    try:
+        names = [n for n in suite_benchmarks(suite, quick) if n not in done
+                 and (not patterns or any(name_matches(n, p) for p in patterns))]
+    except ListingError as e:
+        missing.append(f"{build.label}: {suite} ({_summary(why)}; {e})")
+        return
+    if not names:
+        missing.append(f"{build.label}: {suite} ({_summary(why)})")
+        return
+    print(f"    running the {len(names)} benchmark(s) not measured one at a time", flush=True)
+    failed: list[tuple[str, str]] = []
+    for i, name in enumerate(names):
+        one = tmp / f"{build.label}-{suite}-{i}.json"
+        # "," separates filter patterns; "?" matches the one in a name.
+        ok, b_why = _run_suite(build, suite, [name.replace(",", "?")], settings, one, extra,
+                               quick, BENCH_TIMEOUT[profile])
+        if ok:
+            outs.append(one)
+        else:
+            failed.append((name, b_why))
+            print(f"    FAILED {name}: {b_why}", flush=True)
+    if len(failed) == len(names) > 1 and len({_summary(w) for _, w in failed}) == 1:
+        missing.append(f"{build.label}: {suite} ({_summary(failed[0][1])})")  # one cause
+    else:
+        missing.extend(f"{build.label}: {n} ({_summary(w)})" for n, w in failed)
+
+
+def _root_cause(text: str) -> str:
+    """The exception line of the first traceback in ``text`` (the worker's own;
+    pyperf's "failed with exit code" comes last), else the last line."""
+    lines = text.strip().splitlines()
+    for i, line in enumerate(lines):
+        if line.startswith("Traceback (most recent call last):"):
+            for later in lines[i + 1:]:
+                if later and not later[0].isspace():
+                    return later
+    return lines[-1] if lines else "no output"
 
 
 def _run_suite(build: BuildSpec, suite: str, patterns: list[str], settings: list[str],
@@ -213,16 +266,16 @@ def _run_suite(build: BuildSpec, suite: str, patterns: list[str], settings: list
     if r.returncode == 0 and out.exists():
         return True, ""
     text = (r.stderr or r.stdout).strip()
-    # The worker's own exception comes first; pyperf's "failed with exit code" last.
-    causes = re.findall(r"^(\w+(?:\.\w+)*(?:Error|Exception|Exit|Interrupt)\b.*)$", text,
-                        re.MULTILINE)
-    summary = causes[0] if causes else (text.splitlines()[-1] if text else "no output")
-    return False, f"exit {r.returncode}: {summary}\n{text[-800:]}"
+    if r.returncode == 0:
+        return False, "exit 0 but no result: no benchmark matched the filter"
+    return False, f"exit {r.returncode}: {_root_cause(text)}\n{text[-800:]}"
 
 
-def _merge(parts: list[Path], keep: Path | None = None) -> pyperf.BenchmarkSuite:
+def _merge(parts: list[Path], keep: Path | None = None,
+           drop: frozenset[str] | set[str] = frozenset()) -> pyperf.BenchmarkSuite:
     """One suite of this run's results, plus, from ``keep`` (an earlier result
-    file of the same build), every benchmark this run did not measure again."""
+    file of the same build), every benchmark this run did not measure again,
+    except those in ``drop`` (they failed in this run)."""
     suite: pyperf.BenchmarkSuite | None = None
     for p in parts:
         s = pyperf.BenchmarkSuite.load(str(p))
@@ -235,6 +288,6 @@ def _merge(parts: list[Path], keep: Path | None = None) -> pyperf.BenchmarkSuite
     if keep is not None:
         fresh = set(suite.get_benchmark_names())
         for b in pyperf.BenchmarkSuite.load(str(keep)).get_benchmarks():
-            if b.get_name() not in fresh:
+            if b.get_name() not in fresh and b.get_name() not in drop:
                 suite.add_benchmark(b)
     return suite

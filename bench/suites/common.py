@@ -103,7 +103,8 @@ def _slowed(func: Callable[..., float], factor: float) -> Callable[..., float]:
 
 
 def _crashing(loops: int, *args: Any) -> float:
-    raise RuntimeError("GORT_BENCH_CRASH: this benchmark crashes on purpose")
+    # Not an ...Error name on purpose: the driver must find the root cause anyway.
+    raise gort.ChanClosed("GORT_BENCH_CRASH: this benchmark crashes on purpose")
 
 
 def bench_time(runner: pyperf.Runner, name: str, func: Callable[..., float], *args: Any,
