@@ -18,7 +18,7 @@ from . import compare, report, runner
 
 
 def _csv(values: list[str]) -> list[str]:
-    return [v for item in values for v in item.split(",") if v]
+    return [v for item in values for v in runner.split_patterns(item)]
 
 
 def main(argv: list[str] | None = None) -> int:

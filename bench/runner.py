@@ -26,7 +26,7 @@ import pyperf
 ROOT = Path(__file__).resolve().parent.parent
 SUITES_DIR = Path(__file__).resolve().parent / "suites"
 sys.path.insert(0, str(SUITES_DIR))
-from common import name_matches  # noqa: E402 - the suites' own matching rule
+from common import name_matches, split_patterns  # noqa: E402, F401 - the suites' own rules; split_patterns is re-exported
 
 SUITES = ("spawn", "switch", "channels", "select", "sync", "scaling", "patterns", "scale")
 
@@ -217,8 +217,7 @@ def _salvage(build: BuildSpec, suite: str, patterns: list[str], settings: list[s
     failed: list[tuple[str, str]] = []
     for i, name in enumerate(names):
         one = tmp / f"{build.label}-{suite}-{i}.json"
-        # "," separates filter patterns; "?" matches the one in a name.
-        ok, b_why = _run_suite(build, suite, [name.replace(",", "?")], settings, one, extra,
+        ok, b_why = _run_suite(build, suite, [name], settings, one, extra,
                                quick, BENCH_TIMEOUT[profile])
         if ok:
             outs.append(one)

@@ -228,3 +228,9 @@ def test_driver_keeps_every_benchmark_but_the_one_that_crashes(tmp_path: Path) -
     assert [m.split(" (")[0] for m in run["missing"]] == ["x: atomic_add[gort]"]
     assert "**missing** (crashed or timed out): x: atomic_add[gort]" in \
         (tmp_path / "README.md").read_text()
+
+
+def test_patterns_split_on_commas_outside_brackets() -> None:
+    assert runner.split_patterns("scaling[gort,procs=2],pingpong*") == \
+        ["scaling[gort,procs=2]", "pingpong*"]
+    assert runner.split_patterns("a,,b") == ["a", "b"]

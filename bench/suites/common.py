@@ -12,6 +12,7 @@ from __future__ import annotations
 import fnmatch
 import os
 import platform
+import re
 import sys
 import sysconfig
 import time
@@ -26,7 +27,15 @@ INHERITED_ENV = ("PYTHON_GIL,GORT_MAXPROCS,GORT_BENCH_FILTER,GORT_BENCH_QUICK,"
                  "GORT_BENCH_SLOWDOWN,GORT_BENCH_CRASH,GORT_BENCH_EXTRA,GORT_BUILD_LABEL")
 QUICK = os.environ.get("GORT_BENCH_QUICK") == "1"
 _LIST = os.environ.get("GORT_BENCH_LIST") == "1"  # print the names, measure nothing
-_FILTER = [p for p in os.environ.get("GORT_BENCH_FILTER", "").split(",") if p]
+
+
+def split_patterns(text: str) -> list[str]:
+    """Comma-separated patterns; a comma inside [...] belongs to its name
+    (``scaling[gort,procs=2]``)."""
+    return [p for p in re.split(r",(?![^\[]*\])", text) if p]
+
+
+_FILTER = split_patterns(os.environ.get("GORT_BENCH_FILTER", ""))
 
 
 def record_extra(name: str, **values: float | int | str) -> None:
