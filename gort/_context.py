@@ -66,6 +66,11 @@ class Context:
     def _cancel_parent(self) -> _CancelCtx | None:
         return None
 
+    def _never_done(self) -> bool:
+        """True only when this context can never be cancelled (background and
+        values over it).  A user's own Context subclass may be: False."""
+        return False
+
 
 class _Background(Context):
     __slots__ = ("_done",)
@@ -81,6 +86,9 @@ class _Background(Context):
 
     def deadline(self) -> float | None:
         return None
+
+    def _never_done(self) -> bool:
+        return True
 
     def value(self, key: Any) -> Any:
         return None
@@ -195,6 +203,9 @@ class _ValueCtx(Context):
     def _cancel_parent(self) -> _CancelCtx | None:
         return self._parent._cancel_parent()
 
+    def _never_done(self) -> bool:
+        return self._parent._never_done()
+
     def __repr__(self) -> str:
         return f"<Context value {self._key!r}={self._value!r} of {self._parent!r}>"
 
@@ -212,7 +223,10 @@ def _done_case(ctx: Context | None) -> RecvCase[None] | None:
     ``Background().Done()`` is a nil channel) when ``ctx`` can never be
     cancelled, so a select on it costs nothing and a one-case select becomes
     the plain channel operation."""
-    if ctx is None or ctx._cancel_parent() is None:
+    if ctx is None:
+        return None
+    never = getattr(ctx, "_never_done", None)  # a duck-typed context has only done()
+    if never is not None and never():
         return None
     return ctx.done().recv_case()
 

@@ -630,14 +630,40 @@ def test_patterns_without_a_context_never_queue_on_a_done_channel() -> None:
     case = _done_case(gort.with_value(ctx, "k", 1))
     assert case is not None and case.chan is ctx.done().recv_case().chan
     cancel()
+    bg_chan = bg.done().recv_case().chan
+    before = bg_chan.statistics().receivers_waiting  # 0 unless an earlier test leaked
     src: Chan[int] = Chan()
     out = gort.patterns.worker_pool(lambda v: v + 1, gort.patterns.stage(lambda v: v * 2, src), 3)
     # The stage and 3 workers are blocked in their receive, and not on background.
     wait_until(lambda: src.statistics().receivers_waiting == 1, 10.0, "stage waiting")
-    bg_chan = bg.done().recv_case().chan
-    assert bg_chan.statistics().receivers_waiting == 0
+    assert bg_chan.statistics().receivers_waiting == before
     total = gort.go(lambda: sum(out))
     for v in range(100):
         src.send(v)
     src.close()
     assert total.result(timeout=JOIN) == 2 * 99 * 50 + 100
+
+
+def test_patterns_honour_a_users_own_context() -> None:
+    # Only background (and values over it) count as never done; a Context
+    # subclass of the user's own, or a duck-typed one, is selected on.
+    done: Chan[None] = Chan()
+
+    class Mine(gort.Context):
+        def done(self) -> gort.RecvChan[None]:
+            return done.recv_only()
+
+    class Duck:
+        def done(self) -> gort.RecvChan[None]:
+            return done.recv_only()
+
+    for ctx in (Mine(), Duck()):
+        src: Chan[int] = Chan()
+        out = gort.patterns.stage(lambda v: v, src, ctx=ctx)  # type: ignore[arg-type]
+        wait_until(lambda: done.statistics().receivers_waiting == 1, JOIN, "stage selecting")
+        assert src.statistics().receivers_waiting == 1
+        if isinstance(ctx, Duck):
+            done.close()
+        else:
+            done.send(None)  # wakes the stage's select on done: it stops
+        assert out.recv_ok(timeout=JOIN) == (None, False)
