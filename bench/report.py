@@ -131,8 +131,10 @@ def ratio_cell(a: Result, b: Result, invert: bool = False) -> str:
 
 
 def fmt_ratio(r: float) -> str:
-    """Two decimals, or three significant digits below 0.1 (0.0004, not 0.00)."""
-    return f"{r:.2f}" if r >= 0.1 else f"{r:.2g}"
+    """Two decimals; below 0.1, two significant digits (0.00038, not 0.00)."""
+    if r <= 0 or r >= 0.0995:
+        return f"{r:.2f}"
+    return f"{r:.{1 - math.floor(math.log10(r))}f}"
 
 
 def split_name(name: str) -> tuple[str, str, str]:

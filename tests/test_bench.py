@@ -203,6 +203,9 @@ def test_small_ratios_keep_their_digits() -> None:
     assert report.fmt_ratio(1.456) == "1.46"
     assert report.fmt_ratio(0.1) == "0.10"
     assert report.fmt_ratio(0.0004321) == "0.00043"
+    assert report.fmt_ratio(0.0996) == "0.10"
+    assert report.fmt_ratio(0.0123) == "0.012"
+    assert report.fmt_ratio(0.000043) == "0.000043"
     assert report.fmt_ratio(160.4) == "160.40"
 
 

@@ -515,6 +515,13 @@ def test_select_over_one_channel_twice_locks_it_once() -> None:
             assert s == Selected(s.index, 7, True) and len(ch) == 0
         ch.send(7)
     assert seen == {0, 1, 2}
+    # Two cases on one channel: its lock is taken once (the two-case path).
+    for _ in range(50):
+        r = select(ch.recv_case(), ch.send_case(9))
+        assert r in (Selected(0, 7, True), Selected(1, None, True))
+        if r.index == 1:
+            assert ch.recv() == 7 and ch.recv() == 9
+        ch.send(7)
 
 
 # --------------------------------------------------------------------------- one case
@@ -523,6 +530,8 @@ def test_one_case_select_is_the_plain_operation() -> None:
     ch: Chan[int] = Chan()
     g = gort.go(lambda: select(None, ch.recv_case(), None))
     wait_recv_waiting(ch, 1)
+    # It waits as a plain receive does (a select would say "[select]").
+    assert f"goroutine {g.id} [chan receive]: " in gort.dump()
     ch.send(5)
     assert g.result(timeout=JOIN) == Selected(1, 5, True)
     g = gort.go(lambda: select(None, ch.send_case(6)))

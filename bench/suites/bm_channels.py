@@ -4,8 +4,10 @@ gort channels with buffers 0, 1 and 128 against ``queue.Queue`` of the same
 size (``threading``) and ``asyncio.Queue``.  ``chan_pp_*`` has P producers and
 P consumers on one channel (P = ``max_procs()``; ``os.cpu_count()`` threads for
 the baseline); ``chan_work_*`` adds a little CPU work per item in the consumer
-(``WORK`` loop iterations), where parallel consumers can pay off.  Go's
-reference is ChanProdCons0/10/100 and ChanProdConsWork0/10/100 in chan_test.go.
+(``WORK`` loop iterations; Go's ChanProdConsWork also works in the producer),
+where parallel consumers can pay off.  The P -> P times include starting the
+producers and consumers, for every implementation.  Go's reference is
+ChanProdCons0/10/100 and ChanProdConsWork0/10/100 in chan_test.go.
 """
 
 from __future__ import annotations

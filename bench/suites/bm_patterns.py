@@ -11,9 +11,11 @@
   for the baselines), per published value.
 * ``pipeline``: generate -> 3 stages (``patterns.stage``, each adds 1) ->
   consumer, 16-slot channels, per item.
-* ``cancel``: cancellation latency: ``CANCEL_WORKERS`` workers parked on a
-  context's done channel (``threading.Event`` / ``asyncio.Event`` for the
-  baselines); the time from ``cancel()`` until every worker has stopped.
+* ``cancel``: cancellation latency: ``CANCEL_WORKERS`` workers parked in a
+  select on a job channel and a context's done channel (threads waiting on one
+  ``threading.Event``; asyncio tasks waiting in ``Queue.get()``, cancelled with
+  ``Task.cancel()``); the time from ``cancel()`` until every worker has
+  stopped.  The clock starts once every worker is seen parked.
 
 The coroutine forms (``[gort-async]``) are written by hand with ``async``
 channel operations: the ``patterns`` helpers start plain goroutines.
@@ -26,6 +28,7 @@ import os
 import queue
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from common import bench_time, make_runner, scaled
@@ -129,9 +132,12 @@ def prodcons_asyncio(loops: int) -> float:
 
     async def main() -> float:
         q: asyncio.Queue[int | None] = asyncio.Queue(CAP)
+        stop = asyncio.Event()
 
         async def producer() -> None:
             for v in range(n):
+                if stop.is_set():  # the done check every other form pays too
+                    break
                 await q.put(v)
             await q.put(None)
 
@@ -140,6 +146,7 @@ def prodcons_asyncio(loops: int) -> float:
         count = 0
         while await q.get() is not None:
             count += 1
+        stop.set()
         await task
         dt = time.perf_counter() - t0
         assert count == n
@@ -468,6 +475,15 @@ def pipeline_asyncio(loops: int) -> float:
 
 # -- cancellation latency ----------------------------------------------------
 
+def _wait_for(pred: Callable[[], bool]) -> None:
+    """Setup, outside the timed region: poll until every worker is parked."""
+    deadline = time.monotonic() + 30
+    while not pred():
+        if time.monotonic() > deadline:
+            raise RuntimeError("workers did not park within 30 s")
+        time.sleep(0.0002)
+
+
 def _cancel_once_gort(coroutines: bool) -> float:
     ctx, cancel = gort.with_cancel(gort.background())
     jobs: gort.Chan[int] = gort.Chan()
@@ -488,6 +504,8 @@ def _cancel_once_gort(coroutines: bool) -> float:
     for _ in range(CANCEL_WORKERS):
         stopped.go(aworker if coroutines else worker)
     parked.wait()
+    done_chan = ctx.done().recv_case().chan
+    _wait_for(lambda: done_chan.statistics().receivers_waiting == CANCEL_WORKERS)
     t0 = time.perf_counter()
     cancel()
     stopped.wait()
@@ -514,6 +532,8 @@ def _cancel_once_threading() -> float:
     for t in ts:
         t.start()
     parked.wait()
+    waiters = cancelled._cond._waiters  # type: ignore[attr-defined]  # CPython's Event
+    _wait_for(lambda: len(waiters) == CANCEL_WORKERS)
     t0 = time.perf_counter()
     cancelled.set()
     for t in ts:

@@ -1,8 +1,10 @@
 """select: 2- and 4-way select throughput, and a select with default.
 
 ``select2`` / ``select4``: one consumer selects over 2 (4) channels of 128
-slots, each fed by its own producer, until all are closed (a closed case is
-replaced by ``None``, Go's nil-channel idiom); the time is per item received.
+slots, each fed by its own producer, until all are closed; a closed case is
+replaced by a receive on a channel that never becomes ready, so every select
+stays 2- (4-) way to the end; the time is per item received, producers'
+start included.
 asyncio's nearest equivalent is ``asyncio.wait(..., FIRST_COMPLETED)`` over one
 pending ``get()`` task per queue.  ``threading`` has no select.
 
@@ -37,7 +39,8 @@ def select_gort(loops: int, ways: int) -> float:
         ch.close()
 
     def consumer() -> float:
-        cases: list[gort.RecvCase[int] | None] = [c.recv_case() for c in chans]
+        cases = [c.recv_case() for c in chans]
+        never = gort.Chan[int]().recv_case()  # replaces a closed case
         select = gort.select
         count, open_ = 0, ways
         t0 = time.perf_counter()
@@ -48,7 +51,7 @@ def select_gort(loops: int, ways: int) -> float:
             if ok:
                 count += 1
             else:
-                cases[idx] = None
+                cases[idx] = never
                 open_ -= 1
         dt = time.perf_counter() - t0
         assert count == per * ways
@@ -68,7 +71,8 @@ def select_gort_async(loops: int, ways: int) -> float:
         ch.close()
 
     async def consumer() -> float:
-        cases: list[gort.RecvCase[int] | None] = [c.recv_case() for c in chans]
+        cases = [c.recv_case() for c in chans]
+        never = gort.Chan[int]().recv_case()  # replaces a closed case
         aselect = gort.aselect
         count, open_ = 0, ways
         t0 = time.perf_counter()
@@ -79,7 +83,7 @@ def select_gort_async(loops: int, ways: int) -> float:
             if ok:
                 count += 1
             else:
-                cases[idx] = None
+                cases[idx] = never
                 open_ -= 1
         dt = time.perf_counter() - t0
         assert count == per * ways
