@@ -144,8 +144,8 @@ def bench(session: nox.Session) -> None:
     # tabulate, and matplotlib for the plots); every benchmark runs in a fresh
     # process of its own build.
     driver = _report_venv(session, builds[0].interpreter)
-    cmd = [driver, "-m", "bench", "run", "--command",
-           " ".join(["nox -s bench", *session.posargs]).strip(), *plan, *args]
+    shown = " ".join(["nox -s bench", *(["--", *session.posargs] if session.posargs else [])])
+    cmd = [driver, "-m", "bench", "run", "--command", shown, *plan, *args]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     rc = subprocess.run(cmd, cwd=ROOT, env=env).returncode
     if rc:
