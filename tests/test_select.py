@@ -530,6 +530,7 @@ def test_one_case_select_is_the_plain_operation() -> None:
     ch: Chan[int] = Chan()
     g = gort.go(lambda: select(None, ch.recv_case(), None))
     wait_recv_waiting(ch, 1)
+    wait_until(lambda: g.state is gort.GState.PARKED, JOIN, "the receiver parked")
     # It waits as a plain receive does (a select would say "[select]").
     assert f"goroutine {g.id} [chan receive]: " in gort.dump()
     ch.send(5)
