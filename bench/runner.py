@@ -15,10 +15,13 @@ import json
 import os
 import platform
 import re
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pyperf
@@ -138,8 +141,9 @@ def run(builds: list[BuildSpec], suites: list[str], bench_patterns: list[str], p
         settings = SINGLE_SHOT.get(suite, PROFILES[profile])
         out = tmp / f"{build.label}-{suite}.json"
         extra = tmp / f"{build.label}-{suite}.extra.jsonl"
+        show = _progress(suite, bench_patterns, quick)
         ok, why = _run_suite(build, suite, bench_patterns, settings, out, extra, quick,
-                             SUITE_TIMEOUT[profile])
+                             SUITE_TIMEOUT[profile], show)
         done: set[str] = set()
         if not ok and out.exists():  # pyperf writes the file after each benchmark
             try:
@@ -150,16 +154,12 @@ def run(builds: list[BuildSpec], suites: list[str], bench_patterns: list[str], p
         if not ok:
             print(f"    FAILED: {why}", flush=True)
             _salvage(build, suite, bench_patterns, settings, tmp, extra, quick, profile,
-                     done, outs, missing, why)
+                     done, outs, missing, why, show)
         if outs and extra.exists():
             lines = [json.loads(line) for line in extra.read_text().splitlines() if line]
             by_name = {e["name"]: e for e in lines}  # a rerun benchmark: its last record
             extras.setdefault(build.label, []).extend(by_name.values())
-        for o in outs:
-            per_build[build.label].append(o)
-            for bench in pyperf.BenchmarkSuite.load(str(o)).get_benchmarks():
-                print(f"    {bench.get_name():<34} {bench.format_value(bench.mean())}",
-                      flush=True)
+        per_build[build.label].extend(outs)
     for label, parts in per_build.items():
         if not parts:
             continue
@@ -194,6 +194,26 @@ def run(builds: list[BuildSpec], suites: list[str], bench_patterns: list[str], p
     return 0
 
 
+def _progress(suite: str, patterns: list[str], quick: bool) -> Callable[[str], None]:
+    """Print each benchmark's result line as it arrives, numbered k/n in its suite."""
+    try:
+        n = sum(1 for b in suite_benchmarks(suite, quick)
+                if not patterns or any(name_matches(b, p) for p in patterns))
+    except ListingError:
+        n = 0
+    k = 0
+
+    def show(line: str) -> None:
+        nonlocal k
+        if "[" in line.split(": ", 1)[0]:  # "name[impl]: Mean +- std dev: ..."
+            k += 1
+            print(f"    ({k}/{n or '?'}) {line}", flush=True)
+        else:
+            print(f"    {line}", flush=True)
+
+    return show
+
+
 def _summary(why: str) -> str:
     """The first line of a failure: its exit status and root cause."""
     return why.strip().splitlines()[0] if why.strip() else ""
@@ -201,7 +221,7 @@ def _summary(why: str) -> str:
 
 def _salvage(build: BuildSpec, suite: str, patterns: list[str], settings: list[str], tmp: Path,
              extra: Path, quick: bool, profile: str, done: set[str], outs: list[Path],
-             missing: list[str], why: str) -> None:
+             missing: list[str], why: str, show: Callable[[str], None]) -> None:
     """A suite crashed or hung: run each benchmark it did not finish on its own,
     so that only the ones that fail themselves are missing."""
     try:
@@ -218,7 +238,7 @@ def _salvage(build: BuildSpec, suite: str, patterns: list[str], settings: list[s
     for i, name in enumerate(names):
         one = tmp / f"{build.label}-{suite}-{i}.json"
         ok, b_why = _run_suite(build, suite, [name], settings, one, extra,
-                               quick, BENCH_TIMEOUT[profile])
+                               quick, BENCH_TIMEOUT[profile], show)
         if ok:
             outs.append(one)
         else:
@@ -243,9 +263,11 @@ def _root_cause(text: str) -> str:
 
 
 def _run_suite(build: BuildSpec, suite: str, patterns: list[str], settings: list[str],
-               out: Path, extra: Path, quick: bool, timeout: int) -> tuple[bool, str]:
+               out: Path, extra: Path, quick: bool, timeout: int,
+               show: Callable[[str], None] | None = None) -> tuple[bool, str]:
     """One suite script (or the benchmarks of it matching ``patterns``) under
-    pyperf in ``build``'s own processes.  Returns (succeeded, why not)."""
+    pyperf in ``build``'s own processes, passing each line it prints (a
+    benchmark's result, as it finishes) to ``show``.  Returns (succeeded, why not)."""
     env = {k: v for k, v in os.environ.items() if k != "PYTHON_GIL"}
     if build.gil:
         env["PYTHON_GIL"] = build.gil
@@ -258,16 +280,45 @@ def _run_suite(build: BuildSpec, suite: str, patterns: list[str], settings: list
     env["GORT_BENCH_EXTRA"] = str(extra)
     cmd = [build.python, str(SUITES_DIR / f"bm_{suite}.py"), "-o", str(out), "--quiet",
            *settings]
+    # Its own process group, so a timeout kills pyperf's worker processes too.
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=os.name == "posix")
+    err: list[str] = []
+    reader = threading.Thread(target=lambda: err.append(proc.stderr.read()))  # type: ignore[union-attr]
+    reader.start()
+    expired: list[bool] = []
+
+    def expire() -> None:
+        expired.append(True)
+        try:
+            if os.name == "posix":
+                os.killpg(proc.pid, signal.SIGKILL)
+            else:
+                proc.kill()
+        except ProcessLookupError:
+            pass
+
+    killer = threading.Timer(timeout, expire)
+    killer.start()
+    lines: list[str] = []
     try:
-        r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
+        assert proc.stdout is not None
+        for line in proc.stdout:  # pyperf prints each benchmark's result when done
+            lines.append(line)
+            if show is not None and line.strip():
+                show(line.rstrip("\n"))
+        rc = proc.wait()
+    finally:
+        killer.cancel()
+        reader.join()
+    if expired:
         return False, f"timed out after {timeout} s"
-    if r.returncode == 0 and out.exists():
+    if rc == 0 and out.exists():
         return True, ""
-    text = (r.stderr or r.stdout).strip()
-    if r.returncode == 0:
+    text = ("".join(err) or "".join(lines)).strip()
+    if rc == 0:
         return False, "exit 0 but no result: no benchmark matched the filter"
-    return False, f"exit {r.returncode}: {_root_cause(text)}\n{text[-800:]}"
+    return False, f"exit {rc}: {_root_cause(text)}\n{text[-800:]}"
 
 
 def _merge(parts: list[Path], keep: Path | None = None,

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -237,3 +238,20 @@ def test_patterns_split_on_commas_outside_brackets() -> None:
     assert runner.split_patterns("scaling[gort,procs=2],pingpong*") == \
         ["scaling[gort,procs=2]", "pingpong*"]
     assert runner.split_patterns("a,,b") == ["a", "b"]
+
+
+@pytest.mark.timeout(120)
+def test_a_suite_past_its_timeout_is_killed_and_reported(tmp_path: Path) -> None:
+    build = runner.BuildSpec("x", "", sys.executable)
+    seen: list[str] = []
+    t0 = time.monotonic()
+    # Left alone, its worker would run for a minute or more.
+    ok, why = runner._run_suite(build, "scaling", [], ["--processes=1", "--values=400"],
+                                tmp_path / "out.json", tmp_path / "extra.jsonl", False, 2,
+                                seen.append)
+    assert (ok, why) == (False, "timed out after 2 s")
+    # Killed with its workers, not waited for (their pipe would stay open).
+    assert time.monotonic() - t0 < 30
+    if sys.platform == "linux":  # pyperf's worker processes were killed too
+        ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+        assert str(tmp_path / "out.json") not in ps and "bm_scaling.py --worker" not in ps
