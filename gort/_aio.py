@@ -29,17 +29,13 @@ import types
 from collections.abc import Callable, Generator
 from typing import Any
 
-from . import _runtime, _timers
+from . import _runtime, _timeout, _timers, _waitq
 
 _monotonic = time.monotonic
 
 
-def waker() -> tuple[Callable[[], Any], asyncio.Future[None] | None]:
-    """The wake function for the current coroutine, and its asyncio future if any."""
-    m = _runtime._tls.m
-    cg = m.cg if m is not None else None
-    if cg is not None:
-        return cg._wake, None
+def asyncio_waker() -> tuple[Callable[[], Any], asyncio.Future[None]]:
+    """The wake function of the current asyncio task, and the future it awaits."""
     try:
         loop = asyncio.get_running_loop()
     except RuntimeError:
@@ -125,16 +121,19 @@ def suspend(locks: tuple[Any, ...], fut: asyncio.Future[None] | None, timeout: f
         else None
     try:
         yield from fut.__await__()
-    except asyncio.CancelledError:
+    except BaseException as e:
         if handle is not None:
             handle.cancel()
         if abort(token):
             raise
-        # The operation completed while we were being cancelled: keep its result
-        # and let the cancellation hit the task's next await instead.
-        task = asyncio.current_task()
-        if task is not None:
-            task.cancel()
+        # The operation completed while we were being interrupted: keep its
+        # result and let the interruption hit the task's next await instead.
+        if isinstance(e, asyncio.CancelledError):
+            task = asyncio.current_task()
+            if task is not None:
+                task.cancel()
+        else:
+            _waitq._redeliver(e)
         return True
     if handle is not None:
         handle.cancel()
@@ -143,33 +142,8 @@ def suspend(locks: tuple[Any, ...], fut: asyncio.Future[None] | None, timeout: f
     return True
 
 
-@types.coroutine
-def yield_locks(locks: tuple[Any, ...]) -> Generator[Any, Any]:
-    """Park the current coroutine goroutine (only in one), releasing ``locks``."""
-    yield locks
-
-
 def ajoin(g: _runtime.Goroutine[Any], timeout: float | None) -> Any:
-    return _ajoin(g, timeout)
-
-
-@types.coroutine
-def _ajoin(g: _runtime.Goroutine[Any], timeout: float | None) -> Generator[Any, Any, bool]:
-    if g._done:
-        return True
-    lock = g._lock
-    lock.acquire()
-    try:
-        if g._done:
-            lock.release()
-            return True
-        wake, fut = waker()
-        assert g._joiners is not None
-        g._joiners.append(wake)
-    except BaseException:
-        lock.release()
-        raise
-    return (yield from suspend((lock,), fut, timeout, g._abort_join, wake, "goroutine join"))
+    return g._join_body(timeout, False)
 
 
 def _wake_sleeper(g: _runtime.Goroutine[Any]) -> None:
@@ -191,27 +165,47 @@ def _asleep_gort(seconds: float) -> Generator[Any, Any]:
 
 
 def asleep(seconds: float) -> Any:
-    """Coroutine form of ``sleep``: ``await gort.asleep(s)``."""
+    """Coroutine form of ``sleep``: ``await gort.asleep(s)`` (``math.inf``: forever)."""
+    t = _timeout.delay(seconds, "sleep duration")
     if _runtime.current_coroutine_goroutine() is None:
-        return asyncio.sleep(max(seconds, 0.0))
-    if seconds <= 0:
+        return asyncio.sleep(t) if t is not None else asyncio.get_running_loop().create_future()
+    if t is None:
+        return _asleep_forever()
+    if t <= 0:
         return _runtime._gosched_coro()
-    return _asleep_gort(seconds)
+    return _asleep_gort(t)
+
+
+@types.coroutine
+def _asleep_forever() -> Generator[Any, Any]:
+    g = _runtime.current_coroutine_goroutine()
+    assert g is not None
+    lock = g._lock
+    lock.acquire()
+    g._wait_reason = "sleep"
+    g._timed_park = True  # a sleep is not a deadlock, even a sleep forever
+    yield (lock,)
+    raise AssertionError("nothing wakes a goroutine sleeping forever")
 
 
 def sleep(seconds: float) -> None:
-    """Pause the calling goroutine for ``seconds``, giving its processor away."""
-    parker = _runtime.current_parker()
-    if seconds <= 0:
+    """Pause the calling goroutine for ``seconds``, giving its processor away
+    (``math.inf``: forever)."""
+    t = _timeout.delay(seconds, "sleep duration")
+    if t is not None and t <= 0:
         _runtime.gosched()
         return
-    deadline = _monotonic() + seconds
+    parker = _runtime.current_parker()
+    if t is None:
+        while True:
+            _waitq.park_thread(parker, _timeout.FOREVER, _always, None, "sleep")
+    deadline = _monotonic() + t
     while True:
         left = deadline - _monotonic()
         if left <= 0:
             return
         # Nothing ever wakes this parker early; a timeout is the only way out.
-        _runtime.park(parker, left, _always, None, "sleep")
+        _waitq.park_thread(parker, left, _always, None, "sleep")
 
 
 def _always(_: object) -> bool:

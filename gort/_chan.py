@@ -1,10 +1,13 @@
 """Channels: Go's ``chan T`` with its exact semantics (gort's ``chan.go``).
 
 A ``Chan`` is plain data: a ring buffer of values, a queue of blocked senders and
-a queue of blocked receivers.  A blocked operation is a ``_Waiter`` (Go's
+a queue of blocked receivers.  A blocked operation is a ``Waiter`` (Go's
 ``sudog``): a small record naming how to wake its goroutine, the value it carries
 or receives, and, for ``select``, the select it belongs to.  Parking, waking and
-the hand-off of processors live in ``_runtime``; this module never sleeps itself.
+the hand-off of processors live in ``_waitq``; this module never sleeps itself.
+Each blocking operation is one body (``_send``, ``_recv``) run in every world
+(plain caller, coroutine goroutine, asyncio task); the plain forms keep an
+inlined fast path in front of it.
 
 Lock ownership (there is no GIL on 3.13t):
 
@@ -37,14 +40,17 @@ timed-out receive never consumes a value).
 from __future__ import annotations
 
 import dataclasses
+import functools
+import os
 import threading
 import types
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Generator, Iterator
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from . import _aio, _runtime
+from . import _waitq
 from ._errors import ChanClosed
+from ._waitq import Waiter, WaitQueue, checked, dequeue, headroom, park, protect, run, waker
 
 if TYPE_CHECKING:
     from ._select import RecvCase, SendCase
@@ -61,30 +67,18 @@ class _Select:
 
     def __init__(self) -> None:
         self.claim = threading.Lock()  # acquired once, by whoever fires the select
-        self.winner: _Waiter | None = None
+        self.winner: Waiter | None = None
 
 
-class _Waiter:
-    """One blocked channel operation (Go's sudog)."""
-
-    __slots__ = ("elem", "index", "ok", "sel", "wake")
-
-    def __init__(self, wake: Callable[[], Any], elem: Any = None,
-                 sel: _Select | None = None, index: int = -1) -> None:
-        self.wake = wake
-        self.elem = elem  # the value to send, or the value received
-        self.ok = False  # recv: a value was received; send: it was delivered
-        self.sel = sel
-        self.index = index  # the select case this waiter stands for
-
-
-def _take(q: deque[_Waiter]) -> _Waiter | None:
+def _take(q: WaitQueue) -> Waiter | None:
     """Dequeue the first live waiter, claiming its select; drop dead ones.
 
     Called with the channel lock held.
     """
-    while q:
-        w = q.popleft()
+    while True:
+        w = q.pop()
+        if w is None:
+            return None
         sel = w.sel
         if sel is None:
             return w
@@ -92,7 +86,6 @@ def _take(q: deque[_Waiter]) -> _Waiter | None:
             sel.winner = w
             return w
         # That select already fired elsewhere (or timed out): drop its waiter.
-    return None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -214,16 +207,16 @@ class Chan(SendChan[T], RecvChan[T]):
             raise TypeError(f"Chan capacity must be an int, got {type(cap).__name__}")
         if cap < 0:
             raise ValueError(f"Chan capacity must be >= 0, got {cap}")
-        self._lock = threading.Lock()
+        self._lock = lock = threading.Lock()
         self._cap = cap
         self._buf: deque[T] = deque()
-        self._sendq: deque[_Waiter] = deque()
-        self._recvq: deque[_Waiter] = deque()
+        self._sendq = WaitQueue(lock)
+        self._recvq = WaitQueue(lock)
         self._closed = False
 
     # -- send
 
-    def _send_now(self, value: T) -> _Waiter | bool:
+    def _send_now(self, value: T) -> Waiter | bool:
         """With the lock held: complete a send if possible.
 
         Returns the receiver to wake, True if the value went into the buffer,
@@ -241,28 +234,45 @@ class Chan(SendChan[T], RecvChan[T]):
             return True
         return False
 
+    @types.coroutine
+    def _send(self, value: T, timeout: float | None, sync: bool) -> Generator[Any, Any]:
+        """The one body of a send, in every world (see ``_waitq``)."""
+        lock = self._lock
+        lock.acquire()
+        try:
+            r = self._send_now(value)
+            if r is False:
+                timeout = checked(timeout)
+                if timeout == 0.0:
+                    raise TimeoutError("send timed out")
+                headroom()
+                wake, token = waker(sync)
+                w = Waiter(wake, token, value)
+                self._sendq.push(w)
+        except BaseException:
+            lock.release()
+            raise
+        if r is not False:
+            lock.release()
+            if r is not True:
+                r.wake()
+            return
+        if not (yield from park(token, (lock,), timeout, dequeue, w, "chan send")):
+            raise TimeoutError("send timed out")
+        if not w.ok:
+            raise ChanClosed("send on closed channel")
+
     def send(self, value: T, timeout: float | None = None) -> None:
         """Send ``value``, blocking until a receiver takes it (unbuffered) or the
         buffer has room.  Raises ``ChanClosed`` if the channel is or gets closed,
         ``TimeoutError`` if ``timeout`` seconds pass first (nothing is sent then).
         """
-        with self._lock:
+        with self._lock:  # the fast path, inlined
             r = self._send_now(value)
-            if r is False:
-                if timeout is not None and timeout <= 0:
-                    raise TimeoutError("send timed out")
-                parker = _runtime.current_parker()
-                w = _Waiter(parker.release, value)
-                self._sendq.append(w)
-        if r is True:
-            return
-        if r is not False:
+        if r is False:
+            run(self._send(value, timeout, True))
+        elif r is not True:
             r.wake()
-            return
-        if not _runtime.park(parker, timeout, self._abort_send, w, "chan send"):
-            raise TimeoutError("send timed out")
-        if not w.ok:
-            raise ChanClosed("send on closed channel")
 
     def try_send(self, value: T) -> bool:
         """Send without blocking; False if the send would block."""
@@ -274,17 +284,13 @@ class Chan(SendChan[T], RecvChan[T]):
             r.wake()
         return True
 
-    def _abort_send(self, w: _Waiter) -> bool:
-        with self._lock:
-            try:
-                self._sendq.remove(w)
-            except ValueError:
-                return False
-            return True
+    def asend(self, value: T, timeout: float | None = None) -> Any:
+        """Coroutine form of ``send``: ``await ch.asend(v)``."""
+        return self._send(value, timeout, False)
 
     # -- receive
 
-    def _recv_now(self) -> tuple[Any, bool, _Waiter | None]:
+    def _recv_now(self) -> tuple[Any, bool, Waiter | None]:
         """With the lock held: complete a receive if possible.
 
         Returns (value, ok, sender to wake); value is _NOT_READY if the receive
@@ -308,24 +314,40 @@ class Chan(SendChan[T], RecvChan[T]):
             return None, False, None
         return _NOT_READY, False, None
 
-    def _recv(self, timeout: float | None) -> tuple[Any, bool]:
-        with self._lock:
+    @types.coroutine
+    def _recv(self, timeout: float | None, sync: bool,
+              value_only: bool) -> Generator[Any, Any, Any]:
+        """The one body of a receive, in every world (see ``_waitq``)."""
+        lock = self._lock
+        lock.acquire()
+        try:
             v, ok, s = self._recv_now()
             if v is _NOT_READY:
-                if timeout is not None and timeout <= 0:
+                timeout = checked(timeout)
+                if timeout == 0.0:
                     raise TimeoutError("receive timed out")
-                parker = _runtime.current_parker()
-                w = _Waiter(parker.release)
-                self._recvq.append(w)
-        if v is not _NOT_READY:
+                headroom()
+                wake, token = waker(sync)
+                w = Waiter(wake, token)
+                self._recvq.push(w)
+        except BaseException:
+            lock.release()
+            raise
+        if v is _NOT_READY:
+            if not (yield from park(token, (lock,), timeout, dequeue, w, "chan receive")):
+                raise TimeoutError("receive timed out")
+            v = w.elem
+            ok = w.ok
+            w.elem = None
+        else:
+            lock.release()
             if s is not None:
                 s.wake()
+        if not value_only:
             return v, ok
-        if not _runtime.park(parker, timeout, self._abort_recv, w, "chan receive"):
-            raise TimeoutError("receive timed out")
-        v = w.elem
-        w.elem = None
-        return v, w.ok
+        if not ok:
+            raise ChanClosed("receive from closed channel")
+        return v
 
     def recv(self, timeout: float | None = None) -> T:
         """Receive a value, blocking until one is available.
@@ -333,14 +355,25 @@ class Chan(SendChan[T], RecvChan[T]):
         Raises ``ChanClosed`` once the channel is closed and drained, and
         ``TimeoutError`` if ``timeout`` seconds pass first (nothing is consumed).
         """
-        v, ok = self._recv(timeout)
+        with self._lock:  # the fast path, inlined
+            v, ok, s = self._recv_now()
+        if v is _NOT_READY:
+            return run(self._recv(timeout, True, True))  # type: ignore[no-any-return]
+        if s is not None:
+            s.wake()
         if not ok:
             raise ChanClosed("receive from closed channel")
         return v  # type: ignore[no-any-return]
 
     def recv_ok(self, timeout: float | None = None) -> tuple[T | None, bool]:
         """Go's ``v, ok := <-ch``: ``(None, False)`` once closed and drained."""
-        return self._recv(timeout)
+        with self._lock:  # the fast path, inlined
+            v, ok, s = self._recv_now()
+        if v is _NOT_READY:
+            return run(self._recv(timeout, True, False))  # type: ignore[no-any-return]
+        if s is not None:
+            s.wake()
+        return v, ok
 
     def try_recv(self) -> tuple[T | None, bool]:
         """Receive without blocking: ``(None, False)`` if nothing is ready.
@@ -357,103 +390,13 @@ class Chan(SendChan[T], RecvChan[T]):
             raise ChanClosed("receive from closed channel")
         return v, True
 
-    def _abort_recv(self, w: _Waiter) -> bool:
-        with self._lock:
-            try:
-                self._recvq.remove(w)
-            except ValueError:
-                return False
-            return True
-
-    # -- coroutine forms
-
-    def asend(self, value: T, timeout: float | None = None) -> Any:
-        """Coroutine form of ``send``: ``await ch.asend(v)``."""
-        return self._asend(value, timeout)
-
-    @types.coroutine
-    def _asend(self, value: T, timeout: float | None) -> Generator[Any, Any]:
-        lock = self._lock
-        lock.acquire()
-        try:
-            r = self._send_now(value)
-            if r is False:
-                if timeout is not None and timeout <= 0:
-                    raise TimeoutError("send timed out")
-                m = _runtime._tls.m
-                cg = m.cg if m is not None else None
-                if cg is not None:
-                    w = _Waiter(cg._wake, value)
-                else:
-                    wake, fut = _aio.waker()
-                    w = _Waiter(wake, value)
-                self._sendq.append(w)
-        except BaseException:
-            lock.release()
-            raise
-        if r is not False:
-            lock.release()
-            if r is not True:
-                r.wake()
-            return
-        if cg is not None and timeout is None:  # the common case, inlined
-            cg._wait_reason = "chan send"
-            cg._timed_park = False
-            yield (lock,)
-        elif not (yield from _aio.suspend((lock,), None if cg is not None else fut, timeout,
-                                          self._abort_send, w, "chan send")):
-            raise TimeoutError("send timed out")
-        if not w.ok:
-            raise ChanClosed("send on closed channel")
-
-    @types.coroutine
-    def _arecv(self, timeout: float | None, value_only: bool) -> Generator[Any, Any, Any]:
-        lock = self._lock
-        lock.acquire()
-        try:
-            v, ok, s = self._recv_now()
-            if v is _NOT_READY:
-                if timeout is not None and timeout <= 0:
-                    raise TimeoutError("receive timed out")
-                m = _runtime._tls.m
-                cg = m.cg if m is not None else None
-                if cg is not None:
-                    w = _Waiter(cg._wake)
-                else:
-                    wake, fut = _aio.waker()
-                    w = _Waiter(wake)
-                self._recvq.append(w)
-        except BaseException:
-            lock.release()
-            raise
-        if v is _NOT_READY:
-            if cg is not None and timeout is None:  # the common case, inlined
-                cg._wait_reason = "chan receive"
-                cg._timed_park = False
-                yield (lock,)
-            elif not (yield from _aio.suspend((lock,), None if cg is not None else fut,
-                                              timeout, self._abort_recv, w, "chan receive")):
-                raise TimeoutError("receive timed out")
-            v = w.elem
-            ok = w.ok
-            w.elem = None
-        else:
-            lock.release()
-            if s is not None:
-                s.wake()
-        if not value_only:
-            return v, ok
-        if not ok:
-            raise ChanClosed("receive from closed channel")
-        return v
-
     def arecv_ok(self, timeout: float | None = None) -> Any:
         """Coroutine form of ``recv_ok``: ``v, ok = await ch.arecv_ok()``."""
-        return self._arecv(timeout, False)
+        return self._recv(timeout, False, False)
 
     def arecv(self, timeout: float | None = None) -> Any:
         """Coroutine form of ``recv``: ``v = await ch.arecv()``."""
-        return self._arecv(timeout, True)
+        return self._recv(timeout, False, True)
 
     # -- close
 
@@ -465,7 +408,7 @@ class Chan(SendChan[T], RecvChan[T]):
             if self._closed:
                 raise ChanClosed("close of closed channel")
             self._closed = True
-            woken: list[_Waiter] = []
+            woken: list[Waiter] = []
             for q in (self._recvq, self._sendq):
                 while True:
                     w = _take(q)
@@ -510,6 +453,31 @@ class Chan(SendChan[T], RecvChan[T]):
     def __len__(self) -> int:
         return len(self._buf)
 
+    def __bool__(self) -> bool:
+        """A channel is always true, even empty: ``if ch:`` asks "is there a
+        channel", as Go's ``ch != nil`` does, never "does it hold values"."""
+        return True
+
+    def _check_invariants(self) -> None:
+        """Verify the channel's invariants (Go's ``debugChan``); AssertionError if
+        one is broken.  Run by tests, and after every operation under GORT_DEBUG=1."""
+        with self._lock:
+            self._sendq.check()
+            self._recvq.check()
+            live_recv = [w for w in self._recvq if w.sel is None or not w.sel.claim.locked()]
+            live_send = [w for w in self._sendq if w.sel is None or not w.sel.claim.locked()]
+            # Both sides may wait only as the two cases of one select on this channel.
+            sels = {id(w.sel) for w in live_recv + live_send}
+            assert not (live_recv and live_send) or (len(sels) == 1 and None not in
+                                                      [w.sel for w in live_recv]), \
+                "senders and receivers both waiting"
+            assert len(self._buf) <= self._cap, "buffer over capacity"
+            assert not (self._buf and live_recv), "receivers waiting on a non-empty buffer"
+            assert not (len(self._buf) < self._cap and live_send), \
+                "senders waiting on a buffer with room"
+            assert not (self._closed and (self._recvq or self._sendq)), \
+                "waiters on a closed channel"
+
     def statistics(self) -> ChanStatistics:
         with self._lock:
             return ChanStatistics(cap=self._cap, len=len(self._buf), closed=self._closed,
@@ -522,7 +490,30 @@ class Chan(SendChan[T], RecvChan[T]):
                 f"recvq={len(self._recvq)}{closed}>")
 
 
-class _RecvView(RecvChan[T]):
+class _View(Generic[T]):
+    """What both one-direction views of a channel share."""
+
+    __slots__ = ()
+    _ch: Chan[T]
+
+    @property
+    def cap(self) -> int:
+        """The channel's capacity."""
+        return self._ch.cap
+
+    @property
+    def closed(self) -> bool:
+        """True once the channel is closed."""
+        return self._ch.closed
+
+    def __len__(self) -> int:
+        return len(self._ch)
+
+    def __bool__(self) -> bool:
+        return True
+
+
+class _RecvView(_View[T], RecvChan[T]):
     __slots__ = ("_ch", "arecv", "arecv_ok", "recv", "recv_case", "recv_ok", "try_recv")
 
     def __init__(self, ch: Chan[T]) -> None:
@@ -534,22 +525,11 @@ class _RecvView(RecvChan[T]):
         self.try_recv = ch.try_recv  # type: ignore[method-assign]
         self.recv_case = ch.recv_case  # type: ignore[method-assign]
 
-    @property
-    def cap(self) -> int:
-        return self._ch.cap
-
-    @property
-    def closed(self) -> bool:
-        return self._ch.closed
-
-    def __len__(self) -> int:
-        return len(self._ch)
-
     def __repr__(self) -> str:
         return "<RecvChan of " + repr(self._ch)[1:]
 
 
-class _SendView(SendChan[T]):
+class _SendView(_View[T], SendChan[T]):
     __slots__ = ("_ch", "asend", "close", "send", "send_case", "try_send")
 
     def __init__(self, ch: Chan[T]) -> None:
@@ -560,16 +540,27 @@ class _SendView(SendChan[T]):
         self.send_case = ch.send_case  # type: ignore[method-assign]
         self.close = ch.close  # type: ignore[method-assign]
 
-    @property
-    def cap(self) -> int:
-        return self._ch.cap
-
-    @property
-    def closed(self) -> bool:
-        return self._ch.closed
-
-    def __len__(self) -> int:
-        return len(self._ch)
-
     def __repr__(self) -> str:
         return "<SendChan of " + repr(self._ch)[1:]
+
+
+for _fn in (Chan.send, Chan.try_send, Chan._send, Chan.recv, Chan.recv_ok, Chan.try_recv,
+            Chan._recv, Chan.close):
+    protect(_fn)
+
+
+def _checking(op: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(op)
+    def checked_op(self: Chan[Any], *args: Any, **kwargs: Any) -> Any:
+        try:
+            return op(self, *args, **kwargs)
+        finally:
+            self._check_invariants()
+    return checked_op
+
+
+if os.environ.get("GORT_DEBUG") == "1":
+    # Go's debugChan: verify the invariants after every operation.  The hot
+    # paths pay nothing when it is off: the methods are only wrapped when on.
+    for _name in ("send", "try_send", "recv", "recv_ok", "try_recv", "close"):
+        setattr(Chan, _name, protect(_checking(getattr(Chan, _name))))

@@ -827,7 +827,7 @@ class Goroutine(Generic[T]):
         self._done = False
         self._result: Any = None
         self._exc: BaseException | None = None
-        self._joiners: list[Callable[[], Any]] | None = []
+        self._joiners: _waitq.WaitQueue | None = None  # made by the first joiner
         self._retrieved = False
         self._state = GState.RUNNABLE
         self._wait_reason = ""
@@ -862,15 +862,15 @@ class Goroutine(Generic[T]):
             self._done = True
             self._state = GState.DONE
             joiners = self._joiners
-            self._joiners = None
+            woken = joiners.pop_all() if joiners is not None else ()
             failed = self._exc is not None and not self._retrieved
         if failed:
             if _PANIC_EXIT:
                 _panic(self)
             with _unretrieved_lock:
                 _unretrieved.add(self)
-        for wake in joiners or ():
-            wake()
+        for w in woken:
+            w.wake()
 
     def _make_ready(self) -> None:
         ready(self)
@@ -885,21 +885,32 @@ class Goroutine(Generic[T]):
         """Wait until the goroutine ends; False if ``timeout`` expired first."""
         if self._done:
             return True
-        parker = current_parker()
-        wake = parker.release
-        with self._lock:
-            if self._done:
-                return True
-            assert self._joiners is not None
-            self._joiners.append(wake)
-        return park(parker, timeout, self._abort_join, wake, "goroutine join")
+        return _waitq.run(self._join_body(timeout, True))
 
-    def _abort_join(self, wake: Callable[[], Any]) -> bool:
-        with self._lock:
-            if self._joiners is not None and wake in self._joiners:
-                self._joiners.remove(wake)
+    @types.coroutine
+    def _join_body(self, timeout: float | None, sync: bool) -> Generator[Any, Any, bool]:
+        """The one body of join, in every world (see ``_waitq``)."""
+        lock = self._lock
+        lock.acquire()
+        try:
+            if self._done:
+                lock.release()
                 return True
-            return False
+            timeout = _waitq.checked(timeout)
+            if timeout == 0.0:
+                lock.release()
+                return False
+            _waitq.headroom()
+            wake, token = _waitq.waker(sync)
+            w = _waitq.Waiter(wake, token)
+            if self._joiners is None:
+                self._joiners = _waitq.WaitQueue(lock)
+            self._joiners.push(w)
+        except BaseException:
+            lock.release()
+            raise
+        return (yield from _waitq.park(token, (lock,), timeout, _waitq.dequeue, w,
+                                       "goroutine join"))
 
     def _outcome(self) -> T:
         if self._exc is None:
@@ -1039,4 +1050,4 @@ def _at_exit() -> None:
 atexit.register(_at_exit)
 
 
-from . import _aio  # noqa: E402 - _aio builds on this module
+from . import _aio, _waitq  # noqa: E402 - they build on this module

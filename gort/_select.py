@@ -22,12 +22,12 @@ from __future__ import annotations
 
 import random
 import types
-from collections.abc import Callable, Generator
+from collections.abc import Generator
 from typing import Any, Generic, NamedTuple, TypeVar
 
-from . import _aio, _runtime
-from ._chan import _NOT_READY, Chan, _Select, _Waiter
+from ._chan import _NOT_READY, Chan, _Select
 from ._errors import ChanClosed
+from ._waitq import Waiter, checked, dequeue, headroom, park, protect, run, waker
 
 T = TypeVar("T")
 
@@ -118,7 +118,7 @@ def _only(cases: tuple[Any, ...]) -> int:
     return only
 
 
-def _poll(cases: tuple[Any, ...], order: list[int]) -> tuple[Selected | None, _Waiter | None]:
+def _poll(cases: tuple[Any, ...], order: list[int]) -> tuple[Selected | None, Waiter | None]:
     """Pass 1, with every channel locked: fire the first ready case."""
     for i in order:
         c = cases[i]
@@ -133,15 +133,10 @@ def _poll(cases: tuple[Any, ...], order: list[int]) -> tuple[Selected | None, _W
     return None, None
 
 
-def _sync_wake() -> tuple[Any, Any]:
-    parker = _runtime.current_parker()
-    return parker.release, parker
-
-
-def _begin(cases: tuple[Any, ...], default: bool, timeout: float | None,
-           make_wake: Callable[[], tuple[Any, Any]]) -> Any:
-    """Passes 0 to 2.  Returns a Selected (all locks released), or, when the
-    select must wait, (sel, waiters, locks, wait_token) with every lock held."""
+@types.coroutine
+def _select(cases: tuple[Any, ...], default: bool, timeout: float | None,
+            sync: bool) -> Generator[Any, Any, Selected]:
+    """The one body of a select, in every world (see ``_waitq``)."""
     order, locks = _orders(cases)
 
     # Pass 0 and 1.
@@ -150,27 +145,53 @@ def _begin(cases: tuple[Any, ...], default: bool, timeout: float | None,
     try:
         result, wake = _poll(cases, order)
         if result is None and not default:
-            if timeout is not None and timeout <= 0:
+            timeout = checked(timeout)
+            if timeout == 0.0:
                 raise TimeoutError("select timed out")
+            headroom()
             # Pass 2.
             sel = _Select()
-            release, token = make_wake()
-            waiters: list[tuple[Chan[Any], _Waiter, bool]] = []
+            release, token = waker(sync)
+            waiters: list[Waiter] = []
             for i in order:
                 c = cases[i]
                 if type(c) is RecvCase:
-                    w = _Waiter(release, None, sel, i)
-                    c.chan._recvq.append(w)
-                    waiters.append((c.chan, w, True))
+                    w = Waiter(release, token, None, sel, i)
+                    c.chan._recvq.push(w)
                 else:
-                    w = _Waiter(release, c.value, sel, i)
-                    c.chan._sendq.append(w)
-                    waiters.append((c.chan, w, False))
-            return sel, waiters, locks, token
+                    w = Waiter(release, token, c.value, sel, i)
+                    c.chan._sendq.push(w)
+                waiters.append(w)
     except BaseException:
         for lock in reversed(locks):
             lock.release()
         raise
+    if result is None and not default:
+        reason = "select" if waiters else "select (no cases)"
+        try:
+            woken = yield from park(token, locks, timeout, _claim_self, sel, reason)
+        finally:
+            # Pass 3: take the losing waiters off their channels, whatever
+            # happened (woken, timed out, interrupted after claiming ourselves).
+            for w in waiters:
+                if w is not sel.winner:
+                    dequeue(w)
+        if not woken:
+            raise TimeoutError("select timed out")
+        # The completer fills in its waiter under its channel's lock; after an
+        # interrupted park we may get here before its wake-up, so wait it out.
+        for lock in locks:
+            lock.acquire()
+            lock.release()
+        won = sel.winner
+        assert won is not None
+        if type(cases[won.index]) is SendCase:
+            if not won.ok:
+                raise ChanClosed("send on closed channel")
+            return _new(Selected, (won.index, None, True))
+        v = won.elem
+        won.elem = None
+        return _new(Selected, (won.index, v, won.ok))
     for lock in reversed(locks):
         lock.release()
     if result is None:
@@ -178,33 +199,6 @@ def _begin(cases: tuple[Any, ...], default: bool, timeout: float | None,
     if wake is not None:
         wake.wake()
     return result
-
-
-def _end(cases: tuple[Any, ...], sel: _Select, waiters: list[tuple[Chan[Any], _Waiter, bool]],
-         woken: bool, cleanup_only: bool = False) -> Selected:
-    """Pass 3: dequeue the losing waiters, then report the winner."""
-    for ch, w, is_recv in waiters:
-        if w is sel.winner:
-            continue
-        with ch._lock:
-            q = ch._recvq if is_recv else ch._sendq
-            try:
-                q.remove(w)
-            except ValueError:
-                pass  # a completer that lost the claim dropped it already
-    if cleanup_only:
-        return _DEFAULT
-    if not woken:
-        raise TimeoutError("select timed out")
-    won = sel.winner
-    assert won is not None
-    if type(cases[won.index]) is SendCase:
-        if not won.ok:
-            raise ChanClosed("send on closed channel")
-        return _new(Selected, (won.index, None, True))
-    v = won.elem
-    won.elem = None
-    return _new(Selected, (won.index, v, won.ok))
 
 
 def select(*cases: RecvCase[Any] | SendCase[Any] | None, default: bool = False,
@@ -226,51 +220,40 @@ def select(*cases: RecvCase[Any] | SendCase[Any] | None, default: bool = False,
             if type(c) is SendCase:
                 c.chan.send(c.value)
                 return _new(Selected, (i, None, True))
-    r = _begin(cases, default, timeout, _sync_wake)
-    if type(r) is Selected:
-        return r
-    sel, waiters, locks, parker = r
-    for lock in reversed(locks):
-        lock.release()
-    reason = "select" if waiters else "select (no cases)"
-    woken = _runtime.park(parker, timeout, _claim_self, sel, reason)
-    return _end(cases, sel, waiters, woken)
+    return run(_select(cases, default, timeout, True))
 
 
 def aselect(*cases: RecvCase[Any] | SendCase[Any] | None, default: bool = False,
             timeout: float | None = None) -> Any:
     """Coroutine form of ``select``: ``await gort.aselect(...)``."""
-    return _aselect(cases, default, timeout)
-
-
-@types.coroutine
-def _aselect(cases: tuple[Any, ...], default: bool,
-             timeout: float | None) -> Generator[Any, Any, Selected]:
     if not default and timeout is None:
         i = _only(cases)
         if i >= 0:
             c = cases[i]
             if type(c) is RecvCase:
-                v, ok = yield from c.chan.arecv_ok()
-                return _new(Selected, (i, v, ok))
+                return _one_recv(c.chan, i)
             if type(c) is SendCase:
-                yield from c.chan.asend(c.value)
-                return _new(Selected, (i, None, True))
-    r = _begin(cases, default, timeout, _aio.waker)
-    if type(r) is Selected:
-        return r
-    sel, waiters, locks, fut = r
-    reason = "select" if waiters else "select (no cases)"
-    try:
-        woken = yield from _aio.suspend(locks, fut, timeout, _claim_self, sel, reason)
-    except BaseException:
-        # Cancelled (an asyncio task) after claiming itself: no case fired, so
-        # every waiter is a loser; take them all off their channels.
-        _end(cases, sel, waiters, False, cleanup_only=True)
-        raise
-    return _end(cases, sel, waiters, woken)
+                return _one_send(c.chan, c.value, i)
+    return _select(cases, default, timeout, False)
+
+
+@types.coroutine
+def _one_recv(ch: Chan[Any], i: int) -> Generator[Any, Any, Selected]:
+    v, ok = yield from ch._recv(None, False, False)
+    return _new(Selected, (i, v, ok))
+
+
+@types.coroutine
+def _one_send(ch: Chan[Any], value: Any, i: int) -> Generator[Any, Any, Selected]:
+    yield from ch._send(value, None, False)
+    return _new(Selected, (i, None, True))
 
 
 def _claim_self(sel: _Select) -> bool:
-    """On timeout: claim our own select, so no completer can fire it any more."""
+    """The abort of a select: claim it ourselves, so no completer can fire it
+    any more.  False when a completer claimed it first (it fired)."""
     return sel.claim.acquire(False)
+
+
+for _fn in (select, _select, _one_recv, _one_send, _claim_self):
+    protect(_fn)

@@ -1,12 +1,13 @@
 """Go's ``sync`` package: Mutex, RWMutex, WaitGroup, Once, Cond, Semaphore.
 
 Every primitive keeps its state in plain fields guarded by one internal
-``threading.Lock`` (``_state``), and parks a blocked goroutine through
-``_runtime.park`` with a small waiter record, so a goroutine blocked here gives
-its processor to others.  Wake-ups are issued after ``_state`` is released.
-The rule for every timeout: the timed-out waiter removes itself under
-``_state``; if it is no longer queued, a waker already granted it what it waited
-for, and it takes that instead of timing out.
+``threading.Lock`` (``_state``), queues a blocked goroutine as a ``Waiter`` in a
+``WaitQueue`` guarded by that lock, and parks it through ``_waitq.park``, so a
+goroutine blocked here gives its processor to others.  Each blocking operation
+is one body (a generator, see ``_waitq``) shared by its plain and coroutine
+forms.  Wake-ups are issued after ``_state`` is released.  Timeouts and
+interruptions follow the one rule of ``_waitq``: a waiter still queued leaves
+without a trace; one a waker already dequeued takes what it was granted.
 
 Mutex fields:
     _held      a ``threading.Lock`` that *is* the ownership bit: acquiring it
@@ -30,59 +31,22 @@ import inspect
 import threading
 import time
 import types
-from collections import deque
 from collections.abc import Callable, Generator
 from types import TracebackType
 from typing import Any, Protocol
 
-from . import _aio, _runtime
+from . import _runtime
+from ._waitq import (Waiter, WaitQueue, checked, dequeue, headroom, park, protect,
+                     protect_nested, run, waker)
 
 STARVATION_THRESHOLD = 0.001  # seconds, as in Go's sync.Mutex
 
 _monotonic = time.monotonic
 
 
-class _W:
-    """A goroutine blocked on a sync primitive."""
-
-    __slots__ = ("granted", "n", "start", "wake")
-
-    def __init__(self, wake: Callable[[], Any], n: int = 0) -> None:
-        self.wake = wake
-        self.n = n  # weight (Semaphore), or 1 for a reader (RWMutex)
-        self.granted = False  # ownership was handed to this waiter
-        self.start = 0.0
-
-
-def _wait(state: threading.Lock, q: deque[_W], w: _W, parker: threading.Lock,
-          timeout: float | None, reason: str) -> bool:
-    """Park until w is granted; on timeout (or deadlock) remove w from q under state."""
-
-    def abort(_: object) -> bool:
-        with state:
-            try:
-                q.remove(w)
-            except ValueError:
-                return False
-            return True
-
-    return _runtime.park(parker, timeout, abort, None, reason)
-
-
-@types.coroutine
-def _await_w(state: threading.Lock, q: deque[_W], w: _W, fut: Any,
-             timeout: float | None, reason: str) -> Generator[Any, Any, bool]:
-    """Coroutine form of ``_wait``: ``state`` is held on entry (released by the park)."""
-
-    def abort(_: object) -> bool:
-        with state:
-            try:
-                q.remove(w)
-            except ValueError:
-                return False
-            return True
-
-    return (yield from _aio.suspend((state,), fut, timeout, abort, None, reason))
+def _check_int(n: object, what: str) -> None:
+    if isinstance(n, bool) or not isinstance(n, int):
+        raise TypeError(f"{what} must be an int, got {type(n).__name__}")
 
 
 class _Locker(Protocol):
@@ -99,7 +63,37 @@ class MutexStatistics:
     starving: bool
 
 
-class Mutex:
+class _LockerMixin:
+    """``with`` and ``async with`` for a primitive with ``lock()``, ``alock()`` and
+    ``unlock()``, written once (Trio's ``AsyncContextManagerMixin``)."""
+
+    __slots__ = ()
+
+    def lock(self) -> None:
+        raise NotImplementedError
+
+    def alock(self) -> Any:
+        raise NotImplementedError
+
+    def unlock(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> None:
+        self.lock()
+
+    def __exit__(self, t: type[BaseException] | None, v: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.unlock()
+
+    async def __aenter__(self) -> None:
+        await self.alock()
+
+    async def __aexit__(self, t: type[BaseException] | None, v: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        self.unlock()
+
+
+class Mutex(_LockerMixin):
     """A mutual exclusion lock (Go's ``sync.Mutex``); not reentrant.
 
     ``lock()``, ``unlock()`` (raises ``RuntimeError`` if not locked),
@@ -118,7 +112,7 @@ class Mutex:
     def __init__(self) -> None:
         held = threading.Lock()
         state = threading.Lock()
-        waitq: deque[_W] = deque()
+        waitq = WaitQueue(state)
         st = [False]  # st[0]: starvation mode (guarded by state; read as a hint)
         self._held, self._state, self._waitq, self._st = held, state, waitq, st
         acquire, release = held.acquire, held.release
@@ -126,7 +120,7 @@ class Mutex:
         def lock() -> None:
             """Lock, blocking (and giving up the processor) while it is held."""
             if not acquire(False):
-                _mutex_lock_slow(held, state, waitq, st)
+                run(_mutex_lock(held, state, waitq, st, True))
 
         def unlock() -> None:
             """Unlock; raises ``RuntimeError`` if it is not locked."""
@@ -145,64 +139,18 @@ class Mutex:
 
     def alock(self) -> Any:
         """Coroutine form of ``lock``: ``await mu.alock()`` (or ``async with mu``)."""
-        return self._alock()
-
-    @types.coroutine
-    def _alock(self) -> Generator[Any, Any]:
-        if self._held.acquire(False):
-            return
-        w: _W | None = None
-        requeue = False
-        while True:
-            state = self._state
-            state.acquire()
-            try:
-                wake, fut = _aio.waker()
-                if w is None:
-                    w = _W(wake)
-                    w.start = _monotonic()
-                else:
-                    w.wake = wake
-                if requeue:
-                    self._waitq.appendleft(w)
-                    if _monotonic() - w.start > STARVATION_THRESHOLD:
-                        self._st[0] = True
-                else:
-                    self._waitq.append(w)
-                if self._held.acquire(False):
-                    if requeue:
-                        self._waitq.popleft()
-                    else:
-                        self._waitq.pop()
-                    state.release()
-                    return
-            except BaseException:
-                state.release()
-                raise
-            yield from _await_w(state, self._waitq, w, fut, None, "sync.Mutex.Lock")
-            if w.granted:
-                return
-            requeue = True
-
-    async def __aenter__(self) -> None:
-        await self._alock()
-
-    async def __aexit__(self, t: type[BaseException] | None, v: BaseException | None,
-                        tb: TracebackType | None) -> None:
-        self.unlock()
+        return _mutex_lock(self._held, self._state, self._waitq, self._st, False)
 
     def locked(self) -> bool:
+        """True while some goroutine holds the mutex (a snapshot)."""
         return self._held.locked()
 
     def __enter__(self) -> None:
         if not self._held.acquire(False):
-            _mutex_lock_slow(self._held, self._state, self._waitq, self._st)
-
-    def __exit__(self, t: type[BaseException] | None, v: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.unlock()
+            run(_mutex_lock(self._held, self._state, self._waitq, self._st, True))
 
     def statistics(self) -> MutexStatistics:
+        """A snapshot: locked, waiters, starvation mode."""
         with self._state:
             return MutexStatistics(self._held.locked(), len(self._waitq), self._st[0])
 
@@ -212,40 +160,51 @@ class Mutex:
         return f"<Mutex {state} waiters={len(self._waitq)}{starving}>"
 
 
-def _mutex_lock_slow(held: threading.Lock, state: threading.Lock, waitq: deque[_W],
-                     st: list[bool]) -> None:
-    parker = _runtime.current_parker()
-    w = _W(parker.release)
-    w.start = _monotonic()
+@types.coroutine
+def _mutex_lock(held: threading.Lock, state: threading.Lock, waitq: WaitQueue,
+                st: list[bool], sync: bool) -> Generator[Any, Any]:
+    """The one body of Mutex.lock's slow path, in every world."""
+    if held.acquire(False):
+        return
+    headroom()
+    w: Waiter | None = None
     requeue = False
     while True:
-        with state:
+        state.acquire()
+        try:
+            wake, token = waker(sync)  # an asyncio future serves one wait only
+            if w is None:
+                w = Waiter(wake, token)
+                w.start = _monotonic()
+            else:
+                w.wake, w.token = wake, token
             if requeue:
-                waitq.appendleft(w)  # a woken waiter keeps its place
+                waitq.push_front(w)  # a woken waiter keeps its place
                 if _monotonic() - w.start > STARVATION_THRESHOLD:
                     st[0] = True
             else:
-                waitq.append(w)
+                waitq.push(w)
             if held.acquire(False):
-                if requeue:
-                    waitq.popleft()
-                else:
-                    waitq.pop()
+                waitq.remove(w)
+                state.release()
                 return
-        _wait(state, waitq, w, parker, None, "sync.Mutex.Lock")
+        except BaseException:
+            state.release()
+            raise
+        yield from park(token, (state,), None, dequeue, w, "sync.Mutex.Lock")
         if w.granted:
             return  # handed over in starvation mode
         requeue = True
 
 
-def _mutex_wake_one(state: threading.Lock, waitq: deque[_W]) -> None:
+def _mutex_wake_one(state: threading.Lock, waitq: WaitQueue) -> None:
     with state:
-        w = waitq.popleft() if waitq else None
+        w = waitq.pop()
     if w is not None:
         w.wake()
 
 
-def _mutex_hand_off(held: threading.Lock, state: threading.Lock, waitq: deque[_W],
+def _mutex_hand_off(held: threading.Lock, state: threading.Lock, waitq: WaitQueue,
                     st: list[bool]) -> bool:
     """Starvation mode: pass ownership to the head waiter without releasing."""
     with state:
@@ -254,7 +213,8 @@ def _mutex_hand_off(held: threading.Lock, state: threading.Lock, waitq: deque[_W
             return False
         if not held.locked():
             raise RuntimeError("unlock of unlocked Mutex")
-        w = waitq.popleft()
+        w = waitq.pop()
+        assert w is not None
         w.granted = True
         if not waitq or _monotonic() - w.start < STARVATION_THRESHOLD:
             st[0] = False
@@ -272,7 +232,7 @@ class RWMutexStatistics:
     writers_waiting: int
 
 
-class RWMutex:
+class RWMutex(_LockerMixin):
     """A reader/writer lock (Go's ``sync.RWMutex``).
 
     Many readers or one writer.  A writer that is waiting blocks new readers, so
@@ -281,67 +241,74 @@ class RWMutex:
     ``with rw:`` takes the write lock; ``with rw.rlocker():`` the read lock.
 
     Fields, guarded by _state: _readers (active readers), _writer (a writer
-    holds it), _rq (blocked readers), _wq (blocked writers, FIFO).
+    holds it), _rq (blocked readers), _wq (blocked writers, FIFO).  A waiter is
+    granted before it is woken: the waker counts it as a reader or makes it the
+    writer.
     """
 
     __slots__ = ("_readers", "_rlocker", "_rq", "_state", "_wq", "_writer")
 
     def __init__(self) -> None:
-        self._state = threading.Lock()
+        self._state = state = threading.Lock()
         self._readers = 0
         self._writer = False
-        self._rq: deque[_W] = deque()
-        self._wq: deque[_W] = deque()
+        self._rq = WaitQueue(state)
+        self._wq = WaitQueue(state)
         self._rlocker = _RLocker(self)
 
-    def rlock(self) -> None:
-        with self._state:
-            if not self._writer and not self._wq:
-                self._readers += 1
-                return
-            parker = _runtime.current_parker()
-            w = _W(parker.release, 1)
-            self._rq.append(w)
-        _wait(self._state, self._rq, w, parker, None, "sync.RWMutex.RLock")
-
     @types.coroutine
-    def _await_rw(self, q: deque[_W], reader: bool) -> Generator[Any, Any]:
+    def _lock(self, reader: bool, sync: bool) -> Generator[Any, Any]:
+        """The one body of rlock and lock, in every world."""
         state = self._state
         state.acquire()
         try:
-            if reader and not self._writer and not self._wq:
-                self._readers += 1
+            if not self._writer and not self._wq and (reader or self._readers == 0):
+                if reader:
+                    self._readers += 1
+                else:
+                    self._writer = True
                 state.release()
                 return
-            if not reader and not self._writer and self._readers == 0 and not self._wq:
-                self._writer = True
-                state.release()
-                return
-            wake, fut = _aio.waker()
-            w = _W(wake)
-            q.append(w)
+            headroom()
+            wake, token = waker(sync)
+            w = Waiter(wake, token)
+            (self._rq if reader else self._wq).push(w)
         except BaseException:
             state.release()
             raise
         reason = "sync.RWMutex.RLock" if reader else "sync.RWMutex.Lock"
-        yield from _await_w(state, q, w, fut, None, reason)
+        yield from park(token, (state,), None, self._abort, w, reason)
+
+    def _abort(self, w: Waiter) -> bool:
+        """A waiter leaves: readers queued behind a writer that gave up go in."""
+        with self._state:
+            q = w.q
+            if q is None or not q.remove(w):
+                return False
+            woken = self._rq.pop_all() if not self._writer and not self._wq else []
+            self._readers += len(woken)
+        for x in woken:
+            x.wake()
+        return True
+
+    def rlock(self) -> None:
+        """Take the read lock, blocking while a writer holds or waits for it."""
+        run(self._lock(True, True))
 
     def arlock(self) -> Any:
         """Coroutine form of ``rlock``."""
-        return self._await_rw(self._rq, True)
+        return self._lock(True, False)
+
+    def lock(self) -> None:
+        """Take the write lock, blocking while anyone holds it."""
+        run(self._lock(False, True))
 
     def alock(self) -> Any:
         """Coroutine form of ``lock``."""
-        return self._await_rw(self._wq, False)
-
-    async def __aenter__(self) -> None:
-        await self.alock()
-
-    async def __aexit__(self, t: type[BaseException] | None, v: BaseException | None,
-                        tb: TracebackType | None) -> None:
-        self.unlock()
+        return self._lock(False, False)
 
     def try_rlock(self) -> bool:
+        """Take the read lock if that needs no wait; True if taken."""
         with self._state:
             if not self._writer and not self._wq:
                 self._readers += 1
@@ -349,28 +316,21 @@ class RWMutex:
             return False
 
     def runlock(self) -> None:
+        """Release a read lock; ``RuntimeError`` if none is held."""
         with self._state:
             if self._readers <= 0:
                 raise RuntimeError("runlock of unlocked RWMutex")
             self._readers -= 1
             w = None
-            if self._readers == 0 and self._wq:
-                w = self._wq.popleft()
-                self._writer = True
+            if self._readers == 0:
+                w = self._wq.pop()
+                if w is not None:
+                    self._writer = True
         if w is not None:
             w.wake()
 
-    def lock(self) -> None:
-        with self._state:
-            if not self._writer and self._readers == 0 and not self._wq:
-                self._writer = True
-                return
-            parker = _runtime.current_parker()
-            w = _W(parker.release)
-            self._wq.append(w)
-        _wait(self._state, self._wq, w, parker, None, "sync.RWMutex.Lock")
-
     def try_lock(self) -> bool:
+        """Take the write lock if that needs no wait; True if taken."""
         with self._state:
             if not self._writer and self._readers == 0 and not self._wq:
                 self._writer = True
@@ -378,19 +338,18 @@ class RWMutex:
             return False
 
     def unlock(self) -> None:
+        """Release the write lock; ``RuntimeError`` if it is not held."""
         with self._state:
             if not self._writer:
                 raise RuntimeError("unlock of unlocked RWMutex")
             self._writer = False
             if self._rq:
-                woken = list(self._rq)
-                self._rq.clear()
+                woken = self._rq.pop_all()
                 self._readers += len(woken)
-            elif self._wq:
-                woken = [self._wq.popleft()]
-                self._writer = True
             else:
-                woken = []
+                w = self._wq.pop()
+                woken = [w] if w is not None else []
+                self._writer = w is not None
         for w in woken:
             w.wake()
 
@@ -398,14 +357,8 @@ class RWMutex:
         """A Locker whose lock/unlock take the read lock (Go's ``RLocker``)."""
         return self._rlocker
 
-    def __enter__(self) -> None:
-        self.lock()
-
-    def __exit__(self, t: type[BaseException] | None, v: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.unlock()
-
     def statistics(self) -> RWMutexStatistics:
+        """A snapshot: readers, writer, readers and writers waiting."""
         with self._state:
             return RWMutexStatistics(self._readers, self._writer, len(self._rq), len(self._wq))
 
@@ -414,34 +367,25 @@ class RWMutex:
                 f"readers_waiting={len(self._rq)} writers_waiting={len(self._wq)}>")
 
 
-class _RLocker:
+class _RLocker(_LockerMixin):
+    """The read side of an RWMutex as a Locker (``rw.rlocker()``)."""
+
     __slots__ = ("_rw",)
 
     def __init__(self, rw: RWMutex) -> None:
         self._rw = rw
 
     def lock(self) -> None:
+        """Take the read lock."""
         self._rw.rlock()
 
     def unlock(self) -> None:
+        """Release the read lock."""
         self._rw.runlock()
 
     def alock(self) -> Any:
+        """Coroutine form of ``lock``."""
         return self._rw.arlock()
-
-    def __enter__(self) -> None:
-        self._rw.rlock()
-
-    async def __aenter__(self) -> None:
-        await self._rw.arlock()
-
-    async def __aexit__(self, t: type[BaseException] | None, v: BaseException | None,
-                        tb: TracebackType | None) -> None:
-        self._rw.runlock()
-
-    def __exit__(self, t: type[BaseException] | None, v: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self._rw.runlock()
 
     def __repr__(self) -> str:
         return f"<RLocker of {self._rw!r}>"
@@ -450,17 +394,21 @@ class _RLocker:
 # --------------------------------------------------------------------------- WaitGroup
 
 class WaitGroup:
-    """Waits for a collection of goroutines to finish (Go's ``sync.WaitGroup``)."""
+    """Waits for a collection of goroutines to finish (Go's ``sync.WaitGroup``).
+
+    Fields, guarded by _state: _count, _waiters (goroutines blocked in ``wait``).
+    """
 
     __slots__ = ("_count", "_state", "_waiters")
 
     def __init__(self) -> None:
-        self._state = threading.Lock()
+        self._state = state = threading.Lock()
         self._count = 0
-        self._waiters: deque[_W] = deque()
+        self._waiters = WaitQueue(state)
 
     def add(self, n: int = 1) -> None:
         """Add ``n`` (which may be negative) to the counter."""
+        _check_int(n, "WaitGroup delta")
         with self._state:
             count = self._count + n
             if count < 0:
@@ -468,8 +416,7 @@ class WaitGroup:
             self._count = count
             if count or not self._waiters:
                 return
-            woken = list(self._waiters)
-            self._waiters.clear()
+            woken = self._waiters.pop_all()
         for w in woken:
             w.wake()
 
@@ -483,50 +430,45 @@ class WaitGroup:
             self._count = count
             if count or not self._waiters:
                 return
-            woken = list(self._waiters)
-            self._waiters.clear()
+            woken = self._waiters.pop_all()
         for w in woken:
             w.wake()
 
-    def wait(self, timeout: float | None = None) -> bool:
-        """Block until the counter is zero; False if ``timeout`` expired first."""
-        with self._state:
-            if self._count == 0:
-                return True
-            if timeout is not None and timeout <= 0:
-                return False
-            parker = _runtime.current_parker()
-            w = _W(parker.release)
-            self._waiters.append(w)
-        return _wait(self._state, self._waiters, w, parker, timeout, "sync.WaitGroup.Wait")
-
-    def await_(self, timeout: float | None = None) -> Any:
-        """Coroutine form of ``wait`` (``wait`` prefixed with ``a`` is a keyword):
-        ``await wg.await_()``, or simply ``await wg``."""
-        return self._await(timeout)
-
     @types.coroutine
-    def _await(self, timeout: float | None) -> Generator[Any, Any, bool]:
+    def _wait(self, timeout: float | None, sync: bool) -> Generator[Any, Any, bool]:
+        """The one body of wait, in every world."""
         state = self._state
         state.acquire()
         try:
             if self._count == 0:
                 state.release()
                 return True
-            if timeout is not None and timeout <= 0:
+            timeout = checked(timeout)
+            if timeout == 0.0:
                 state.release()
                 return False
-            wake, fut = _aio.waker()
-            w = _W(wake)
-            self._waiters.append(w)
+            headroom()
+            wake, token = waker(sync)
+            w = Waiter(wake, token)
+            self._waiters.push(w)
         except BaseException:
             state.release()
             raise
-        return (yield from _await_w(state, self._waiters, w, fut, timeout,
-                                    "sync.WaitGroup.Wait"))
+        return (yield from park(token, (state,), timeout, dequeue, w, "sync.WaitGroup.Wait"))
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the counter is zero; False if ``timeout`` expired first."""
+        if self._count == 0:
+            return True
+        return run(self._wait(timeout, True))
+
+    def await_(self, timeout: float | None = None) -> Any:
+        """Coroutine form of ``wait`` (``wait`` prefixed with ``a`` is a keyword):
+        ``await wg.await_()``, or simply ``await wg``."""
+        return self._wait(timeout, False)
 
     def __await__(self) -> Generator[Any, Any, bool]:
-        return (yield from self._await(None))
+        return (yield from self._wait(None, False))
 
     def go(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> _runtime.Goroutine[Any]:
         """Start ``fn`` as a goroutine counted by this group (Go 1.25's ``wg.Go``)."""
@@ -614,7 +556,8 @@ class Cond:
     """A condition variable (Go's ``sync.Cond``) over a Locker.
 
     ``lock`` is anything with ``lock()``/``unlock()`` (Mutex, RWMutex,
-    ``rw.rlocker()``).  ``wait`` must be called with it held.
+    ``rw.rlocker()``).  ``wait`` must be called with it held.  Fields, guarded
+    by _state: _waiters.
     """
 
     __slots__ = ("L", "_state", "_waiters")
@@ -624,74 +567,54 @@ class Cond:
             raise TypeError(f"Cond needs a Locker with lock() and unlock(), got "
                             f"{type(lock).__name__}")
         self.L = lock
-        self._state = threading.Lock()
-        self._waiters: deque[_W] = deque()
+        self._state = state = threading.Lock()
+        self._waiters = WaitQueue(state)
 
-    def wait(self, timeout: float | None = None) -> bool:
-        """Unlock L, sleep until signalled, relock L.  False if ``timeout`` expired."""
-        parker = _runtime.current_parker()
-        w = _W(parker.release)
+    @types.coroutine
+    def _wait(self, timeout: float | None, sync: bool) -> Generator[Any, Any, bool]:
+        """The one body of wait: queue, unlock L, park, relock L (even when
+        interrupted or cancelled, as ``threading.Condition.wait`` does)."""
+        timeout = checked(timeout)
+        headroom()
+        wake, token = waker(sync)
+        w = Waiter(wake, token)
         with self._state:
-            self._waiters.append(w)  # before unlocking: no signal can be missed
+            self._waiters.push(w)  # before unlocking L: no signal can be missed
         try:
             self.L.unlock()
         except BaseException:
-            self._forget(w)  # L was not held: leave no stale waiter behind
+            dequeue(w)  # L was not held: leave no stale waiter behind
             raise
         try:
-            return _wait(self._state, self._waiters, w, parker, timeout, "sync.Cond.Wait")
+            self._state.acquire()
+            return (yield from park(token, (self._state,), timeout, dequeue, w,
+                                    "sync.Cond.Wait"))
         finally:
-            self.L.lock()
-
-    async def await_(self, timeout: float | None = None) -> bool:
-        """Coroutine form of ``wait`` (``await`` is a keyword): ``await c.await_()``."""
-        state = self._state
-        try:
-            return await self._await_signal(state, timeout)
-        finally:  # relock L even when cancelled, as the sync form does
-            alock = getattr(self.L, "alock", None)
+            alock = None if sync else getattr(self.L, "alock", None)
             if alock is not None:
-                await alock()
+                yield from alock()
             else:
                 self.L.lock()
 
-    @types.coroutine
-    def _await_signal(self, state: threading.Lock,
-                      timeout: float | None) -> Generator[Any, Any, bool]:
-        state.acquire()
-        try:
-            wake, fut = _aio.waker()
-            w = _W(wake)
-            self._waiters.append(w)  # before unlocking L: no signal can be missed
-            try:
-                self.L.unlock()
-            except BaseException:
-                self._waiters.remove(w)
-                raise
-        except BaseException:
-            state.release()
-            raise
-        return (yield from _await_w(state, self._waiters, w, fut, timeout, "sync.Cond.Wait"))
+    def wait(self, timeout: float | None = None) -> bool:
+        """Unlock L, sleep until signalled, relock L.  False if ``timeout`` expired."""
+        return run(self._wait(timeout, True))
 
-    def _forget(self, w: _W) -> None:
-        with self._state:
-            try:
-                self._waiters.remove(w)
-            except ValueError:
-                pass
+    def await_(self, timeout: float | None = None) -> Any:
+        """Coroutine form of ``wait`` (``await`` is a keyword): ``await c.await_()``."""
+        return self._wait(timeout, False)
 
     def signal(self) -> None:
         """Wake one waiting goroutine, if any."""
         with self._state:
-            w = self._waiters.popleft() if self._waiters else None
+            w = self._waiters.pop()
         if w is not None:
             w.wake()
 
     def broadcast(self) -> None:
         """Wake every waiting goroutine."""
         with self._state:
-            woken = list(self._waiters)
-            self._waiters.clear()
+            woken = self._waiters.pop_all()
         for w in woken:
             w.wake()
 
@@ -708,34 +631,36 @@ class SemaphoreStatistics:
     waiters: int
 
 
-class Semaphore:
+class Semaphore(_LockerMixin):
     """A weighted semaphore (Go's ``golang.org/x/sync/semaphore``).
 
     Waiters are served in FIFO order: a large request at the head is not
     overtaken by smaller ones behind it.  ``async with``/``with sem:`` take 1.
+    As in x/sync, a request larger than the size can never succeed:
+    ``try_acquire`` returns False and ``acquire`` waits for its timeout without
+    queuing (so it blocks nobody else).  Fields, guarded by _state: _cur
+    (weight held), _waiters.
     """
 
     __slots__ = ("_cur", "_size", "_state", "_waiters")
 
     def __init__(self, n: int) -> None:
-        if isinstance(n, bool) or not isinstance(n, int):
-            raise TypeError(f"Semaphore size must be an int, got {type(n).__name__}")
+        _check_int(n, "Semaphore size")
         if n < 0:
             raise ValueError(f"Semaphore size must be >= 0, got {n}")
-        self._state = threading.Lock()
+        self._state = state = threading.Lock()
         self._size = n
         self._cur = 0
-        self._waiters: deque[_W] = deque()
+        self._waiters = WaitQueue(state)
 
-    def _check(self, n: int) -> None:
-        if isinstance(n, bool) or not isinstance(n, int):
-            raise TypeError(f"Semaphore weight must be an int, got {type(n).__name__}")
+    @staticmethod
+    def _check(n: int) -> None:
+        _check_int(n, "Semaphore weight")
         if n < 0:
             raise ValueError(f"Semaphore weight must be >= 0, got {n}")
-        if n > self._size:
-            raise ValueError(f"acquire of {n} exceeds Semaphore size {self._size}")
 
     def try_acquire(self, n: int = 1) -> bool:
+        """Acquire weight ``n`` if that needs no wait; True if acquired."""
         self._check(n)
         with self._state:
             if self._size - self._cur >= n and not self._waiters:
@@ -743,39 +668,9 @@ class Semaphore:
                 return True
             return False
 
-    def acquire(self, n: int = 1, timeout: float | None = None) -> bool:
-        """Acquire weight ``n``, blocking until available; False on timeout."""
-        self._check(n)
-        with self._state:
-            if self._size - self._cur >= n and not self._waiters:
-                self._cur += n
-                return True
-            if timeout is not None and timeout <= 0:
-                return False
-            parker = _runtime.current_parker()
-            w = _W(parker.release, n)
-            self._waiters.append(w)
-
-        def abort(_: object) -> bool:
-            with self._state:
-                try:
-                    self._waiters.remove(w)
-                except ValueError:
-                    return False
-                woken = self._grant()  # we may have been blocking smaller waiters
-            for x in woken:
-                x.wake()
-            return True
-
-        return _runtime.park(parker, timeout, abort, None, "semacquire")
-
-    def aacquire(self, n: int = 1, timeout: float | None = None) -> Any:
-        """Coroutine form of ``acquire``: ``await sem.aacquire(n)``."""
-        self._check(n)
-        return self._aacquire(n, timeout)
-
     @types.coroutine
-    def _aacquire(self, n: int, timeout: float | None) -> Generator[Any, Any, bool]:
+    def _acquire(self, n: int, timeout: float | None, sync: bool) -> Generator[Any, Any, bool]:
+        """The one body of acquire, in every world."""
         state = self._state
         state.acquire()
         try:
@@ -783,67 +678,91 @@ class Semaphore:
                 self._cur += n
                 state.release()
                 return True
-            if timeout is not None and timeout <= 0:
+            timeout = checked(timeout)
+            if timeout == 0.0:
                 state.release()
                 return False
-            wake, fut = _aio.waker()
-            w = _W(wake, n)
-            self._waiters.append(w)
+            headroom()
+            wake, token = waker(sync)
+            w = Waiter(wake, token, n=n)
+            if n <= self._size:
+                self._waiters.push(w)
+            # else: it can never be granted; wait for the timeout, queued nowhere
         except BaseException:
             state.release()
             raise
+        return (yield from park(token, (state,), timeout, self._abort, w, "semacquire"))
 
-        def abort(_: object) -> bool:
-            with state:
-                try:
-                    self._waiters.remove(w)
-                except ValueError:
-                    return False
-                woken = self._grant()
-            for x in woken:
-                x.wake()
-            return True
+    def _abort(self, w: Waiter) -> bool:
+        """A waiter leaves; smaller requests it was holding back may go in."""
+        with self._state:
+            if w.n > self._size:
+                return True  # never queued
+            q = w.q
+            if q is None or not q.remove(w):
+                return False
+            woken = self._grant()
+        for x in woken:
+            x.wake()
+        return True
 
-        return (yield from _aio.suspend((state,), fut, timeout, abort, None, "semacquire"))
+    def acquire(self, n: int = 1, timeout: float | None = None) -> bool:
+        """Acquire weight ``n``, blocking until available; False on timeout."""
+        self._check(n)
+        return run(self._acquire(n, timeout, True))
 
-    async def __aenter__(self) -> None:
-        await self.aacquire()
+    def aacquire(self, n: int = 1, timeout: float | None = None) -> Any:
+        """Coroutine form of ``acquire``: ``await sem.aacquire(n)``."""
+        self._check(n)
+        return self._acquire(n, timeout, False)
 
-    async def __aexit__(self, t: type[BaseException] | None, v: BaseException | None,
-                        tb: TracebackType | None) -> None:
+    def lock(self) -> None:
+        """``acquire(1)``: makes the semaphore a Locker (``with sem:``)."""
+        self.acquire()
+
+    def alock(self) -> Any:
+        """``aacquire(1)`` (``async with sem:``)."""
+        return self._acquire(1, None, False)
+
+    def unlock(self) -> None:
+        """``release(1)``."""
         self.release()
 
-    def _grant(self) -> list[_W]:
+    def _grant(self) -> list[Waiter]:
         woken = []
-        while self._waiters:
-            head = self._waiters[0]
-            if self._size - self._cur < head.n:
+        while True:
+            head = self._waiters.peek()
+            if head is None or self._size - self._cur < head.n:
                 break
             self._cur += head.n
-            self._waiters.popleft()
+            self._waiters.pop()
             woken.append(head)
         return woken
 
     def release(self, n: int = 1) -> None:
         """Release weight ``n``; raises ``ValueError`` if more than held."""
+        self._check(n)
         with self._state:
-            if n < 0 or n > self._cur:
+            if n > self._cur:
                 raise ValueError("Semaphore released more than held")
             self._cur -= n
             woken = self._grant()
         for w in woken:
             w.wake()
 
-    def __enter__(self) -> None:
-        self.acquire()
-
-    def __exit__(self, t: type[BaseException] | None, v: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.release()
-
     def statistics(self) -> SemaphoreStatistics:
+        """A snapshot: size, weight held, waiters."""
         with self._state:
             return SemaphoreStatistics(self._size, self._cur, len(self._waiters))
 
     def __repr__(self) -> str:
         return f"<Semaphore size={self._size} held={self._cur} waiters={len(self._waiters)}>"
+
+
+for _fn in (Mutex.__enter__, Mutex.alock, _mutex_lock, _mutex_wake_one, _mutex_hand_off,
+            RWMutex._lock, RWMutex._abort, RWMutex.runlock, RWMutex.unlock, RWMutex.try_rlock,
+            RWMutex.try_lock, WaitGroup.add, WaitGroup.done, WaitGroup._wait, WaitGroup.wait,
+            Cond._wait, Cond.wait, Cond.signal, Cond.broadcast, Semaphore.try_acquire, Semaphore._acquire,
+            Semaphore._abort, Semaphore.release, Semaphore._grant):
+    protect(_fn)
+protect_nested(Mutex.__init__)

@@ -608,3 +608,11 @@ def test_many_senders_many_receivers_no_loss_no_duplicates(cap: int) -> None:
     got = sorted(v for g in receivers for v in g.result(timeout=JOIN))
     assert got == list(range(n_send * per))
     assert stats(ch) == (cap, 0, True, 0, 0)
+
+
+def test_an_empty_channel_is_true() -> None:
+    # ``if ch:`` asks whether there is a channel (Go's ch != nil), never whether
+    # it holds values; an empty channel must not read as "no channel".
+    ch: gort.Chan[int] = gort.Chan(4)
+    assert len(ch) == 0 and bool(ch)
+    assert bool(ch.recv_only()) and bool(ch.send_only())

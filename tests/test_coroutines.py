@@ -983,8 +983,9 @@ def test_semaphore_aacquire_timeout_and_fifo() -> None:
     assert join_all([big, small]) == [True, True]
     assert sem.statistics() == gort.SemaphoreStatistics(4, 4, 0)
     sem.release(4)
-    with pytest.raises(ValueError, match="exceeds Semaphore size"):
-        sem.aacquire(5)
+    # x/sync: a request larger than the size waits for its timeout, queued nowhere.
+    assert gort.go(acq, 5, 0.001).result(timeout=JOIN) is False
+    assert sem.statistics() == gort.SemaphoreStatistics(4, 0, 0)
 
 
 def test_semaphore_timed_out_head_lets_a_smaller_waiter_through() -> None:

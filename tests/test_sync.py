@@ -584,10 +584,10 @@ def test_semaphore_constructor_and_weight_errors() -> None:
     with pytest.raises(ValueError, match=r"^Semaphore size must be >= 0, got -1$"):
         Semaphore(-1)
     sem = Semaphore(3)
-    with pytest.raises(ValueError, match=r"^acquire of 5 exceeds Semaphore size 3$"):
-        sem.acquire(5)
-    with pytest.raises(ValueError, match=r"^acquire of 5 exceeds Semaphore size 3$"):
-        sem.try_acquire(5)
+    # x/sync: a request larger than the size never succeeds, and blocks nobody.
+    assert sem.try_acquire(5) is False
+    assert sem.acquire(5, timeout=0.001) is False
+    assert sem.statistics() == gort.SemaphoreStatistics(3, 0, 0)
     with pytest.raises(TypeError, match=r"^Semaphore weight must be an int, got float$"):
         sem.acquire(1.0)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=r"^Semaphore weight must be >= 0, got -1$"):
@@ -619,8 +619,10 @@ def test_semaphore_released_more_than_held() -> None:
     sem.acquire(2)
     with pytest.raises(ValueError, match=r"^Semaphore released more than held$"):
         sem.release(3)
-    with pytest.raises(ValueError, match=r"^Semaphore released more than held$"):
+    with pytest.raises(ValueError, match=r"^Semaphore weight must be >= 0, got -1$"):
         sem.release(-1)
+    with pytest.raises(TypeError, match=r"^Semaphore weight must be an int, got float$"):
+        sem.release(0.5)  # type: ignore[arg-type]
     assert sem.statistics().held == 2
 
 
@@ -710,3 +712,20 @@ def test_statistics_are_frozen(make: Callable[[], Any]) -> None:
     s = make()
     with pytest.raises(AttributeError):
         s.waiters = 5
+
+
+def test_waitgroup_add_needs_an_int() -> None:
+    wg = gort.WaitGroup()
+    with pytest.raises(TypeError, match=r"^WaitGroup delta must be an int, got float$"):
+        wg.add(1.5)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"^WaitGroup delta must be an int, got bool$"):
+        wg.add(True)
+    assert wg.count == 0 and wg.wait(timeout=0)
+
+
+def test_semaphore_larger_than_size_does_not_block_others() -> None:
+    sem = Semaphore(2)
+    big = gort.go(sem.acquire, 3, 5.0)  # can never succeed: waits, queued nowhere
+    assert sem.acquire(2, timeout=5.0)  # not stuck behind the doomed request
+    sem.release(2)
+    assert big.result(timeout=30) is False
