@@ -7,6 +7,17 @@ deadline never exceeds its parent's.  ``cancel()`` is idempotent and, once
 called, the context holds no timer and its parent holds no reference to it, so
 millions of short-lived contexts leak nothing.
 
+A parent that is not one of gort's own contexts (a user's ``Context``
+subclass with its own ``done()`` channel: Go's "otherContext") is followed as in
+Go's ``propagateCancel``: if it wraps one of ours (its ``done()`` is that
+context's channel, found through ``value``), the child attaches to that one;
+otherwise a coroutine goroutine waits for the parent's ``done()`` or the
+child's, whichever closes first, and cancels the child with ``parent.err()``.
+
+Deadlines and timeouts follow gort's one rule (``_timeout``): +inf, None or
+beyond the platform's longest sleep is "no deadline" (no timer at all); a
+timeout <= 0 or a deadline in the past cancels at once; NaN is a ValueError.
+
 Lock ownership: each cancellable context's ``_lock`` guards its ``_err``,
 ``_children`` and ``_timer``.  Cancellation takes the parent's lock to detach a
 child only after releasing the child's own lock, and a parent cancels its
@@ -23,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import _timers
 from ._chan import Chan, RecvChan
+from ._timeout import delay, timeout
 
 if TYPE_CHECKING:
     from ._select import RecvCase
@@ -108,9 +120,20 @@ def background() -> Context:
 todo = background
 
 
+# ``value(_CANCEL_CTX_KEY)`` of any context answers the nearest gort cancel
+# context behind it (Go's ``&cancelCtxKey``): how a user's wrapper around one of
+# ours is recognised.
+_CANCEL_CTX_KEY = object()
+
+# Watcher goroutines started for parents that are not ours (Go's ``goroutines``
+# counter in context.go, read by TestCustomContextGoroutines).
+_goroutines = 0
+_goroutines_lock = threading.Lock()
+
+
 class _CancelCtx(Context):
     __slots__ = ("_parent", "_lock", "_done", "_done_view", "_err", "_children", "_timer",
-                 "_deadline", "__weakref__")
+                 "_deadline", "_attached", "__weakref__")
 
     def __init__(self, parent: Context, deadline: float | None = None) -> None:
         self._parent = parent
@@ -121,6 +144,7 @@ class _CancelCtx(Context):
         self._children: set[_CancelCtx] | None = set()
         self._timer: _timers.TimerEntry | None = None
         self._deadline = deadline
+        self._attached: _CancelCtx | None = None  # the ancestor whose _children hold us
 
     def done(self) -> RecvChan[None]:
         return self._done_view
@@ -132,6 +156,8 @@ class _CancelCtx(Context):
         return self._deadline
 
     def value(self, key: Any) -> Any:
+        if key is _CANCEL_CTX_KEY:
+            return self
         return self._parent.value(key)
 
     def _cancel_parent(self) -> _CancelCtx | None:
@@ -142,31 +168,47 @@ class _CancelCtx(Context):
             if self._err is not None:
                 return
             self._err = err
-            self._done.close()
             children = self._children or ()
             self._children = None
             timer, self._timer = self._timer, None
+            self._done.close()  # last: whoever sees it closed sees the rest done
         if timer is not None:
             timer.cancel()
         for child in children:
             child._cancel(err, detach=False)  # they need not detach from us: we let go
         if detach:
-            parent = self._parent._cancel_parent()
+            parent = self._attached
             if parent is not None:
                 with parent._lock:
                     if parent._children is not None:
                         parent._children.discard(self)
 
     def _attach(self) -> None:
-        """Register with the nearest cancellable ancestor (or cancel at once)."""
-        parent = self._parent._cancel_parent()
-        if parent is None:
+        """Go's ``propagateCancel``: arrange for the parent's cancellation to
+        reach this child (or cancel it at once if the parent is done)."""
+        parent = self._parent
+        if parent._never_done():
             return
-        with parent._lock:
-            if parent._children is not None:
-                parent._children.add(self)
+        anc = parent._cancel_parent()
+        if anc is None:  # a context that is not ours
+            done = parent.done()
+            if done is None:
+                return  # Go: a nil Done() channel is never closed
+            if done.closed:
+                self._cancel(_parent_err(parent), detach=False)
                 return
-            err = parent._err
+            anc = parent.value(_CANCEL_CTX_KEY)
+            if not isinstance(anc, _CancelCtx) or anc._done_view is not done:
+                # Its done() is its own channel: watch it (Go starts a goroutine).
+                _watch(parent, done, self)
+                return
+            # A wrapper around one of ours, with that context's done(): attach there.
+        with anc._lock:
+            if anc._children is not None:
+                anc._children.add(self)
+                self._attached = anc
+                return
+            err = anc._err
         assert err is not None
         self._cancel(err, detach=False)
 
@@ -196,7 +238,7 @@ class _ValueCtx(Context):
         return self._parent.deadline()
 
     def value(self, key: Any) -> Any:
-        if key == self._key:
+        if key is not _CANCEL_CTX_KEY and key == self._key:
             return self._value
         return self._parent.value(key)
 
@@ -211,6 +253,30 @@ class _ValueCtx(Context):
 
 
 CancelFunc = Callable[[], None]
+
+
+def _parent_err(parent: Context) -> BaseException:
+    err = parent.err()
+    return err if err is not None else Canceled()  # a done parent must have an err
+
+
+def _watch(parent: Context, done: RecvChan[None], child: _CancelCtx) -> None:
+    """Cancel ``child`` when ``done`` (the foreign parent's channel) closes;
+    end as soon as the child is done instead.  A coroutine goroutine: parked,
+    it holds no thread."""
+    global _goroutines
+    from ._runtime import go
+    from ._select import aselect
+
+    async def propagate_cancel() -> None:
+        r = await aselect(done.recv_case(), child._done_view.recv_case())
+        if r.index == 0:
+            child._cancel(_parent_err(parent), detach=False)
+
+    with _goroutines_lock:
+        _goroutines += 1
+    propagate_cancel.__qualname__ = "context.propagate_cancel"
+    go(propagate_cancel)
 
 
 def _check_parent(parent: Context) -> None:
@@ -239,9 +305,19 @@ def with_cancel(parent: Context) -> tuple[Context, CancelFunc]:
     return ctx, lambda: ctx._cancel(Canceled(), detach=True)
 
 
-def with_deadline(parent: Context, deadline: float) -> tuple[Context, CancelFunc]:
-    """A child cancelled at ``deadline`` (``time.monotonic()`` clock) at the latest."""
+def with_deadline(parent: Context, deadline: float | None) -> tuple[Context, CancelFunc]:
+    """A child cancelled at ``deadline`` (``time.monotonic()`` clock) at the latest.
+
+    ``deadline`` = +inf (or None, or beyond the platform's longest sleep): no
+    deadline, as ``with_cancel``.  NaN: ValueError; not a number: TypeError.
+    """
     _check_parent(parent)
+    if isinstance(deadline, (str, bytes, bytearray)):  # _timeout would take float("1")
+        raise TypeError(f"deadline must be a number or None, got {type(deadline).__name__}")
+    when = timeout(deadline, "deadline")  # the same rule: an absolute time <= 0 is past
+    if when is None:
+        return with_cancel(parent)
+    deadline = when
     pd = parent.deadline()
     if pd is not None and pd <= deadline:
         return with_cancel(parent)  # the parent's deadline comes first anyway
@@ -265,12 +341,28 @@ def _expire(ctx: _CancelCtx) -> None:
     ctx._cancel(DeadlineExceeded(), detach=True)
 
 
-def with_timeout(parent: Context, seconds: float) -> tuple[Context, CancelFunc]:
-    """``with_deadline(parent, time.monotonic() + seconds)``."""
-    return with_deadline(parent, time.monotonic() + seconds)
+def with_timeout(parent: Context, seconds: float | None) -> tuple[Context, CancelFunc]:
+    """``with_deadline(parent, time.monotonic() + seconds)``.
+
+    ``seconds`` = +inf (or None, or beyond the platform's longest sleep): no
+    deadline, as ``with_cancel``; <= 0: cancelled at once (DeadlineExceeded).
+    NaN: ValueError; not a number: TypeError.
+    """
+    _check_parent(parent)
+    if isinstance(seconds, (str, bytes, bytearray)):  # _timeout would take float("1")
+        raise TypeError(f"timeout must be a number or None, got {type(seconds).__name__}")
+    d = delay(seconds, "timeout")
+    if d is None:
+        return with_cancel(parent)
+    return with_deadline(parent, time.monotonic() + d)
 
 
 def with_value(parent: Context, key: Any, value: Any) -> Context:
-    """A child of ``parent`` carrying ``value`` under ``key``."""
+    """A child of ``parent`` carrying ``value`` under ``key``.
+
+    ``key`` must not be None: TypeError (Go's WithValue panics "nil key").
+    """
     _check_parent(parent)
+    if key is None:
+        raise TypeError("nil key: with_value's key must not be None")
     return _ValueCtx(parent, key, value)

@@ -11,24 +11,54 @@ queueing them.
 Fields of Timer/Ticker are guarded by their own ``_lock``; the heap entry's state
 machine (pending, fired, cancelled) is guarded by the heap's lock, and
 ``TimerEntry.cancel()`` is the one place that decides whether a stop won.
+
+Durations follow gort's one rule (``_timeout.delay``): None, +inf or anything
+beyond the platform's longest sleep is a timer that never fires (it takes no
+place in the heap, and ``stop``/``reset`` work on it as on any pending timer);
+zero or negative fires at once; NaN is a ValueError and a non-number a
+TypeError, raised before anything is armed.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from typing import Any
 
 from . import _timers
 from ._chan import Chan, RecvChan
+from ._timeout import delay
 
 _monotonic = time.monotonic
 
 
-def _check_duration(what: str, seconds: float) -> float:
-    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
-        raise TypeError(f"{what} duration must be a number, got {type(seconds).__name__}")
-    return float(seconds)
+def _delay(seconds: float | None, what: str) -> float | None:
+    """``_timeout.delay``, which also turns strings into numbers (``float("1")``);
+    a duration given as a string is a mistake here, as its docstring says."""
+    if isinstance(seconds, (str, bytes, bytearray)):
+        raise TypeError(f"{what} must be a number or None, got {type(seconds).__name__}")
+    return delay(seconds, what)
+
+
+def _deadline(what: str, seconds: float | None) -> float:
+    """When a timer armed now for ``seconds`` fires; +inf: never."""
+    d = _delay(seconds, f"{what} duration")
+    if d is None:
+        return math.inf
+    return _monotonic() + d
+
+
+def _period(what: str, seconds: float | None) -> float:
+    """A ticker's period: > 0 (ValueError otherwise, as Go's NewTicker panics);
+    +inf for "never ticks"."""
+    d = _delay(seconds, f"{what} duration")
+    if d is None:
+        return math.inf
+    if d <= 0.0:
+        assert seconds is not None
+        raise ValueError(f"non-positive interval for {what}: {float(seconds)}")
+    return d
 
 
 class Timer:
@@ -41,8 +71,8 @@ class Timer:
 
     __slots__ = ("c", "_send", "_lock", "_entry", "_func", "_gen", "_over")
 
-    def __init__(self, seconds: float, func: Any = None) -> None:
-        seconds = _check_duration("Timer", seconds)
+    def __init__(self, seconds: float | None, func: Any = None) -> None:
+        when = _deadline("Timer", seconds)
         ch: Chan[float] = Chan(1)
         self._send = ch
         self.c: RecvChan[float] = ch.recv_only()
@@ -50,7 +80,7 @@ class Timer:
         self._func = func  # Go's AfterFunc: run func in a goroutine instead of sending
         self._gen = 0  # which arming of the timer a firing belongs to
         self._over = False  # this arming has fired (its _fire ran) or was stopped
-        self._entry = _timers.add(_monotonic() + max(seconds, 0.0), self._fire, 0)
+        self._entry = _timers.add(when, self._fire, 0)
 
     def _fire(self, gen: int) -> None:
         with self._lock:
@@ -82,22 +112,22 @@ class Timer:
                 active = active or got
             return active
 
-    def reset(self, seconds: float) -> bool:
-        seconds = _check_duration("Timer", seconds)
+    def reset(self, seconds: float | None) -> bool:
+        when = _deadline("Timer", seconds)
         with self._lock:
             active = self._disarm()
             if self._func is None:
                 _, got = self._send.try_recv()
                 active = active or got
             self._over = False
-            self._entry = _timers.add(_monotonic() + max(seconds, 0.0), self._fire, self._gen)
+            self._entry = _timers.add(when, self._fire, self._gen)
             return active
 
     def __repr__(self) -> str:
         return f"<Timer {self._entry!r}>"
 
 
-def after_func(seconds: float, func: Any) -> Timer:
+def after_func(seconds: float | None, func: Any) -> Timer:
     """Run ``func`` in its own goroutine after ``seconds`` (Go's AfterFunc)."""
     return Timer(seconds, func)
 
@@ -107,18 +137,16 @@ class Ticker:
 
     __slots__ = ("c", "_send", "_lock", "_entry", "_period", "_next", "_stopped", "_gen")
 
-    def __init__(self, seconds: float) -> None:
-        seconds = _check_duration("Ticker", seconds)
-        if seconds <= 0:
-            raise ValueError(f"non-positive interval for Ticker: {seconds}")
+    def __init__(self, seconds: float | None) -> None:
+        period = _period("Ticker", seconds)
         ch: Chan[float] = Chan(1)
         self._send = ch
         self.c: RecvChan[float] = ch.recv_only()
         self._lock = threading.Lock()
-        self._period = seconds
+        self._period = period
         self._stopped = False
         self._gen = 0
-        self._next = _monotonic() + seconds
+        self._next = _monotonic() + period  # +inf: never ticks, no heap entry
         self._entry = _timers.add(self._next, self._fire, 0)
 
     def _fire(self, gen: int) -> None:
@@ -141,29 +169,42 @@ class Ticker:
             self._entry.cancel()
             self._send.try_recv()
 
-    def reset(self, seconds: float) -> None:
-        seconds = _check_duration("Ticker", seconds)
-        if seconds <= 0:
-            raise ValueError(f"non-positive interval for Ticker: {seconds}")
+    def reset(self, seconds: float | None) -> None:
+        period = _period("Ticker", seconds)
         with self._lock:
             self._gen += 1
             self._entry.cancel()
             self._send.try_recv()
             self._stopped = False
-            self._period = seconds
-            self._next = _monotonic() + seconds
+            self._period = period
+            self._next = _monotonic() + period
             self._entry = _timers.add(self._next, self._fire, self._gen)
 
     def __repr__(self) -> str:
-        state = "stopped" if self._stopped else f"every {self._period}s"
+        state = "stopped" if self._stopped else "never ticks" if self._period == math.inf \
+            else f"every {self._period}s"
         return f"<Ticker {state}>"
 
 
-def after(seconds: float) -> RecvChan[float]:
-    """A channel that receives the time once, after ``seconds`` (Go's time.After)."""
+def after(seconds: float | None) -> RecvChan[float]:
+    """A channel that receives the time once, after ``seconds`` (Go's time.After).
+
+    ``after(math.inf)`` (or None) never receives and costs no heap entry."""
     return Timer(seconds).c
 
 
-def tick(seconds: float) -> RecvChan[float]:
-    """A channel that receives the time every ``seconds`` (Go's time.Tick)."""
+def tick(seconds: float | None) -> RecvChan[float]:
+    """A channel that receives the time every ``seconds`` (Go's time.Tick).
+
+    ``seconds <= 0`` raises ValueError.  Go's ``time.Tick`` returns a nil
+    channel there; gort does not return None, because ``tick`` is typed (and
+    used) as a channel (``for t in tick(1)``, ``tick(1).recv_case()``), and a
+    None would only fail later and further from the mistake.  ``math.inf``
+    (or None) gives a channel that never receives.
+    """
+    if seconds is not None:
+        d = _delay(seconds, "tick duration")
+        if d is not None and d <= 0.0:
+            raise ValueError(f"tick: non-positive interval {float(seconds)} (Go's time.Tick "
+                             "returns nil here; gort raises)")
     return Ticker(seconds).c

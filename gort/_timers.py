@@ -14,18 +14,33 @@ Shared state, all guarded by ``_cond`` (a Condition over one lock):
                  costs nothing for long
     _wake_at     the deadline the thread sleeps until (None: no deadline)
 An entry's ``state`` moves once from PENDING to FIRED or CANCELLED, under _cond.
+
+A deadline of +inf, or one beyond ``_timeout.FOREVER`` (no platform can sleep
+that long), is a timer that never fires (Go's TestOverflowSleep): ``add``
+returns an entry that is never put in the heap, so it costs nothing, never
+disturbs the other timers and can still be cancelled.  A NaN deadline is a
+ValueError, raised before anything is queued.  The thread never dies: a
+callback's exception is reported and the thread goes on serving.
+
+After ``os.fork()`` the child has no timer thread; ``_reset_after_fork`` gives
+it fresh, empty state (the parent's timers belong to goroutines and threads
+that do not exist in the child, so none of them fires there).
 """
 
 from __future__ import annotations
 
 import heapq
 import itertools
+import math
+import os
 import sys
 import threading
 import time
 import traceback
 from collections.abc import Callable
 from typing import Any
+
+from ._timeout import FOREVER
 
 PENDING, FIRED, CANCELLED = 0, 1, 2
 
@@ -55,6 +70,8 @@ class TimerEntry:
                 return False
             self.state = CANCELLED
             self.fn = self.arg = None  # type: ignore[assignment]
+            if self.when == math.inf:
+                return True  # a never-firing entry is not in the heap
             _cancelled += 1
             if _cancelled > 64 and _cancelled * 2 > len(_heap):
                 _compact()
@@ -62,6 +79,8 @@ class TimerEntry:
 
     def __repr__(self) -> str:
         state = ("pending", "fired", "cancelled")[self.state]
+        if self.when == math.inf:
+            return f"<TimerEntry {state} never fires>"
         return f"<TimerEntry {state} in {self.when - time.monotonic():.3f}s>"
 
 
@@ -73,49 +92,126 @@ def _compact() -> None:
 
 
 def add(when: float, fn: Callable[[Any], Any], arg: Any = None) -> TimerEntry:
-    """Call ``fn(arg)`` on the timer thread at ``when`` (time.monotonic clock)."""
+    """Call ``fn(arg)`` on the timer thread at ``when`` (time.monotonic clock).
+
+    ``when`` = +inf or beyond ``FOREVER``: the entry never fires and takes no
+    place in the heap (``cancel()`` still works on it).  NaN: ValueError;
+    not a number: TypeError.  Either is raised before anything is queued.
+    """
     global _thread
+    if not when < FOREVER:  # the rare path: NaN, +inf, or too far to sleep until
+        if when != when:
+            raise ValueError("timer deadline must not be NaN")
+        return TimerEntry(math.inf, fn, arg)  # never fires: no heap entry, no thread
     entry = TimerEntry(when, fn, arg)
     with _cond:
-        heapq.heappush(_heap, (when, next(_seq), entry))
         if _thread is None:
-            _thread = threading.Thread(target=_timer_main, name="gort-timers", daemon=True)
-            _thread.start()
+            # Started before the push: if the OS refuses a thread, nothing is queued.
+            # The new thread looks at the heap only once we release _cond.
+            thread = threading.Thread(target=_timer_main, name="gort-timers", daemon=True)
+            thread.start()
+            _thread = thread
         elif _wake_at is None or when < _wake_at:
             _cond.notify()
+        heapq.heappush(_heap, (when, next(_seq), entry))
     return entry
 
 
 def pending() -> int:
-    """How many timers are pending (for deadlock detection and statistics)."""
+    """How many timers are pending (for deadlock detection and statistics).
+
+    A timer that never fires is not counted: it can never wake anyone.
+    """
     with _cond:
         return len(_heap) - _cancelled
 
 
+def _report(exc: BaseException) -> None:
+    """Report a callback's exception; reporting itself can never raise."""
+    try:
+        if sys.stderr is not None:
+            print("gort: exception in a timer callback:", file=sys.stderr)
+            traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
+    except BaseException:
+        pass
+
+
 def _timer_main() -> None:
     global _wake_at, _cancelled
+    cond = _cond  # after a fork the child gets a new one; this thread is the parent's
     while True:
         due: list[TimerEntry] = []
-        with _cond:
-            now = time.monotonic()
-            while _heap and _heap[0][0] <= now:
-                entry = heapq.heappop(_heap)[2]
-                if entry.state == PENDING:
-                    entry.state = FIRED
-                    due.append(entry)
-                else:
-                    _cancelled -= 1
-            if not due:
-                _wake_at = _heap[0][0] if _heap else None
-                _cond.wait(None if _wake_at is None else _wake_at - now)
-                _wake_at = None
-                continue
+        try:
+            with cond:
+                now = time.monotonic()
+                while _heap and _heap[0][0] <= now:
+                    entry = heapq.heappop(_heap)[2]
+                    if entry.state == PENDING:
+                        entry.state = FIRED
+                        due.append(entry)
+                    else:
+                        _cancelled -= 1
+                if not due:
+                    _wake_at = _heap[0][0] if _heap else None
+                    # add() keeps every deadline below FOREVER, so this wait
+                    # is always one the platform can do.
+                    wait = None if _wake_at is None else min(_wake_at - now, FOREVER)
+                    cond.wait(wait)
+                    _wake_at = None
+                    continue
+        except BaseException as e:  # this thread must never die
+            _report(e)
+            time.sleep(0.01)  # a broken heap must not spin a core
+            continue
         for entry in due:
             fn, arg = entry.fn, entry.arg
             entry.fn = entry.arg = None  # type: ignore[assignment]
             try:
                 fn(arg)
-            except BaseException:
-                if sys.stderr is not None:
-                    print("gort: exception in a timer callback:", file=sys.stderr)
-                    traceback.print_exc()
+            except BaseException as e:  # reported; the thread goes on
+                _report(e)
+            del fn, arg  # hold nothing alive while sleeping until the next timer
+
+
+def _reset_after_fork() -> None:
+    """In a forked child: fresh timer state (new lock, empty heap, no thread).
+
+    The parent's pending timers are cancelled in the child: their callbacks
+    wake goroutines, sleepers and waiters of a runtime the child does not
+    have.  A timer created in the child starts a new timer thread.
+    """
+    global _cond, _heap, _cancelled, _wake_at, _thread
+    for _, _, entry in _heap:
+        if entry.state == PENDING:
+            entry.state = CANCELLED
+            entry.fn = entry.arg = None  # type: ignore[assignment]
+    _cond = threading.Condition(threading.Lock())
+    _heap = []
+    _cancelled = 0
+    _wake_at = None
+    _thread = None
+
+
+def _before_fork() -> None:
+    _cond.acquire()  # the child gets a heap no thread was changing mid-fork
+
+
+def _after_fork_in_parent() -> None:
+    _cond.release()
+
+
+def _install_fork_hooks() -> None:
+    """The lock is held across the fork (so the child's copy of the heap is
+    not half-changed); the child's reset runs as one of the runtime's fork
+    hooks (after its own reset) where the runtime has them, else on its own."""
+    if not hasattr(os, "register_at_fork"):
+        return
+    os.register_at_fork(before=_before_fork, after_in_parent=_after_fork_in_parent)
+    hooks = getattr(sys.modules.get(__package__ + "._runtime"), "_at_fork_child_hooks", None)
+    if isinstance(hooks, list):
+        hooks.append(_reset_after_fork)
+    else:
+        os.register_at_fork(after_in_child=_reset_after_fork)
+
+
+_install_fork_hooks()

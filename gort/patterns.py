@@ -37,6 +37,7 @@ from ._errors import ChanClosed
 from ._runtime import Goroutine, go
 from ._select import select
 from ._sync import Mutex, WaitGroup
+from ._timeout import timeout as _check_timeout
 
 T = TypeVar("T")
 U = TypeVar("U")
@@ -208,6 +209,9 @@ class Broadcaster(Generic[T]):
             raise ValueError(f"unknown policy {policy!r}")
         if policy != "block" and cap < 1:
             raise ValueError("a dropping subscription needs cap >= 1")
+        # gort's one rule, checked here and not at the first slow publish:
+        # inf means block forever, NaN is an error.
+        timeout = _check_timeout(timeout)
         sub: Subscription[T] = Subscription(cap, policy, timeout)
         with self._lock:
             if self._closed:
@@ -306,9 +310,10 @@ class Server:
         self._workers: list[Goroutine[Any]] = [self._wg.go(worker) for _ in range(workers)]
 
     def shutdown(self, timeout: float | None = None) -> bool:
+        timeout = _check_timeout(timeout)  # a bad timeout cancels nothing
         self._cancel()
         return self._wg.wait(timeout)
 
     def wait(self, timeout: float | None = None) -> bool:
         """Wait for the workers to stop by themselves (jobs closed)."""
-        return self._wg.wait(timeout)
+        return self._wg.wait(_check_timeout(timeout))

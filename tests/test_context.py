@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
+import threading
 import time
 import weakref
 from typing import Any
@@ -12,7 +14,7 @@ import pytest
 
 import gort
 from gort import Canceled, Chan, DeadlineExceeded, GState, _timers
-from tests.conftest import wait_until
+from tests.conftest import run_concurrently, wait_until
 
 JOIN = 10.0
 
@@ -544,3 +546,300 @@ def test_done_awaited_in_an_asyncio_task() -> None:
     assert asyncio.run(main()) == (None, False)
     assert type(ctx.err()) is DeadlineExceeded
     cancel()
+
+
+# --------------------------------------------------------------------------- contexts not ours
+#
+# Go's context_test.go runs its cases with "otherContext", a Context that is not
+# one of the package's own types, and propagateCancel follows any parent whose
+# Done() closes.  Two kinds here: OtherContext wraps one of gort's contexts and
+# delegates to it (Go's otherContext/myCtx, which embed one); UserContext has a
+# done channel of its own, closed by its cancel() (Go's myDoneCtx, and any
+# context a user writes from scratch).
+
+class OtherContext(gort.Context):
+    """Go's ``otherContext{ctx}``: every method delegates to ``inner``."""
+
+    def __init__(self, inner: gort.Context) -> None:
+        self.inner = inner
+
+    def done(self) -> gort.RecvChan[None]:
+        return self.inner.done()
+
+    def err(self) -> BaseException | None:
+        return self.inner.err()
+
+    def deadline(self) -> float | None:
+        return self.inner.deadline()
+
+    def value(self, key: Any) -> Any:
+        return self.inner.value(key)
+
+
+class UserContext(OtherContext):
+    """A context with its own done channel, closed by ``cancel``; the rest
+    delegates to ``inner`` (Go's ``myDoneCtx``)."""
+
+    def __init__(self, inner: gort.Context | None = None) -> None:
+        super().__init__(inner or gort.background())
+        self._ch: Chan[None] = Chan()
+        self._view = self._ch.recv_only()
+        self._err: BaseException | None = None
+        self._lock = threading.Lock()
+
+    def done(self) -> gort.RecvChan[None]:
+        return self._view
+
+    def err(self) -> BaseException | None:
+        return self._err
+
+    def cancel(self, err: BaseException | None = None) -> None:
+        with self._lock:
+            if self._err is None:
+                self._err = err if err is not None else Canceled("user context canceled")
+                self._ch.close()
+
+
+def watchers() -> int:
+    """Live watcher goroutines (Go's propagateCancel goroutine)."""
+    return sum(1 for g in gort._runtime.live_goroutines()
+               if g.name == "context.propagate_cancel")
+
+
+def started_watchers() -> int:
+    return gort._context._goroutines
+
+
+def test_go_with_cancel_propagates_through_other_context() -> None:
+    # Go's TestWithCancel: c2 := WithCancel(otherContext{c1}); cancel c1.
+    c1, cancel = gort.with_cancel(gort.background())
+    o = OtherContext(c1)
+    c2, cancel2 = gort.with_cancel(o)
+    for c in (c1, o, c2):
+        assert_not_done(c)
+    cancel()
+    for c in (c1, o, c2):
+        assert_done(c)
+        assert c.err() is c1.err()
+        assert type(c.err()) is Canceled
+    cancel2()
+
+
+def test_go_parent_finishes_child_with_a_user_context() -> None:
+    # Go's TestParentFinishesChild, the parent being a context that is not ours:
+    # parent -> cancel_child; parent -> value_child -> timer_child.
+    parent = UserContext()
+    cancel_child, stop1 = gort.with_cancel(parent)
+    value_child = gort.with_value(parent, "key", "value")
+    timer_child, stop2 = gort.with_timeout(value_child, 10000 * 3600)
+    for c in (parent, cancel_child, value_child, timer_child):
+        assert_not_done(c)
+    err = Canceled("the user's own error")
+    parent.cancel(err)
+    for c in (parent, cancel_child, value_child, timer_child):
+        assert_done(c)
+        assert c.err() is err  # the parent's err, as Go's child.cancel(parent.Err())
+    assert timer_child._timer is None  # type: ignore[attr-defined]
+    # WithCancel of a cancelled parent returns a cancelled context at once.
+    precancelled, stop3 = gort.with_cancel(parent)
+    assert precancelled.err() is err
+    assert precancelled.done().closed
+    wait_until(lambda: watchers() == 0, JOIN, "the watchers ended")
+    stop1()
+    stop2()
+    stop3()
+
+
+def test_go_with_cancel_canceled_parent_not_ours() -> None:
+    # Go's TestWithCancelCanceledParent with a parent of the user's: done
+    # already closed, so the child is born cancelled and no goroutine starts.
+    parent = UserContext()
+    parent.cancel(DeadlineExceeded())
+    n = started_watchers()
+    for child, cancel in (gort.with_cancel(parent), gort.with_timeout(parent, 600),
+                          gort.with_deadline(parent, time.monotonic() + 600)):
+        assert child.err() is parent.err()
+        assert_done(child)
+        cancel()
+    assert started_watchers() == n
+
+
+def test_go_child_finishes_first_with_a_user_parent() -> None:
+    # Go's TestChildFinishesFirst: cancelling the child leaves the parent alone,
+    # and the watcher goroutine ends with the child.
+    parent = UserContext()
+    child, cancel = gort.with_cancel(parent)
+    wait_until(lambda: watchers() == 1, JOIN, "one watcher")
+    cancel()
+    assert type(child.err()) is Canceled
+    assert_not_done(parent)
+    wait_until(lambda: watchers() == 0, JOIN, "the watcher ended with the child")
+    parent.cancel()
+    assert type(child.err()) is Canceled  # still its own error
+
+
+def test_go_deadline_and_timeout_through_other_context() -> None:
+    # Go's TestDeadline/TestTimeout "WithDeadline+otherContext+WithDeadline":
+    # the parent's earlier deadline reaches the child through the wrapper.
+    c, cancel = gort.with_timeout(gort.background(), 0.05)
+    o = OtherContext(c)
+    c2, cancel2 = gort.with_timeout(o, 600)
+    assert c2.deadline() == c.deadline()
+    _, ok = c2.done().recv_ok(timeout=JOIN)
+    assert not ok
+    assert type(c2.err()) is DeadlineExceeded
+    cancel()
+    cancel2()
+    c3, cancel3 = gort.with_deadline(OtherContext(gort.with_timeout(gort.background(), 0.05)[0]),
+                                     time.monotonic() + 600)
+    c3.done().recv_ok(timeout=JOIN)
+    assert type(c3.err()) is DeadlineExceeded
+    cancel3()
+
+
+def test_go_canceled_timeout_through_other_context() -> None:
+    # Go's TestCanceledTimeout.
+    c, cancel = gort.with_timeout(gort.background(), 1)
+    o = OtherContext(c)
+    c2, cancel2 = gort.with_timeout(o, 2)
+    cancel2()
+    assert_done(c2)
+    assert type(c2.err()) is Canceled
+    assert_not_done(c)
+    cancel()
+
+
+def test_go_custom_context_goroutines() -> None:
+    # Go's TestCustomContextGoroutines: a watcher goroutine is started only for
+    # a parent whose done channel is its own; a wrapper around one of ours is
+    # followed to it directly.
+    g = started_watchers()
+
+    def created() -> None:
+        nonlocal g
+        assert started_watchers() == g + 1
+        g += 1
+
+    def none() -> None:
+        assert started_watchers() == g
+
+    _, cancel0 = gort.with_cancel(UserContext())
+    cancel0()
+    created()
+    _, cancel0 = gort.with_timeout(UserContext(), 3600)
+    cancel0()
+    created()
+    none()
+
+    ctx1, cancel1 = gort.with_cancel(gort.background())
+    none()
+    ctx2 = OtherContext(ctx1)  # Go's myCtx: provides ctx1's Done
+    ctx3, cancel3 = gort.with_cancel(ctx2)
+    none()
+    assert ctx3 in children(ctx1)  # attached straight to ctx1
+    _, cancel3b = gort.with_cancel(UserContext(ctx2))
+    created()  # ctx1 is not providing Done: it must not be used
+    ctx4, cancel4 = gort.with_timeout(ctx3, 3600)
+    none()
+    ctx5, cancel5 = gort.with_cancel(ctx4)
+    none()
+    cancel5()
+    none()
+    _, cancel6 = gort.with_timeout(ctx5, 3600)
+    none()
+    cancel6()
+    cancel1()
+    _, cancel7 = gort.with_cancel(ctx5)
+    none()
+    for c in (cancel3, cancel3b, cancel4, cancel7):
+        c()
+    assert children(ctx1) is None  # cancelled: it let go of every child
+    wait_until(lambda: watchers() == 0, JOIN, "every watcher ended")
+
+
+def test_a_child_of_a_wrapper_detaches_from_the_wrapped_context() -> None:
+    root, rcancel = gort.with_cancel(gort.background())
+    child, cancel = gort.with_cancel(OtherContext(gort.with_value(root, "k", 1)))
+    assert children(root) == {child}
+    assert child.value("k") == 1
+    cancel()
+    assert children(root) == set()  # no reference left behind
+    rcancel()
+
+
+def test_user_context_with_a_nil_done_is_never_cancelled() -> None:
+    class Never(OtherContext):
+        def done(self) -> Any:
+            return None  # Go: a nil Done() means "never canceled"
+
+    n = started_watchers()
+    child, cancel = gort.with_cancel(Never(gort.background()))
+    assert started_watchers() == n
+    assert_not_done(child)
+    cancel()
+    assert type(child.err()) is Canceled
+
+
+def test_children_of_a_user_context_cancelled_while_being_derived() -> None:
+    """Children derived while a foreign parent is cancelled all end up cancelled."""
+    def derive(i: int, parent: UserContext, made: list[tuple[gort.Context, Any]],
+               lock: threading.Lock) -> None:
+        for j in range(30):
+            if i == 0 and j == 10:
+                parent.cancel()
+            pair = gort.with_cancel(parent) if j % 2 else gort.with_timeout(parent, 600)
+            with lock:
+                made.append(pair)
+
+    for _ in range(5):
+        parent = UserContext()
+        made: list[tuple[gort.Context, Any]] = []
+        lock = threading.Lock()
+        run_concurrently(functools.partial(derive, parent=parent, made=made, lock=lock), 4)
+        for child, _ in made:
+            _, ok = child.done().recv_ok(timeout=JOIN)
+            assert not ok
+            assert child.err() is parent.err()
+        for _, cancel in made:
+            cancel()
+    wait_until(lambda: watchers() == 0, JOIN, "every watcher ended")
+
+
+def test_a_user_context_deep_in_a_chain() -> None:
+    # ours -> user's -> value -> ours -> ours: cancelling the user's context
+    # reaches the bottom, cancelling the top too (through the user's done).
+    top, tcancel = gort.with_cancel(gort.background())
+    user = UserContext(top)  # its own done: closed by its cancel only
+
+    def follow_top() -> None:
+        top.done().recv_ok()
+        user.cancel(top.err())
+
+    gort.go(follow_top)
+    mid, mcancel = gort.with_cancel(gort.with_value(user, "k", "v"))
+    bottom, bcancel = gort.with_timeout(mid, 600)
+    assert bottom.value("k") == "v"
+    assert mid.value("k") == "v"
+    tcancel()
+    _, ok = bottom.done().recv_ok(timeout=JOIN)
+    assert not ok
+    assert bottom.err() is top.err()
+    assert mid.err() is top.err()
+    mcancel()
+    bcancel()
+    wait_until(lambda: watchers() == 0, JOIN, "every watcher ended")
+
+
+# --------------------------------------------------------------------------- with_value keys
+
+def test_with_value_rejects_a_none_key() -> None:
+    # Go's TestWithValueChecksKey: WithValue(ctx, nil, v) panics "nil key".
+    with pytest.raises(TypeError, match=r"^nil key: with_value's key must not be None$"):
+        gort.with_value(gort.background(), None, "bar")
+    ctx, cancel = gort.with_cancel(gort.background())
+    with pytest.raises(TypeError, match="nil key"):
+        gort.with_value(ctx, None, None)
+    cancel()
+    # Any other key is fine, a falsy one too.
+    for key in (0, "", (), False, b""):
+        assert gort.with_value(gort.background(), key, "v").value(key) == "v"

@@ -9,6 +9,7 @@ timer callback due earlier (the timer thread runs due callbacks in order).
 from __future__ import annotations
 
 import asyncio
+import math
 import random
 import threading
 import time
@@ -154,7 +155,8 @@ def test_tick_ticks_repeatedly() -> None:
 
 
 def test_type_errors() -> None:
-    for bad in ("1", None, True, [1]):
+    # None is not here: by gort's one rule for durations it means "never fires".
+    for bad in ("1", True, [1]):
         with pytest.raises(TypeError, match="Timer duration must be a number"):
             Timer(bad)  # type: ignore[arg-type]
         with pytest.raises(TypeError, match="Ticker duration must be a number"):
@@ -528,3 +530,17 @@ def test_many_tickers_stopped_from_many_goroutines() -> None:
     gs = [gort.go(run, i) for i in range(40)]
     assert sum(g.result(timeout=30) for g in gs) == 120
     assert _timers.pending() <= base
+
+
+def test_tick_with_a_non_positive_interval_raises() -> None:
+    # Go's time.Tick returns nil for d <= 0; gort raises ValueError instead
+    # (tick is typed and used as a channel; see its docstring).
+    for bad in (0, 0.0, -1, -0.5, -math.inf):
+        with pytest.raises(ValueError, match=r"^tick: non-positive interval ") as ei:
+            gort.tick(bad)
+        assert f"interval {float(bad)} " in str(ei.value)
+        assert "Go's time.Tick returns nil" in str(ei.value)
+    with pytest.raises(ValueError, match="NaN"):
+        gort.tick(math.nan)
+    with pytest.raises(TypeError):
+        gort.tick("1")  # type: ignore[arg-type]
