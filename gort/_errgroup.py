@@ -3,9 +3,13 @@
 ``ErrGroup.go(fn)`` runs fn in a goroutine; the first exception cancels
 ``group.ctx`` and is re-raised by ``wait()`` once every goroutine has
 returned.  ``set_limit(n)`` bounds how many run at once (``go`` then blocks
-for a slot, ``try_go`` declines).  ``fn`` may be an ``async def`` function: it
-then runs as a coroutine goroutine; ``await group.await_()`` is the coroutine
-form of ``wait``.
+for a slot, ``try_go`` declines).  ``set_limit(0)`` is Go's too: no goroutine
+may ever start, so ``try_go`` returns False and ``go`` blocks for good (on a
+channel nobody receives from, as Go's ``g.sem <- token{}`` on a zero-capacity
+channel; the deadlock detector reports it if nothing else can run).
+
+``fn`` may be an ``async def`` function: it then runs as a coroutine
+goroutine; ``await group.await_()`` is the coroutine form of ``wait``.
 
 Fields guarded by ``_lock``: ``_err`` (the first exception), ``_active``.
 """
@@ -18,6 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 from . import _runtime
+from ._chan import Chan
 from ._context import Context, background, with_cancel
 from ._sync import Semaphore, WaitGroup
 
@@ -31,20 +36,29 @@ class ErrGroup:
         self._lock = threading.Lock()
         self._err: BaseException | None = None
         self._sem: Semaphore | None = None
+        self._zero: Chan[None] | None = None  # set_limit(0): go() sends here forever
         self._limit = -1
 
     def set_limit(self, n: int) -> None:
-        """At most ``n`` goroutines of this group at once; negative: no limit."""
+        """At most ``n`` goroutines of this group at once; negative: no limit.
+
+        ``n == 0``: none at all (``try_go`` returns False, ``go`` blocks forever).
+        """
+        if isinstance(n, bool) or not isinstance(n, int):
+            raise TypeError(f"errgroup: limit must be an int, got {type(n).__name__}")
         if self._wg.count:
             raise RuntimeError(f"errgroup: modify limit while {self._wg.count} goroutines "
                                "in the group are still active")
         self._limit = n
-        self._sem = Semaphore(n) if n >= 0 else None
+        # Limit 0 is handled here, not by a Semaphore(0): whether a semaphore
+        # raises or waits for a weight beyond its size is not errgroup's concern.
+        self._zero = Chan() if n == 0 else None
+        self._sem = Semaphore(n) if n > 0 else None
 
-    def _start(self, fn: Callable[..., Any], args: tuple[Any, ...],
-               kwargs: dict[str, Any]) -> _runtime.Goroutine[Any]:
+    def _start(self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any],
+               sem: Semaphore | None) -> _runtime.Goroutine[Any]:
+        """Start fn; ``sem``: the semaphore a slot of which the caller holds."""
         self._wg.add(1)
-        sem = self._sem
         run: Callable[..., Any]
         if inspect.iscoroutinefunction(fn):
             async def arun() -> None:
@@ -69,7 +83,14 @@ class ErrGroup:
                     self._wg.done()
             run = prun
         run.__qualname__ = getattr(fn, "__qualname__", run.__qualname__)
-        return _runtime.go(run)
+        try:
+            return _runtime.go(run)
+        except BaseException:
+            # Not started (the OS refused a thread, say): give back what we took.
+            if sem is not None:
+                sem.release()
+            self._wg.done()
+            raise
 
     def _fail(self, e: BaseException) -> None:
         with self._lock:
@@ -81,15 +102,22 @@ class ErrGroup:
 
     def go(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> None:
         """Run ``fn`` in a new goroutine, waiting for a slot if a limit is set."""
-        if self._sem is not None:
-            self._sem.acquire()
-        self._start(fn, args, kwargs)
+        zero = self._zero
+        if zero is not None:
+            zero.send(None)  # limit 0: nobody ever receives (Go blocks here too)
+        sem = self._sem
+        if sem is not None:
+            sem.acquire()
+        self._start(fn, args, kwargs, sem)
 
     def try_go(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> bool:
-        """Like ``go``, but only if a slot is free right now."""
-        if self._sem is not None and not self._sem.try_acquire():
+        """Like ``go``, but only if a slot is free right now (never, at limit 0)."""
+        if self._zero is not None:
             return False
-        self._start(fn, args, kwargs)
+        sem = self._sem
+        if sem is not None and not sem.try_acquire():
+            return False
+        self._start(fn, args, kwargs, sem)
         return True
 
     def wait(self) -> None:

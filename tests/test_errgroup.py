@@ -372,3 +372,111 @@ def test_goroutine_names_are_the_functions() -> None:
     assert any(n.endswith("my_async_task") for n in names)
     gate.close()
     group.wait()
+
+
+# --------------------------------------------------------------------------- Go's limit 0
+
+def test_go_try_go() -> None:
+    # x/sync errgroup_test.go TestTryGo, ending with "Block all calls":
+    # g.SetLimit(0), then TryGo fails every time and Wait returns.
+    group = ErrGroup()
+    n = 42
+    group.set_limit(n)
+    ch: Chan[None] = Chan()
+
+    def fn() -> None:
+        ch.send(None)
+
+    for i in range(n):
+        assert group.try_go(fn), f"TryGo should succeed but failed at call {i}"
+    assert not group.try_go(fn), "TryGo is expected to fail but succeeded"
+
+    def drain(k: int) -> None:
+        for _ in range(k):
+            ch.recv()
+
+    gort.go(drain, n)
+    group.wait()
+    assert group.try_go(fn), "TryGo should succeed after all goroutines"
+    gort.go(drain, 1)
+    group.wait()
+    # Switch limit.
+    group.set_limit(1)
+    assert group.try_go(fn)
+    assert not group.try_go(fn)
+    gort.go(drain, 1)
+    group.wait()
+    # Block all calls.
+    group.set_limit(0)
+    assert "limit=0" in repr(group)
+    for _ in range(1 << 10):
+        assert group.try_go(fn) is False
+    group.wait()
+
+
+def test_go_with_limit_zero_blocks() -> None:
+    # Go: with SetLimit(0), Go blocks (g.sem <- token{} on a zero-capacity
+    # channel nobody receives from); it must not raise.
+    group = ErrGroup()
+    group.set_limit(0)
+    ran = atomic.Int64()
+    blocked = gort.go(group.go, ran.add, 1)
+    wait_until(lambda: blocked.state is GState.PARKED, JOIN, "go() blocked at limit 0")
+    assert ran.load() == 0
+    assert group.try_go(ran.add, 1) is False
+    assert group._wg.count == 0
+    group.wait()  # nothing in the group: returns
+    # Only for this test's cleanup: end the blocked call.
+    group._zero.close()  # type: ignore[union-attr]
+    with pytest.raises(gort.ChanClosed):
+        blocked.result(timeout=JOIN)
+    assert ran.load() == 0
+
+
+def test_limit_zero_does_not_depend_on_semaphore_semantics(monkeypatch: Any) -> None:
+    # Whether Semaphore raises or waits for a weight beyond its size, limit 0
+    # never asks it: no Semaphore(0) is made.
+    made: list[int] = []
+    real = gort._errgroup.Semaphore
+
+    def spy(n: int) -> Any:
+        made.append(n)
+        return real(n)
+
+    monkeypatch.setattr(gort._errgroup, "Semaphore", spy)
+    group = ErrGroup()
+    group.set_limit(0)
+    assert made == []
+    assert group.try_go(lambda: None) is False
+    group.set_limit(2)
+    assert made == [2]
+    assert group.try_go(lambda: None) is True
+    group.wait()
+
+
+def test_set_limit_takes_an_int() -> None:
+    group = ErrGroup()
+    for bad in (1.5, "3", None, True):
+        with pytest.raises(TypeError, match="errgroup: limit must be an int"):
+            group.set_limit(bad)  # type: ignore[arg-type]
+
+
+def test_a_goroutine_that_fails_to_start_gives_its_slot_back(monkeypatch: Any) -> None:
+    group = ErrGroup()
+    group.set_limit(1)
+    real_go = gort._runtime.go
+
+    def refuse(fn: Any, /, *args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("can't start new thread")
+
+    monkeypatch.setattr(gort._runtime, "go", refuse)
+    with pytest.raises(RuntimeError, match="can't start new thread"):
+        group.go(lambda: None)
+    with pytest.raises(RuntimeError, match="can't start new thread"):
+        group.try_go(lambda: None)
+    monkeypatch.setattr(gort._runtime, "go", real_go)
+    assert group._wg.count == 0
+    ran = atomic.Int64()
+    assert group.try_go(ran.add, 1) is True  # the slot is free again
+    assert wait_in_goroutine(group).result(timeout=JOIN) is None
+    assert ran.load() == 1
