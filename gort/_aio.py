@@ -29,7 +29,7 @@ import types
 from collections.abc import Callable, Generator
 from typing import Any
 
-from . import _runtime, _timeout, _timers, _waitq
+from . import _runtime, _timeout, _timers
 
 _monotonic = time.monotonic
 
@@ -133,7 +133,8 @@ def suspend(locks: tuple[Any, ...], fut: asyncio.Future[None] | None, timeout: f
             if task is not None:
                 task.cancel()
         else:
-            _waitq._redeliver(e)
+            from ._waitq import _redeliver
+            _redeliver(e)
         return True
     if handle is not None:
         handle.cancel()
@@ -195,17 +196,18 @@ def sleep(seconds: float) -> None:
     if t is not None and t <= 0:
         _runtime.gosched()
         return
+    from ._waitq import park_thread as _park_thread
     parker = _runtime.current_parker()
     if t is None:
         while True:
-            _waitq.park_thread(parker, _timeout.FOREVER, _always, None, "sleep")
+            _park_thread(parker, _timeout.FOREVER, _always, None, "sleep")
     deadline = _monotonic() + t
     while True:
         left = deadline - _monotonic()
         if left <= 0:
             return
         # Nothing ever wakes this parker early; a timeout is the only way out.
-        _waitq.park_thread(parker, left, _always, None, "sleep")
+        _park_thread(parker, left, _always, None, "sleep")
 
 
 def _always(_: object) -> bool:

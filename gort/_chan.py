@@ -50,7 +50,8 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from . import _waitq
 from ._errors import ChanClosed
-from ._waitq import Waiter, WaitQueue, checked, dequeue, headroom, park, protect, run, waker
+from ._waitq import (Waiter, WaitQueue, checked, dequeue, headroom, park, protect, run,
+                     suspend_now)
 
 if TYPE_CHECKING:
     from ._select import RecvCase, SendCase
@@ -75,10 +76,12 @@ def _take(q: WaitQueue) -> Waiter | None:
 
     Called with the channel lock held.
     """
-    while True:
-        w = q.pop()
-        if w is None:
-            return None
+    while q:
+        w = q.popleft()
+        if w.q is not q:  # removed by its owner (timed out, aborted)
+            q.dead -= 1
+            continue
+        w.q = None
         sel = w.sel
         if sel is None:
             return w
@@ -86,6 +89,7 @@ def _take(q: WaitQueue) -> Waiter | None:
             sel.winner = w
             return w
         # That select already fired elsewhere (or timed out): drop its waiter.
+    return None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -242,13 +246,15 @@ class Chan(SendChan[T], RecvChan[T]):
         try:
             r = self._send_now(value)
             if r is False:
-                timeout = checked(timeout)
+                if timeout is not None:
+                    timeout = checked(timeout)
                 if timeout == 0.0:
                     raise TimeoutError("send timed out")
-                headroom()
-                wake, token = waker(sync)
-                w = Waiter(wake, token, value)
-                self._sendq.push(w)
+                if sync:
+                    headroom()
+                q = self._sendq
+                w = Waiter(q, value)
+                q.append(w)
         except BaseException:
             lock.release()
             raise
@@ -257,7 +263,10 @@ class Chan(SendChan[T], RecvChan[T]):
             if r is not True:
                 r.wake()
             return
-        if not (yield from park(token, (lock,), timeout, dequeue, w, "chan send")):
+        req = suspend_now(sync, w, (lock,), timeout, "chan send")
+        if req is not None:
+            yield req
+        elif not (yield from park(sync, w, (lock,), timeout, dequeue, w, "chan send")):
             raise TimeoutError("send timed out")
         if not w.ok:
             raise ChanClosed("send on closed channel")
@@ -323,18 +332,23 @@ class Chan(SendChan[T], RecvChan[T]):
         try:
             v, ok, s = self._recv_now()
             if v is _NOT_READY:
-                timeout = checked(timeout)
+                if timeout is not None:
+                    timeout = checked(timeout)
                 if timeout == 0.0:
                     raise TimeoutError("receive timed out")
-                headroom()
-                wake, token = waker(sync)
-                w = Waiter(wake, token)
-                self._recvq.push(w)
+                if sync:
+                    headroom()
+                q = self._recvq
+                w = Waiter(q)
+                q.append(w)
         except BaseException:
             lock.release()
             raise
         if v is _NOT_READY:
-            if not (yield from park(token, (lock,), timeout, dequeue, w, "chan receive")):
+            req = suspend_now(sync, w, (lock,), timeout, "chan receive")
+            if req is not None:
+                yield req
+            elif not (yield from park(sync, w, (lock,), timeout, dequeue, w, "chan receive")):
                 raise TimeoutError("receive timed out")
             v = w.elem
             ok = w.ok
@@ -464,8 +478,10 @@ class Chan(SendChan[T], RecvChan[T]):
         with self._lock:
             self._sendq.check()
             self._recvq.check()
-            live_recv = [w for w in self._recvq if w.sel is None or not w.sel.claim.locked()]
-            live_send = [w for w in self._sendq if w.sel is None or not w.sel.claim.locked()]
+            live_recv = [w for w in self._recvq.waiters()
+                         if w.sel is None or not w.sel.claim.locked()]
+            live_send = [w for w in self._sendq.waiters()
+                         if w.sel is None or not w.sel.claim.locked()]
             # Both sides may wait only as the two cases of one select on this channel.
             sels = {id(w.sel) for w in live_recv + live_send}
             assert not (live_recv and live_send) or (len(sels) == 1 and None not in
@@ -475,19 +491,19 @@ class Chan(SendChan[T], RecvChan[T]):
             assert not (self._buf and live_recv), "receivers waiting on a non-empty buffer"
             assert not (len(self._buf) < self._cap and live_send), \
                 "senders waiting on a buffer with room"
-            assert not (self._closed and (self._recvq or self._sendq)), \
+            assert not (self._closed and (self._recvq.live() or self._sendq.live())), \
                 "waiters on a closed channel"
 
     def statistics(self) -> ChanStatistics:
         with self._lock:
             return ChanStatistics(cap=self._cap, len=len(self._buf), closed=self._closed,
-                                  senders_waiting=len(self._sendq),
-                                  receivers_waiting=len(self._recvq))
+                                  senders_waiting=self._sendq.live(),
+                                  receivers_waiting=self._recvq.live())
 
     def __repr__(self) -> str:
         closed = " closed" if self._closed else ""
-        return (f"<Chan cap={self._cap} len={len(self._buf)} sendq={len(self._sendq)} "
-                f"recvq={len(self._recvq)}{closed}>")
+        return (f"<Chan cap={self._cap} len={len(self._buf)} sendq={self._sendq.live()} "
+                f"recvq={self._recvq.live()}{closed}>")
 
 
 class _View(Generic[T]):

@@ -27,7 +27,7 @@ from typing import Any, Generic, NamedTuple, TypeVar
 
 from ._chan import _NOT_READY, Chan, _Select
 from ._errors import ChanClosed
-from ._waitq import Waiter, checked, dequeue, headroom, park, protect, run, waker
+from ._waitq import Waiter, checked, dequeue, headroom, park, protect, run, suspend_now
 
 T = TypeVar("T")
 
@@ -145,22 +145,24 @@ def _select(cases: tuple[Any, ...], default: bool, timeout: float | None,
     try:
         result, wake = _poll(cases, order)
         if result is None and not default:
-            timeout = checked(timeout)
+            if timeout is not None:
+                timeout = checked(timeout)
             if timeout == 0.0:
                 raise TimeoutError("select timed out")
-            headroom()
+            if sync:
+                headroom()
             # Pass 2.
             sel = _Select()
-            release, token = waker(sync)
             waiters: list[Waiter] = []
             for i in order:
                 c = cases[i]
                 if type(c) is RecvCase:
-                    w = Waiter(release, token, None, sel, i)
-                    c.chan._recvq.push(w)
+                    q = c.chan._recvq
+                    w = Waiter(q, None, sel, i)
                 else:
-                    w = Waiter(release, token, c.value, sel, i)
-                    c.chan._sendq.push(w)
+                    q = c.chan._sendq
+                    w = Waiter(q, c.value, sel, i)
+                q.append(w)
                 waiters.append(w)
     except BaseException:
         for lock in reversed(locks):
@@ -169,7 +171,12 @@ def _select(cases: tuple[Any, ...], default: bool, timeout: float | None,
     if result is None and not default:
         reason = "select" if waiters else "select (no cases)"
         try:
-            woken = yield from park(token, locks, timeout, _claim_self, sel, reason)
+            req = suspend_now(sync, waiters, locks, timeout, reason)
+            if req is not None:
+                yield req
+                woken = True
+            else:
+                woken = yield from park(sync, waiters, locks, timeout, _claim_self, sel, reason)
         finally:
             # Pass 3: take the losing waiters off their channels, whatever
             # happened (woken, timed out, interrupted after claiming ourselves).

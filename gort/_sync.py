@@ -37,11 +37,33 @@ from typing import Any, Protocol
 
 from . import _runtime
 from ._waitq import (Waiter, WaitQueue, checked, dequeue, headroom, park, protect,
-                     protect_nested, run, waker)
+                     protect_nested, run, suspend_now)
 
 STARVATION_THRESHOLD = 0.001  # seconds, as in Go's sync.Mutex
 
 _monotonic = time.monotonic
+
+
+class _MutexWaiter(Waiter):
+    """A blocked locker: whether ownership was handed to it, and since when it
+    waits (for starvation mode)."""
+
+    __slots__ = ("granted", "start")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.granted = False
+        self.start = _monotonic()
+
+
+class _WeightedWaiter(Waiter):
+    """A blocked Semaphore acquire and its weight."""
+
+    __slots__ = ("n",)
+
+    def __init__(self, n: int) -> None:
+        super().__init__()
+        self.n = n
 
 
 def _check_int(n: object, what: str) -> None:
@@ -152,12 +174,12 @@ class Mutex(_LockerMixin):
     def statistics(self) -> MutexStatistics:
         """A snapshot: locked, waiters, starvation mode."""
         with self._state:
-            return MutexStatistics(self._held.locked(), len(self._waitq), self._st[0])
+            return MutexStatistics(self._held.locked(), self._waitq.live(), self._st[0])
 
     def __repr__(self) -> str:
         state = "locked" if self._held.locked() else "unlocked"
         starving = " starving" if self._st[0] else ""
-        return f"<Mutex {state} waiters={len(self._waitq)}{starving}>"
+        return f"<Mutex {state} waiters={self._waitq.live()}{starving}>"
 
 
 @types.coroutine
@@ -166,18 +188,15 @@ def _mutex_lock(held: threading.Lock, state: threading.Lock, waitq: WaitQueue,
     """The one body of Mutex.lock's slow path, in every world."""
     if held.acquire(False):
         return
-    headroom()
-    w: Waiter | None = None
+    if sync:
+        headroom()
+    w: _MutexWaiter | None = None
     requeue = False
     while True:
         state.acquire()
         try:
-            wake, token = waker(sync)  # an asyncio future serves one wait only
             if w is None:
-                w = Waiter(wake, token)
-                w.start = _monotonic()
-            else:
-                w.wake, w.token = wake, token
+                w = _MutexWaiter()
             if requeue:
                 waitq.push_front(w)  # a woken waiter keeps its place
                 if _monotonic() - w.start > STARVATION_THRESHOLD:
@@ -185,13 +204,17 @@ def _mutex_lock(held: threading.Lock, state: threading.Lock, waitq: WaitQueue,
             else:
                 waitq.push(w)
             if held.acquire(False):
-                waitq.remove(w)
+                waitq.discard(w)
                 state.release()
                 return
         except BaseException:
             state.release()
             raise
-        yield from park(token, (state,), None, dequeue, w, "sync.Mutex.Lock")
+        req = suspend_now(sync, w, (state,), None, "sync.Mutex.Lock")
+        if req is not None:
+            yield req
+        else:
+            yield from park(sync, w, (state,), None, dequeue, w, "sync.Mutex.Lock")
         if w.granted:
             return  # handed over in starvation mode
         requeue = True
@@ -199,7 +222,7 @@ def _mutex_lock(held: threading.Lock, state: threading.Lock, waitq: WaitQueue,
 
 def _mutex_wake_one(state: threading.Lock, waitq: WaitQueue) -> None:
     with state:
-        w = waitq.pop()
+        w = waitq.take()
     if w is not None:
         w.wake()
 
@@ -213,10 +236,12 @@ def _mutex_hand_off(held: threading.Lock, state: threading.Lock, waitq: WaitQueu
             return False
         if not held.locked():
             raise RuntimeError("unlock of unlocked Mutex")
-        w = waitq.pop()
-        assert w is not None
+        w = waitq.take()
+        if w is None:  # only dead entries were left
+            st[0] = False
+            return False
         w.granted = True
-        if not waitq or _monotonic() - w.start < STARVATION_THRESHOLD:
+        if not waitq.live() or _monotonic() - w.start < STARVATION_THRESHOLD:
             st[0] = False
     w.wake()
     return True
@@ -262,30 +287,30 @@ class RWMutex(_LockerMixin):
         state = self._state
         state.acquire()
         try:
-            if not self._writer and not self._wq and (reader or self._readers == 0):
+            if not self._writer and not self._wq.live() and (reader or self._readers == 0):
                 if reader:
                     self._readers += 1
                 else:
                     self._writer = True
                 state.release()
                 return
-            headroom()
-            wake, token = waker(sync)
-            w = Waiter(wake, token)
+            if sync:
+                headroom()
+            w = Waiter()
             (self._rq if reader else self._wq).push(w)
         except BaseException:
             state.release()
             raise
         reason = "sync.RWMutex.RLock" if reader else "sync.RWMutex.Lock"
-        yield from park(token, (state,), None, self._abort, w, reason)
+        yield from park(sync, w, (state,), None, self._abort, w, reason)
 
     def _abort(self, w: Waiter) -> bool:
         """A waiter leaves: readers queued behind a writer that gave up go in."""
         with self._state:
             q = w.q
-            if q is None or not q.remove(w):
+            if q is None or not q.discard(w):
                 return False
-            woken = self._rq.pop_all() if not self._writer and not self._wq else []
+            woken = self._rq.take_all() if not self._writer and not self._wq.live() else []
             self._readers += len(woken)
         for x in woken:
             x.wake()
@@ -310,7 +335,7 @@ class RWMutex(_LockerMixin):
     def try_rlock(self) -> bool:
         """Take the read lock if that needs no wait; True if taken."""
         with self._state:
-            if not self._writer and not self._wq:
+            if not self._writer and not self._wq.live():
                 self._readers += 1
                 return True
             return False
@@ -323,7 +348,7 @@ class RWMutex(_LockerMixin):
             self._readers -= 1
             w = None
             if self._readers == 0:
-                w = self._wq.pop()
+                w = self._wq.take()
                 if w is not None:
                     self._writer = True
         if w is not None:
@@ -332,7 +357,7 @@ class RWMutex(_LockerMixin):
     def try_lock(self) -> bool:
         """Take the write lock if that needs no wait; True if taken."""
         with self._state:
-            if not self._writer and self._readers == 0 and not self._wq:
+            if not self._writer and self._readers == 0 and not self._wq.live():
                 self._writer = True
                 return True
             return False
@@ -343,11 +368,11 @@ class RWMutex(_LockerMixin):
             if not self._writer:
                 raise RuntimeError("unlock of unlocked RWMutex")
             self._writer = False
-            if self._rq:
-                woken = self._rq.pop_all()
+            if self._rq.live():
+                woken = self._rq.take_all()
                 self._readers += len(woken)
             else:
-                w = self._wq.pop()
+                w = self._wq.take()
                 woken = [w] if w is not None else []
                 self._writer = w is not None
         for w in woken:
@@ -360,11 +385,12 @@ class RWMutex(_LockerMixin):
     def statistics(self) -> RWMutexStatistics:
         """A snapshot: readers, writer, readers and writers waiting."""
         with self._state:
-            return RWMutexStatistics(self._readers, self._writer, len(self._rq), len(self._wq))
+            return RWMutexStatistics(self._readers, self._writer, self._rq.live(),
+                                     self._wq.live())
 
     def __repr__(self) -> str:
         return (f"<RWMutex readers={self._readers} writer={self._writer} "
-                f"readers_waiting={len(self._rq)} writers_waiting={len(self._wq)}>")
+                f"readers_waiting={self._rq.live()} writers_waiting={self._wq.live()}>")
 
 
 class _RLocker(_LockerMixin):
@@ -416,7 +442,7 @@ class WaitGroup:
             self._count = count
             if count or not self._waiters:
                 return
-            woken = self._waiters.pop_all()
+            woken = self._waiters.take_all()
         for w in woken:
             w.wake()
 
@@ -430,7 +456,7 @@ class WaitGroup:
             self._count = count
             if count or not self._waiters:
                 return
-            woken = self._waiters.pop_all()
+            woken = self._waiters.take_all()
         for w in woken:
             w.wake()
 
@@ -443,18 +469,23 @@ class WaitGroup:
             if self._count == 0:
                 state.release()
                 return True
-            timeout = checked(timeout)
+            if timeout is not None:
+                timeout = checked(timeout)
             if timeout == 0.0:
                 state.release()
                 return False
-            headroom()
-            wake, token = waker(sync)
-            w = Waiter(wake, token)
+            if sync:
+                headroom()
+            w = Waiter()
             self._waiters.push(w)
         except BaseException:
             state.release()
             raise
-        return (yield from park(token, (state,), timeout, dequeue, w, "sync.WaitGroup.Wait"))
+        req = suspend_now(sync, w, (state,), timeout, "sync.WaitGroup.Wait")
+        if req is not None:
+            yield req
+            return True
+        return (yield from park(sync, w, (state,), timeout, dequeue, w, "sync.WaitGroup.Wait"))
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the counter is zero; False if ``timeout`` expired first."""
@@ -500,7 +531,7 @@ class WaitGroup:
         return self._count
 
     def __repr__(self) -> str:
-        return f"<WaitGroup count={self._count} waiters={len(self._waiters)}>"
+        return f"<WaitGroup count={self._count} waiters={self._waiters.live()}>"
 
 
 # --------------------------------------------------------------------------- Once
@@ -574,21 +605,22 @@ class Cond:
     def _wait(self, timeout: float | None, sync: bool) -> Generator[Any, Any, bool]:
         """The one body of wait: queue, unlock L, park, relock L (even when
         interrupted or cancelled, as ``threading.Condition.wait`` does)."""
-        timeout = checked(timeout)
-        headroom()
-        wake, token = waker(sync)
-        w = Waiter(wake, token)
-        with self._state:
-            self._waiters.push(w)  # before unlocking L: no signal can be missed
+        if timeout is not None:
+            timeout = checked(timeout)
+        if sync:
+            headroom()
+        state = self._state
+        state.acquire()
         try:
+            w = Waiter()
+            self._waiters.push(w)  # before unlocking L: no signal can be missed
             self.L.unlock()
         except BaseException:
-            dequeue(w)  # L was not held: leave no stale waiter behind
+            self._waiters.discard(w)  # L was not held: leave no stale waiter behind
+            state.release()
             raise
         try:
-            self._state.acquire()
-            return (yield from park(token, (self._state,), timeout, dequeue, w,
-                                    "sync.Cond.Wait"))
+            return (yield from park(sync, w, (state,), timeout, dequeue, w, "sync.Cond.Wait"))
         finally:
             alock = None if sync else getattr(self.L, "alock", None)
             if alock is not None:
@@ -607,19 +639,19 @@ class Cond:
     def signal(self) -> None:
         """Wake one waiting goroutine, if any."""
         with self._state:
-            w = self._waiters.pop()
+            w = self._waiters.take()
         if w is not None:
             w.wake()
 
     def broadcast(self) -> None:
         """Wake every waiting goroutine."""
         with self._state:
-            woken = self._waiters.pop_all()
+            woken = self._waiters.take_all()
         for w in woken:
             w.wake()
 
     def __repr__(self) -> str:
-        return f"<Cond waiters={len(self._waiters)}>"
+        return f"<Cond waiters={self._waiters.live()}>"
 
 
 # --------------------------------------------------------------------------- Semaphore
@@ -663,7 +695,7 @@ class Semaphore(_LockerMixin):
         """Acquire weight ``n`` if that needs no wait; True if acquired."""
         self._check(n)
         with self._state:
-            if self._size - self._cur >= n and not self._waiters:
+            if self._size - self._cur >= n and not self._waiters.live():
                 self._cur += n
                 return True
             return False
@@ -674,32 +706,33 @@ class Semaphore(_LockerMixin):
         state = self._state
         state.acquire()
         try:
-            if self._size - self._cur >= n and not self._waiters:
+            if self._size - self._cur >= n and not self._waiters.live():
                 self._cur += n
                 state.release()
                 return True
-            timeout = checked(timeout)
+            if timeout is not None:
+                timeout = checked(timeout)
             if timeout == 0.0:
                 state.release()
                 return False
-            headroom()
-            wake, token = waker(sync)
-            w = Waiter(wake, token, n=n)
+            if sync:
+                headroom()
+            w = _WeightedWaiter(n)
             if n <= self._size:
                 self._waiters.push(w)
             # else: it can never be granted; wait for the timeout, queued nowhere
         except BaseException:
             state.release()
             raise
-        return (yield from park(token, (state,), timeout, self._abort, w, "semacquire"))
+        return (yield from park(sync, w, (state,), timeout, self._abort, w, "semacquire"))
 
-    def _abort(self, w: Waiter) -> bool:
+    def _abort(self, w: _WeightedWaiter) -> bool:
         """A waiter leaves; smaller requests it was holding back may go in."""
         with self._state:
             if w.n > self._size:
                 return True  # never queued
             q = w.q
-            if q is None or not q.remove(w):
+            if q is None or not q.discard(w):
                 return False
             woken = self._grant()
         for x in woken:
@@ -729,13 +762,13 @@ class Semaphore(_LockerMixin):
         self.release()
 
     def _grant(self) -> list[Waiter]:
-        woken = []
+        woken: list[Waiter] = []
         while True:
-            head = self._waiters.peek()
-            if head is None or self._size - self._cur < head.n:
+            head = self._waiters.first()
+            if head is None or self._size - self._cur < head.n:  # type: ignore[attr-defined]
                 break
-            self._cur += head.n
-            self._waiters.pop()
+            self._cur += head.n  # type: ignore[attr-defined]
+            self._waiters.take()
             woken.append(head)
         return woken
 
@@ -753,10 +786,10 @@ class Semaphore(_LockerMixin):
     def statistics(self) -> SemaphoreStatistics:
         """A snapshot: size, weight held, waiters."""
         with self._state:
-            return SemaphoreStatistics(self._size, self._cur, len(self._waiters))
+            return SemaphoreStatistics(self._size, self._cur, self._waiters.live())
 
     def __repr__(self) -> str:
-        return f"<Semaphore size={self._size} held={self._cur} waiters={len(self._waiters)}>"
+        return f"<Semaphore size={self._size} held={self._cur} waiters={self._waiters.live()}>"
 
 
 for _fn in (Mutex.__enter__, Mutex.alock, _mutex_lock, _mutex_wake_one, _mutex_hand_off,

@@ -39,8 +39,10 @@ the signal handler, by code object.
 
 Recursion.  A blocked operation needs some stack to park and to leave cleanly;
 near the recursion limit a ``RecursionError`` could otherwise land between
-queuing and parking.  ``headroom()`` probes for that stack before anything is
-queued (Go's stack check in each prologue), so the operation fails cleanly.
+queuing and parking.  A thread's park probes for that stack before anything is
+queued (``headroom()``, Go's stack check in each prologue), so the operation
+fails cleanly.  A coroutine goroutine's park needs one frame (``park`` yields
+at once); it is not probed, since the probe costs as much as the park.
 
 WaitQueue rules.  A queue is guarded by the lock of the structure that owns it
 (the channel's lock, the primitive's ``_state``): every method is called with
@@ -50,8 +52,8 @@ when they outnumber the live ones, so a storm of timeouts stays linear.
 
 Invariants, with the owner's lock held (``check`` verifies them):
     * ``w.q is self`` exactly for the live waiters of ``self``, and each live
-      waiter is in ``self._items`` exactly once;
-    * ``len(self)`` is the number of live waiters.
+      waiter is in it exactly once;
+    * ``self.dead`` is the number of entries whose waiter is not live.
 """
 
 from __future__ import annotations
@@ -64,130 +66,121 @@ from collections import deque
 from collections.abc import Callable, Generator, Iterator
 from typing import Any, TypeVar
 
-from . import _runtime
+from . import _aio, _runtime
 from ._timeout import timeout as check_timeout
 
 T = TypeVar("T")
 
-_LockType = type(threading.Lock())
 
 
 class Waiter:
     """One blocked operation (Go's sudog).
 
-    ``wake`` makes its goroutine runnable again; ``token`` is what ``park``
-    needs to wait in its world (the thread's parker, or an asyncio future, or
-    None in a coroutine goroutine).  The other fields are the operation's:
-    the value carried or received (``elem``/``ok``), the select it belongs to
-    (``sel``/``index``), a weight (``n``), ownership handed over (``granted``)
-    and when it started waiting (``start``).
+    ``wake`` makes its goroutine runnable again; ``park`` sets it, with the
+    queue's lock still held, so no waker sees a waiter without it.  ``q`` is
+    the queue it is in (set before it is appended), else None.  The other
+    fields are the operation's: the value carried or received (``elem``/``ok``)
+    and the select it belongs to (``sel``/``index``).  Subclasses add what one
+    primitive needs.
     """
 
-    __slots__ = ("elem", "granted", "index", "n", "ok", "q", "sel", "start", "token", "wake")
+    __slots__ = ("elem", "index", "ok", "q", "sel", "wake")
 
-    def __init__(self, wake: Callable[[], Any], token: Any = None, elem: Any = None,
-                 sel: Any = None, index: int = -1, n: int = 0) -> None:
-        self.wake = wake
-        self.token = token
+    wake: Callable[[], Any]
+
+    def __init__(self, q: WaitQueue | None = None, elem: Any = None, sel: Any = None,
+                 index: int = -1) -> None:
+        self.q = q
         self.elem = elem
         self.ok = False
         self.sel = sel
         self.index = index
-        self.n = n
-        self.granted = False
-        self.start = 0.0
-        self.q: WaitQueue | None = None
 
 
-class WaitQueue:
-    """A FIFO of waiters with O(1) removal; its owner's lock guards it."""
+class WaitQueue(deque[Waiter]):
+    """A FIFO of waiters with O(1) removal; its owner's lock guards it.
 
-    __slots__ = ("_dead", "_items", "_live", "lock")
+    It is a deque, so the hot paths test and append to it at C speed: ``bool(q)``
+    and ``len(q)`` count dead entries too (a hint: "maybe someone waits");
+    ``live()`` is the exact count.  A waiter is queued with ``w.q = q;
+    q.append(w)`` (the Waiter constructor sets ``q``) or ``push``.
+    """
+
+    __slots__ = ("dead", "lock")
 
     def __init__(self, lock: threading.Lock) -> None:
+        super().__init__()
         self.lock = lock  # the owner's lock, which guards this queue
-        self._items: deque[Waiter] = deque()
-        self._live = 0
-        self._dead = 0
+        self.dead = 0  # entries whose waiter was removed (w.q is no longer self)
 
     def push(self, w: Waiter) -> None:
         """Queue ``w`` at the tail."""
         w.q = self
-        self._items.append(w)
-        self._live += 1
+        self.append(w)
 
     def push_front(self, w: Waiter) -> None:
         """Queue ``w`` at the head (a woken Mutex waiter keeps its place)."""
         w.q = self
-        self._items.appendleft(w)
-        self._live += 1
+        self.appendleft(w)
 
-    def pop(self) -> Waiter | None:
+    def take(self) -> Waiter | None:
         """Dequeue the first live waiter; None if there is none."""
-        items = self._items
-        while items:
-            w = items.popleft()
+        while self:
+            w = self.popleft()
             if w.q is self:
                 w.q = None
-                self._live -= 1
                 return w
-            self._dead -= 1
+            self.dead -= 1
         return None
 
-    def peek(self) -> Waiter | None:
+    def first(self) -> Waiter | None:
         """The first live waiter, left queued; None if there is none."""
-        items = self._items
-        while items:
-            w = items[0]
+        while self:
+            w = self[0]
             if w.q is self:
                 return w
-            items.popleft()
-            self._dead -= 1
+            self.popleft()
+            self.dead -= 1
         return None
 
-    def pop_all(self) -> list[Waiter]:
+    def take_all(self) -> list[Waiter]:
         """Dequeue every live waiter, in order."""
-        woken = [w for w in self._items if w.q is self]
+        woken = [w for w in self if w.q is self]
         for w in woken:
             w.q = None
-        self._items.clear()
-        self._live = self._dead = 0
+        self.clear()
+        self.dead = 0
         return woken
 
-    def remove(self, w: Waiter) -> bool:
+    def discard(self, w: Waiter) -> bool:
         """Take ``w`` out if it is queued here; False if it is not (any more)."""
         if w.q is not self:
             return False
         w.q = None
-        self._live -= 1
-        self._dead += 1
-        if self._dead > 32 and self._dead > self._live:
-            self._sweep()
+        self.dead += 1
+        if self.dead > 32 and self.dead * 2 > len(self):
+            live = [x for x in self if x.q is self]
+            self.clear()
+            self.extend(live)
+            self.dead = 0
         return True
 
-    def _sweep(self) -> None:
-        self._items = deque([w for w in self._items if w.q is self])
-        self._dead = 0
+    def live(self) -> int:
+        """How many waiters are queued (dead entries not counted)."""
+        return len(self) - self.dead
 
-    def __len__(self) -> int:
-        return self._live
-
-    def __bool__(self) -> bool:
-        return self._live > 0
-
-    def __iter__(self) -> Iterator[Waiter]:
-        """The live waiters, in order (the owner's lock held)."""
-        return (w for w in self._items if w.q is self)
+    def waiters(self) -> list[Waiter]:
+        """The live waiters, in order."""
+        return [w for w in self if w.q is self]
 
     def check(self) -> None:
         """Verify the invariants (the owner's lock held); AssertionError if broken."""
-        live = [w for w in self._items if w.q is self]
-        assert len(live) == self._live, f"live count {self._live} != {len(live)}"
+        live = self.waiters()
+        assert len(self) - len(live) == self.dead, f"dead count {self.dead} is off"
         assert len({id(w) for w in live}) == len(live), "a waiter is queued twice"
-        assert len(self._items) - len(live) == self._dead, "dead count is off"
 
     def __repr__(self) -> str:
-        return f"<WaitQueue live={self._live} dead={self._dead}>"
+        return f"<WaitQueue live={self.live()} dead={self.dead}>"
 
 
 def dequeue(w: Waiter) -> bool:
@@ -197,7 +190,7 @@ def dequeue(w: Waiter) -> bool:
     if q is None:
         return False
     with q.lock:
-        return q.remove(w)
+        return q.discard(w)
 
 
 # --------------------------------------------------------------------------- interrupts
@@ -309,7 +302,10 @@ def _redeliver(e: BaseException) -> None:
 
 # --------------------------------------------------------------------------- stack
 
-_HEADROOM = 24  # frames a park and its clean exit need below the caller
+# Frames a thread's park and its clean exit need below the body: the park itself
+# is covered by its own handler, which needs a few; giving the P back and taking
+# one again can start a worker thread (threading.Thread.start is deep).
+_HEADROOM = 16
 
 
 def _probe(n: int) -> None:
@@ -325,19 +321,6 @@ def headroom() -> None:
 
 # --------------------------------------------------------------------------- worlds
 
-def waker(sync: bool) -> tuple[Callable[[], Any], Any]:
-    """The wake function of the caller, and the token ``park`` waits on."""
-    if sync:
-        parker = _runtime.current_parker()
-        return parker.release, parker
-    m = _runtime._tls.m
-    cg = m.cg if m is not None else None
-    if cg is not None:
-        return cg._wake, None
-    from . import _aio
-    return _aio.asyncio_waker()
-
-
 def run(body: Generator[Any, Any, T]) -> T:
     """Drive a blocking body for a plain caller: it parks the thread itself and
     never yields."""
@@ -349,24 +332,80 @@ def run(body: Generator[Any, Any, T]) -> T:
     raise RuntimeError("a gort operation tried to suspend a plain (non-coroutine) caller")
 
 
+def suspend_now(sync: bool, ws: Waiter | list[Waiter], locks: tuple[Any, ...],
+                timeout: float | None, reason: str) -> tuple[Any, ...] | None:
+    """The common case of ``park``, without its generator frame (which costs a
+    third of a coroutine switch on 3.13t): an untimed park of a coroutine
+    goroutine.  Returns the park request the body must ``yield`` at once, or
+    None, and then the body must ``yield from park(...)``::
+
+        req = suspend_now(sync, w, locks, timeout, reason)
+        if req is not None:
+            yield req
+        elif not (yield from park(sync, w, locks, timeout, abort, w, reason)):
+            ...  # timed out
+    """
+    if sync or timeout is not None:
+        return None
+    m = _runtime._tls.m
+    g = m.cg if m is not None else None
+    if g is None:
+        return None
+    wake = g._wake
+    if type(ws) is list:
+        for w in ws:
+            w.wake = wake
+    else:
+        ws.wake = wake  # type: ignore[union-attr]
+    g._wait_reason = reason
+    g._timed_park = False
+    return locks
+
+
 @types.coroutine
-def park(token: Any, locks: tuple[Any, ...], timeout: float | None,
+def park(sync: bool, ws: Waiter | list[Waiter], locks: tuple[Any, ...], timeout: float | None,
          abort: Callable[[Any], bool], arg: Any, reason: str) -> Generator[Any, Any, bool]:
-    """Wait for the wake-up of a queued waiter; ``locks`` are held on entry and
-    released here.  True when woken, False when ``timeout`` expired first (and
-    ``abort(arg)`` removed the waiter).  ``timeout`` is already checked."""
-    if type(token) is _LockType:
+    """Wait for the wake-up of the queued waiter(s) ``ws``; ``locks`` (those of
+    their queues) are held on entry and released here, after the waiters' wake
+    is set for the caller's world.  True when woken, False when ``timeout``
+    expired first (and ``abort(arg)`` removed the waiter).  ``timeout`` is
+    already checked (see ``_timeout``)."""
+    single = type(ws) is not list
+    if sync:  # a plain caller: sleep the thread
+        parker = _runtime._tls.parker or _runtime.current_parker()
+        if single:
+            ws.wake = parker.release  # type: ignore[union-attr]
+        else:
+            for w in ws:  # type: ignore[union-attr]
+                w.wake = parker.release
         for lock in reversed(locks):
             lock.release()
-        return park_thread(token, timeout, abort, arg, reason)
-    if token is None and timeout is None:  # a coroutine goroutine: the common case
-        g = _runtime._tls.m.cg  # type: ignore[union-attr]
+        return park_thread(parker, timeout, abort, arg, reason)
+    m = _runtime._tls.m
+    g = m.cg if m is not None else None
+    fut = None
+    if g is not None:  # a coroutine goroutine: suspend it, holding no thread
+        wake = g._wake
+    else:  # an asyncio task: await a future
+        try:
+            wake, fut = _aio.asyncio_waker()
+        except BaseException:
+            for w in ([ws] if single else ws):  # type: ignore[list-item]
+                w.q.discard(w)  # type: ignore[union-attr]
+            for lock in reversed(locks):
+                lock.release()
+            raise
+    if single:
+        ws.wake = wake  # type: ignore[union-attr]
+    else:
+        for w in ws:  # type: ignore[union-attr]
+            w.wake = wake
+    if g is not None and timeout is None:  # the common case, inlined
         g._wait_reason = reason
         g._timed_park = False
         yield locks
         return True
-    from . import _aio
-    return (yield from _aio.suspend(locks, token, timeout, abort, arg, reason))
+    return (yield from _aio.suspend(locks, fut, timeout, abort, arg, reason))
 
 
 @interruptible
@@ -391,7 +430,7 @@ def park_thread(parker: threading.Lock, timeout: float | None,
     goroutine is asleep with nothing left that could wake anyone, and raises
     ``Deadlock`` if so (after removing its waiter with ``abort``).
     """
-    m = _runtime._release_p(reason, timeout is not None)
+    m = _runtime._tls.m
     aborted = False
 
     def abort_once(a: Any) -> bool:
@@ -401,6 +440,7 @@ def park_thread(parker: threading.Lock, timeout: float | None,
 
     try:
         try:
+            _runtime._release_p(reason, timeout is not None)
             if (timeout is None and m is None
                     and threading.current_thread() is _runtime._main_thread):
                 return _runtime._park_main(parker, abort_once, arg, reason)
@@ -427,7 +467,8 @@ def park_thread(parker: threading.Lock, timeout: float | None,
         _consume(parker)
         return True
     finally:
-        _runtime._acquire_p(m)
+        if m is not None and m.p is None:  # its P was given away: take one again
+            _runtime._acquire_p(m)
 
 
 def checked(timeout: float | None) -> float | None:
@@ -437,9 +478,9 @@ def checked(timeout: float | None) -> float | None:
 
 # The functions that run between queuing a waiter (or claiming one) and
 # parking (or waking it): a KeyboardInterrupt there is deferred.
-for _fn in (WaitQueue.push, WaitQueue.push_front, WaitQueue.pop, WaitQueue.pop_all,
-            WaitQueue.remove, WaitQueue.peek, WaitQueue._sweep, dequeue, run, park,
-            park_thread, _consume, waker, _runtime.Goroutine.join,
+for _fn in (WaitQueue.push, WaitQueue.push_front, WaitQueue.take, WaitQueue.take_all,
+            WaitQueue.discard, WaitQueue.first, dequeue, run, park,
+            park_thread, _consume, suspend_now, _runtime.Goroutine.join,
             _runtime.Goroutine._join_body):
     protect(_fn)
 protect_nested(park_thread)

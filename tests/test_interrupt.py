@@ -240,14 +240,14 @@ def semaphore_scenario(k: int) -> Outcome:
 def waitgroup_scenario(k: int) -> Outcome:
     wg = gort.WaitGroup()
     wg.add(1)
-    peer = Peer(lambda: len(wg._waiters) > 0, wg.done).start()
+    peer = Peer(lambda: wg._waiters.live() > 0, wg.done).start()
     out = run_with_sigint_at(k, wg.wait)
     peer.finish()
     if out.completed:
         assert out.result is True and wg.count == 0
     if wg.count:
         wg.done()
-    assert len(wg._waiters) == 0
+    assert wg._waiters.live() == 0
     wg.add(1)
     assert wg.wait(timeout=0.001) is False  # no spurious wake-up
     wg.done()
@@ -264,19 +264,19 @@ def cond_scenario(k: int) -> Outcome:
         return True
 
     mu.lock()
-    peer = Peer(lambda: len(cond._waiters) > 0, signal_it).start()
+    peer = Peer(lambda: cond._waiters.live() > 0, signal_it).start()
     out = run_with_sigint_at(k, cond.wait)
     peer.finish()
     assert mu.locked(), "Cond.wait must return (or raise) with L held"
     mu.unlock()
-    assert len(cond._waiters) == 0
+    assert cond._waiters.live() == 0
     return out
 
 
 def join_scenario(k: int) -> Outcome:
     release: gort.Chan[None] = gort.Chan()
     g = gort.go(release.recv_ok)
-    peer = Peer(lambda: g._joiners is not None and len(g._joiners) > 0, release.close).start()
+    peer = Peer(lambda: g._joiners is not None and g._joiners.live() > 0, release.close).start()
     out = run_with_sigint_at(k, g.join)
     peer.finish()
     if not release.closed:
@@ -284,7 +284,7 @@ def join_scenario(k: int) -> Outcome:
     assert g.join(10)
     if out.completed:
         assert out.result is True
-    assert g._joiners is None or len(g._joiners) == 0
+    assert g._joiners is None or g._joiners.live() == 0
     return out
 
 
@@ -391,7 +391,7 @@ def test_nan_timeout_is_rejected_before_queuing(op: str) -> None:
         calls[op]()
     st = ch.statistics()
     assert st.receivers_waiting == st.senders_waiting == 0
-    assert len(wg._waiters) == 0 and sem.statistics().waiters == 0
+    assert wg._waiters.live() == 0 and sem.statistics().waiters == 0
     blocker.close()
     g.result(10)
     no_pending_wake()
