@@ -48,10 +48,8 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable, Generator, Iterator
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from . import _waitq
 from ._errors import ChanClosed
-from ._waitq import (Waiter, WaitQueue, checked, dequeue, headroom, park, protect, run,
-                     suspend_now)
+from ._waitq import Waiter, WaitQueue, checked, dequeue, headroom, park, protect, run, suspend_now
 
 if TYPE_CHECKING:
     from ._select import RecvCase, SendCase

@@ -36,8 +36,18 @@ from types import TracebackType
 from typing import Any, Protocol
 
 from . import _runtime
-from ._waitq import (Waiter, WaitQueue, checked, dequeue, headroom, park, protect,
-                     protect_nested, run, suspend_now)
+from ._waitq import (
+    Waiter,
+    WaitQueue,
+    checked,
+    dequeue,
+    headroom,
+    park,
+    protect,
+    protect_nested,
+    run,
+    suspend_now,
+)
 
 STARVATION_THRESHOLD = 0.001  # seconds, as in Go's sync.Mutex
 
@@ -240,8 +250,9 @@ def _mutex_hand_off(held: threading.Lock, state: threading.Lock, waitq: WaitQueu
         if w is None:  # only dead entries were left
             st[0] = False
             return False
-        w.granted = True
-        if not waitq.live() or _monotonic() - w.start < STARVATION_THRESHOLD:
+        w.granted = True  # type: ignore[attr-defined]  # a _MutexWaiter
+        waited = _monotonic() - w.start  # type: ignore[attr-defined]
+        if not waitq.live() or waited < STARVATION_THRESHOLD:
             st[0] = False
     w.wake()
     return True
@@ -795,7 +806,7 @@ class Semaphore(_LockerMixin):
 for _fn in (Mutex.__enter__, Mutex.alock, _mutex_lock, _mutex_wake_one, _mutex_hand_off,
             RWMutex._lock, RWMutex._abort, RWMutex.runlock, RWMutex.unlock, RWMutex.try_rlock,
             RWMutex.try_lock, WaitGroup.add, WaitGroup.done, WaitGroup._wait, WaitGroup.wait,
-            Cond._wait, Cond.wait, Cond.signal, Cond.broadcast, Semaphore.try_acquire, Semaphore._acquire,
-            Semaphore._abort, Semaphore.release, Semaphore._grant):
+            Cond._wait, Cond.wait, Cond.signal, Cond.broadcast, Semaphore.try_acquire,
+            Semaphore._acquire, Semaphore._abort, Semaphore.release, Semaphore._grant):
     protect(_fn)
 protect_nested(Mutex.__init__)

@@ -58,12 +58,11 @@ Invariants, with the owner's lock held (``check`` verifies them):
 
 from __future__ import annotations
 
-import asyncio
 import signal
 import threading
 import types
 from collections import deque
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator
 from typing import Any, TypeVar
 
 from . import _aio, _runtime
@@ -352,11 +351,11 @@ def suspend_now(sync: bool, ws: Waiter | list[Waiter], locks: tuple[Any, ...],
     if g is None:
         return None
     wake = g._wake
-    if type(ws) is list:
+    if isinstance(ws, list):
         for w in ws:
             w.wake = wake
     else:
-        ws.wake = wake  # type: ignore[union-attr]
+        ws.wake = wake
     g._wait_reason = reason
     g._timed_park = False
     return locks
@@ -370,14 +369,11 @@ def park(sync: bool, ws: Waiter | list[Waiter], locks: tuple[Any, ...], timeout:
     is set for the caller's world.  True when woken, False when ``timeout``
     expired first (and ``abort(arg)`` removed the waiter).  ``timeout`` is
     already checked (see ``_timeout``)."""
-    single = type(ws) is not list
+    waiters = ws if isinstance(ws, list) else (ws,)
     if sync:  # a plain caller: sleep the thread
         parker = _runtime._tls.parker or _runtime.current_parker()
-        if single:
-            ws.wake = parker.release  # type: ignore[union-attr]
-        else:
-            for w in ws:  # type: ignore[union-attr]
-                w.wake = parker.release
+        for w in waiters:
+            w.wake = parker.release
         for lock in reversed(locks):
             lock.release()
         return park_thread(parker, timeout, abort, arg, reason)
@@ -390,16 +386,14 @@ def park(sync: bool, ws: Waiter | list[Waiter], locks: tuple[Any, ...], timeout:
         try:
             wake, fut = _aio.asyncio_waker()
         except BaseException:
-            for w in ([ws] if single else ws):  # type: ignore[list-item]
-                w.q.discard(w)  # type: ignore[union-attr]
+            for w in waiters:
+                if w.q is not None:
+                    w.q.discard(w)
             for lock in reversed(locks):
                 lock.release()
             raise
-    if single:
-        ws.wake = wake  # type: ignore[union-attr]
-    else:
-        for w in ws:  # type: ignore[union-attr]
-            w.wake = wake
+    for w in waiters:
+        w.wake = wake
     if g is not None and timeout is None:  # the common case, inlined
         g._wait_reason = reason
         g._timed_park = False
