@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import pytest
@@ -616,3 +617,35 @@ def test_an_empty_channel_is_true() -> None:
     ch: gort.Chan[int] = gort.Chan(4)
     assert len(ch) == 0 and bool(ch)
     assert bool(ch.recv_only()) and bool(ch.send_only())
+
+
+def test_debug_mode_checks_invariants_after_every_operation() -> None:
+    """GORT_DEBUG=1 wraps the channel operations with Go's debugChan check."""
+    import subprocess
+    import sys
+    import textwrap
+    prog = textwrap.dedent("""
+        import gort
+        assert hasattr(gort.Chan.send, "__wrapped__")
+        ch = gort.Chan(2)
+        done = gort.Chan()
+        def producer():
+            for i in range(200):
+                ch.send(i)
+            ch.close()
+        gort.go(producer)
+        total = sum(ch)
+        ch2 = gort.Chan(1)
+        ch2._buf.append(1)  # corrupt it: a full buffer...
+        ch2._buf.append(2)  # ...over capacity,
+        ch2._buf.append(3)  # even after one receive
+        try:
+            ch2.try_recv()
+        except AssertionError as e:
+            print(total, "caught:", e)
+    """)
+    env = {**os.environ, "GORT_DEBUG": "1"}
+    out = subprocess.run([sys.executable, "-c", prog], env=env, capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "19900 caught: buffer over capacity"

@@ -129,9 +129,11 @@ def assert_exactly_once(received: Iterable[Item], expected: Iterable[Item]) -> N
 
 
 def assert_idle(*chans: Chan[Any]) -> None:
+    """Drained, nobody waiting, and every invariant holds (after every example)."""
     for ch in chans:
         s = ch.statistics()
         assert (s.len, s.senders_waiting, s.receivers_waiting) == (0, 0, 0), s
+        ch._check_invariants()
 
 
 def assert_per_producer_order(batches: Iterable[list[Item]]) -> None:
