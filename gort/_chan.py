@@ -505,10 +505,18 @@ class Chan(SendChan[T], RecvChan[T]):
 
 
 class _View(Generic[T]):
-    """What both one-direction views of a channel share."""
+    """What both one-direction views of a channel share.  A view's operations
+    are the channel's own bound methods, stored in its slots (a call through a
+    view costs no more than one on the channel)."""
 
     __slots__ = ()
     _ch: Chan[T]
+
+    def __init__(self, ch: Chan[T]) -> None:
+        setattr(self, "_ch", ch)  # noqa: B010 - the slot is the subclass's
+        names: tuple[str, ...] = type(self).__slots__
+        for name in names[1:]:
+            setattr(self, name, getattr(ch, name))
 
     @property
     def cap(self) -> int:
@@ -530,29 +538,12 @@ class _View(Generic[T]):
 class _RecvView(_View[T], RecvChan[T]):
     __slots__ = ("_ch", "arecv", "arecv_ok", "recv", "recv_case", "recv_ok", "try_recv")
 
-    def __init__(self, ch: Chan[T]) -> None:
-        self._ch = ch
-        self.arecv = ch.arecv  # type: ignore[method-assign]
-        self.arecv_ok = ch.arecv_ok  # type: ignore[method-assign]
-        self.recv = ch.recv  # type: ignore[method-assign]
-        self.recv_ok = ch.recv_ok  # type: ignore[method-assign]
-        self.try_recv = ch.try_recv  # type: ignore[method-assign]
-        self.recv_case = ch.recv_case  # type: ignore[method-assign]
-
     def __repr__(self) -> str:
         return "<RecvChan of " + repr(self._ch)[1:]
 
 
 class _SendView(_View[T], SendChan[T]):
     __slots__ = ("_ch", "asend", "close", "send", "send_case", "try_send")
-
-    def __init__(self, ch: Chan[T]) -> None:
-        self._ch = ch
-        self.asend = ch.asend  # type: ignore[method-assign]
-        self.send = ch.send  # type: ignore[method-assign]
-        self.try_send = ch.try_send  # type: ignore[method-assign]
-        self.send_case = ch.send_case  # type: ignore[method-assign]
-        self.close = ch.close  # type: ignore[method-assign]
 
     def __repr__(self) -> str:
         return "<SendChan of " + repr(self._ch)[1:]
