@@ -14,7 +14,6 @@ timer never fires.
 
 from __future__ import annotations
 
-import math
 import threading
 
 # A finite wait longer than this is a wait forever: no platform can sleep that
@@ -29,6 +28,8 @@ def timeout(t: float | None, what: str = "timeout") -> float | None:
         return None
     if isinstance(t, bool):
         raise TypeError(f"{what} must be a number or None, got bool")
+    if isinstance(t, (str, bytes, bytearray)):
+        raise TypeError(f"{what} must be a number or None, got {type(t).__name__}")
     if not isinstance(t, (int, float)):
         try:
             t = float(t)  # Decimal, Fraction, numpy scalars: anything real

@@ -438,3 +438,11 @@ def _stack() -> list[Any]:
         out.append(f)
         f = f.f_back
     return out
+
+
+@pytest.mark.parametrize("bad", ["1", b"1", True, object()])
+def test_a_timeout_that_is_not_a_number_is_a_type_error(bad: Any) -> None:
+    ch: gort.Chan[int] = gort.Chan()
+    with pytest.raises(TypeError, match=r"^timeout must be a number or None, got "):
+        ch.recv(timeout=bad)
+    assert ch.statistics().receivers_waiting == 0
