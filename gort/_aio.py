@@ -1,22 +1,21 @@
-"""Parking for coroutine forms (``await ch.arecv()`` and friends).
+"""Coroutine waits that need more than a yield: timeouts, asyncio tasks, sleep.
 
-A coroutine form runs in one of two worlds, decided when it must wait:
+``_waitq.park`` handles the common coroutine wait itself (an untimed park of a
+coroutine goroutine is a plain yield of the locks it holds).  The rest is here:
 
-* in a coroutine goroutine (``_runtime.current_coroutine_goroutine()`` is set),
-  it yields a park request naming the locks it holds; the worker suspends the
-  goroutine and releases them.  Its waiter's wake makes the goroutine runnable.
-  A timeout is a timer-heap entry whose callback removes the waiter (``abort``)
-  and, if that succeeded, makes the goroutine runnable with the timed-out flag.
-* in an ordinary asyncio task, it releases the locks and awaits an asyncio
-  future, which the waiter's wake resolves through ``call_soon_threadsafe``.
-  A timeout is ``loop.call_later``.  If the task is cancelled while it waits and
-  the operation completed anyway (a value was already handed over), the result
-  is kept and the cancellation is re-requested for the task's next await, so
-  no value is ever lost or delivered twice.
+* in a coroutine goroutine with a timeout, the wait is also a timer-heap entry
+  whose callback aborts the waiter and, if that succeeded, makes the goroutine
+  runnable with the timed-out flag;
+* in an ordinary asyncio task, ``suspend`` releases the locks and awaits an
+  asyncio future, which the waiter's wake resolves through
+  ``call_soon_threadsafe``; a timeout is ``loop.call_later``.  If the task is
+  cancelled (or interrupted) while it waits and the operation completed anyway
+  (a value was already handed over), the result is kept and the cancellation is
+  re-requested for the task's next await, so no value is lost or delivered twice.
 
-Either way the rule for a timeout is the one of every blocking operation: the
-waiter removes itself under its structure's lock; if it is no longer queued, a
-waker got there first, the operation happened, and the timeout is ignored.
+Either way the rule is ``_waitq``'s: the waiter removes itself under its
+structure's lock; if it is no longer queued, a waker got there first, the
+operation happened, and the timeout or interruption does not undo it.
 """
 
 from __future__ import annotations
