@@ -92,7 +92,9 @@ def _take(q: WaitQueue) -> Waiter | None:
 
 @dataclasses.dataclass(frozen=True)
 class ChanStatistics:
-    """A snapshot of a channel's state."""
+    """A snapshot of a channel's state (``Chan.statistics()``): ``cap``, ``len``
+    (values buffered), ``closed``, and the blocked ``senders_waiting`` and
+    ``receivers_waiting``."""
 
     cap: int
     len: int
@@ -107,23 +109,30 @@ class RecvChan(Generic[T]):
     __slots__ = ()
 
     def recv(self, timeout: float | None = None) -> T:
+        """Receive a value, blocking until one is available (Go's ``<-ch``).
+        Raises ``ChanClosed`` once closed and drained, ``TimeoutError`` on timeout."""
         raise NotImplementedError
 
     def recv_ok(self, timeout: float | None = None) -> tuple[T | None, bool]:
+        """Go's ``v, ok := <-ch``: ``(None, False)`` once closed and drained."""
         raise NotImplementedError
 
     def try_recv(self) -> tuple[T | None, bool]:
+        """Receive without blocking: ``(None, False)`` if nothing is ready."""
         raise NotImplementedError
 
     def recv_case(self) -> RecvCase[T]:
+        """A receive case for ``gort.select``."""
         raise NotImplementedError
 
     @property
     def cap(self) -> int:
+        """The channel's capacity (Go's ``cap(ch)``); 0 for an unbuffered channel."""
         raise NotImplementedError
 
     @property
     def closed(self) -> bool:
+        """True once the channel has been closed (values may still be buffered)."""
         raise NotImplementedError
 
     def __len__(self) -> int:
@@ -137,9 +146,11 @@ class RecvChan(Generic[T]):
             yield v  # type: ignore[misc]
 
     def arecv(self, timeout: float | None = None) -> Any:
+        """Coroutine form of ``recv``: ``v = await ch.arecv()``."""
         raise NotImplementedError
 
     def arecv_ok(self, timeout: float | None = None) -> Any:
+        """Coroutine form of ``recv_ok``: ``v, ok = await ch.arecv_ok()``."""
         raise NotImplementedError
 
     def __aiter__(self) -> AsyncIterator[T]:
@@ -168,26 +179,34 @@ class SendChan(Generic[T]):
     __slots__ = ()
 
     def send(self, value: T, timeout: float | None = None) -> None:
+        """Send ``value``, blocking until it is taken or buffered (Go's ``ch <- v``).
+        Raises ``ChanClosed`` on a closed channel, ``TimeoutError`` on timeout."""
         raise NotImplementedError
 
     def try_send(self, value: T) -> bool:
+        """Send without blocking; False if the send would block."""
         raise NotImplementedError
 
     def asend(self, value: T, timeout: float | None = None) -> Any:
+        """Coroutine form of ``send``: ``await ch.asend(v)``."""
         raise NotImplementedError
 
     def send_case(self, value: T) -> SendCase[T]:
+        """A send case for ``gort.select``."""
         raise NotImplementedError
 
     def close(self) -> None:
+        """Close the channel (Go's ``close(ch)``); closing twice raises ``ChanClosed``."""
         raise NotImplementedError
 
     @property
     def cap(self) -> int:
+        """The channel's capacity (Go's ``cap(ch)``); 0 for an unbuffered channel."""
         raise NotImplementedError
 
     @property
     def closed(self) -> bool:
+        """True once the channel has been closed (values may still be buffered)."""
         raise NotImplementedError
 
     def __len__(self) -> int:
@@ -456,10 +475,12 @@ class Chan(SendChan[T], RecvChan[T]):
 
     @property
     def cap(self) -> int:
+        """The channel's capacity (Go's ``cap(ch)``); 0 for an unbuffered channel."""
         return self._cap
 
     @property
     def closed(self) -> bool:
+        """True once the channel has been closed (values may still be buffered)."""
         return self._closed
 
     def __len__(self) -> int:
@@ -493,6 +514,8 @@ class Chan(SendChan[T], RecvChan[T]):
                 "waiters on a closed channel"
 
     def statistics(self) -> ChanStatistics:
+        """A consistent snapshot of the channel: capacity, buffered values, whether
+        closed, and how many senders and receivers are blocked on it."""
         with self._lock:
             return ChanStatistics(cap=self._cap, len=len(self._buf), closed=self._closed,
                                   senders_waiting=self._sendq.live(),

@@ -90,6 +90,10 @@ class _Locker(Protocol):
 
 @dataclasses.dataclass(frozen=True)
 class MutexStatistics:
+    """A snapshot of a Mutex (``Mutex.statistics()``): ``locked``, the number of
+    ``waiters`` blocked in ``lock``, and whether it is ``starving`` (Go's
+    starvation mode: the lock is handed to the longest waiter on unlock)."""
+
     locked: bool
     waiters: int
     starving: bool
@@ -138,8 +142,11 @@ class Mutex(_LockerMixin):
     __slots__ = ("_held", "_state", "_waitq", "_st", "lock", "unlock", "try_lock")
 
     lock: Callable[[], None]
+    """Lock, blocking (and giving up the processor) while it is held (Go's ``Lock``)."""
     unlock: Callable[[], None]
+    """Unlock; raises ``RuntimeError`` if it is not locked (Go's ``Unlock``)."""
     try_lock: Callable[[], bool]
+    """Lock if it is free, without blocking; True if locked (Go's ``TryLock``)."""
 
     def __init__(self) -> None:
         held = threading.Lock()
@@ -262,6 +269,10 @@ def _mutex_hand_off(held: threading.Lock, state: threading.Lock, waitq: WaitQueu
 
 @dataclasses.dataclass(frozen=True)
 class RWMutexStatistics:
+    """A snapshot of an RWMutex (``RWMutex.statistics()``): active ``readers``,
+    whether a ``writer`` holds it, and the ``readers_waiting`` and
+    ``writers_waiting`` blocked on it."""
+
     readers: int
     writer: bool
     readers_waiting: int
@@ -539,6 +550,7 @@ class WaitGroup:
 
     @property
     def count(self) -> int:
+        """The counter: the sum of the ``add`` deltas minus the ``done`` calls (a snapshot)."""
         return self._count
 
     def __repr__(self) -> str:
@@ -562,6 +574,8 @@ class Once:
         self._m = Mutex()
 
     def do(self, fn: Callable[[], Any]) -> None:
+        """Call ``fn`` if no ``do`` has called a function on this Once yet; other
+        callers wait until that call returns (Go's ``Once.Do``)."""
         if self._done:
             return
         with self._m:
@@ -586,6 +600,7 @@ class Once:
 
     @property
     def done(self) -> bool:
+        """True once a function passed to ``do``/``ado`` has returned or raised."""
         return self._done
 
     def __repr__(self) -> str:
@@ -669,6 +684,9 @@ class Cond:
 
 @dataclasses.dataclass(frozen=True)
 class SemaphoreStatistics:
+    """A snapshot of a Semaphore (``Semaphore.statistics()``): its ``size``, the
+    weight ``held``, and the number of ``waiters`` blocked in ``acquire``."""
+
     size: int
     held: int
     waiters: int

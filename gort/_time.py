@@ -105,6 +105,8 @@ class Timer:
         return active
 
     def stop(self) -> bool:
+        """Stop the timer (Go's ``Timer.Stop``): it does not fire, and an unreceived
+        value is discarded.  True if it was active, False if already stopped or done."""
         with self._lock:
             active = self._disarm()
             if self._func is None:
@@ -113,6 +115,8 @@ class Timer:
             return active
 
     def reset(self, seconds: float | None) -> bool:
+        """Re-arm the timer to fire ``seconds`` from now (Go's ``Timer.Reset``),
+        discarding an unreceived value.  True if it was active before."""
         when = _deadline("Timer", seconds)
         with self._lock:
             active = self._disarm()
@@ -163,6 +167,8 @@ class Ticker:
             self._entry = _timers.add(nxt, self._fire, gen)
 
     def stop(self) -> None:
+        """Stop the ticker (Go's ``Ticker.Stop``): no more ticks are sent, and an
+        unreceived tick is discarded.  ``c`` is not closed."""
         with self._lock:
             self._stopped = True
             self._gen += 1
@@ -170,6 +176,8 @@ class Ticker:
             self._send.try_recv()
 
     def reset(self, seconds: float | None) -> None:
+        """Restart the ticker with period ``seconds``, the next tick ``seconds`` from
+        now (Go's ``Ticker.Reset``); raises ``ValueError`` if ``seconds <= 0``."""
         period = _period("Ticker", seconds)
         with self._lock:
             self._gen += 1

@@ -39,14 +39,17 @@ class _Int:
         return v
 
     def load(self) -> int:
+        """The current value (Go's ``Load``)."""
         return self._v
 
     def store(self, value: int) -> None:
+        """Set the value, wrapped to the type's width (Go's ``Store``)."""
         value = self._wrap(value)
         with self._lock:
             self._v = value
 
     def swap(self, value: int) -> int:
+        """Set the value and return the old one (Go's ``Swap``)."""
         value = self._wrap(value)
         with self._lock:
             old = self._v
@@ -54,6 +57,8 @@ class _Int:
         return old
 
     def compare_and_swap(self, old: int, new: int) -> bool:
+        """Set the value to ``new`` if it equals ``old``; True if it did (Go's
+        ``CompareAndSwap``)."""
         old = self._wrap(old)
         new = self._wrap(new)
         with self._lock:
@@ -138,19 +143,24 @@ class Bool:
         self._v = bool(value)
 
     def load(self) -> bool:
+        """The current value (Go's ``Load``)."""
         return self._v
 
     def store(self, value: bool) -> None:
+        """Set the value (Go's ``Store``)."""
         with self._lock:
             self._v = bool(value)
 
     def swap(self, value: bool) -> bool:
+        """Set the value and return the old one (Go's ``Swap``)."""
         with self._lock:
             old = self._v
             self._v = bool(value)
         return old
 
     def compare_and_swap(self, old: bool, new: bool) -> bool:
+        """Set the value to ``new`` if it equals ``old``; True if it did (Go's
+        ``CompareAndSwap``)."""
         with self._lock:
             if self._v != bool(old):
                 return False
@@ -171,19 +181,24 @@ class Value(Generic[T]):
         self._v: Any = value
 
     def load(self) -> T | None:
+        """The current value; None if none was ever stored (Go's ``Load``)."""
         return self._v  # type: ignore[no-any-return]
 
     def store(self, value: T) -> None:
+        """Set the value (Go's ``Store``)."""
         with self._lock:
             self._v = value
 
     def swap(self, value: T) -> T | None:
+        """Set the value and return the old one (Go's ``Swap``)."""
         with self._lock:
             old = self._v
             self._v = value
         return old  # type: ignore[no-any-return]
 
     def compare_and_swap(self, old: T | None, new: T) -> bool:
+        """Set the value to ``new`` if the current one *is* ``old`` (identity, not
+        ``==``); True if it did (Go's ``CompareAndSwap``)."""
         with self._lock:
             if self._v is not old:
                 return False

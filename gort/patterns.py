@@ -171,10 +171,13 @@ def stage(fn: Callable[[T], U], src: RecvChan[T], cap: int = 0,
 
 
 Policy = Literal["block", "drop_newest", "drop_oldest"]
+"""What a Broadcaster does with a value for a subscriber whose buffer is full
+(see the module docstring)."""
 
 
 class Subscription(Generic[T]):
-    """One subscriber of a Broadcaster: receive from ``c``."""
+    """One subscriber of a Broadcaster: receive from ``c``; ``dropped`` counts the
+    values it missed under its ``policy``."""
 
     __slots__ = ("_ch", "c", "policy", "timeout", "dropped")
 
@@ -205,6 +208,8 @@ class Broadcaster(Generic[T]):
 
     def subscribe(self, cap: int = 16, policy: Policy = "drop_oldest",
                   timeout: float | None = 1.0) -> Subscription[T]:
+        """A new subscriber with a buffer of ``cap`` and the given ``policy`` (``timeout``:
+        how long a ``"block"`` publish waits for it).  Raises ``ChanClosed`` once closed."""
         if policy not in ("block", "drop_newest", "drop_oldest"):
             raise ValueError(f"unknown policy {policy!r}")
         if policy != "block" and cap < 1:
@@ -220,6 +225,7 @@ class Broadcaster(Generic[T]):
         return sub
 
     def unsubscribe(self, sub: Subscription[T]) -> None:
+        """Remove ``sub`` and close its channel; does nothing if it is not subscribed."""
         with self._lock:
             if sub not in self._subs:
                 return
@@ -310,6 +316,8 @@ class Server:
         self._workers: list[Goroutine[Any]] = [self._wg.go(worker) for _ in range(workers)]
 
     def shutdown(self, timeout: float | None = None) -> bool:
+        """Cancel the server's context and wait for the workers to finish the jobs
+        in hand; False if they did not stop within ``timeout`` seconds."""
         timeout = _check_timeout(timeout)  # a bad timeout cancels nothing
         self._cancel()
         return self._wg.wait(timeout)
