@@ -108,4 +108,5 @@ def install_dump_signal(signum: int = getattr(signal, "SIGQUIT", signal.SIGTERM)
     def handler(sig: int, frame: Any) -> None:
         print(f"gort: {num_goroutine()} goroutines\n\n{dump()}", file=sys.stderr, flush=True)
 
+    handler._gort_no_wake = True  # type: ignore[attr-defined]  # no false "not deadlocked"
     signal.signal(signum, handler)

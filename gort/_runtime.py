@@ -86,6 +86,7 @@ import enum
 import inspect
 import itertools
 import os
+import signal
 import sys
 import threading
 import time
@@ -95,6 +96,7 @@ import warnings
 import weakref
 from collections import deque
 from collections.abc import Callable, Coroutine, Generator
+from queue import Empty, SimpleQueue
 from typing import Any, Generic, NamedTuple, TypeVar
 
 T = TypeVar("T")
@@ -102,7 +104,15 @@ T = TypeVar("T")
 _IDLE_RETIRE = 30.0  # seconds an extra idle worker waits before it exits
 _RUNNEXT_STREAK = 32  # consecutive runnext picks before the runq head gets a turn
 _GLOBAL_EVERY = 61  # every this many schedules, look at the global queue first
-_SYSMON_TICK = 0.001
+_SYSMON_TICK = 0.001  # sysmon's period while a busy P has queued work
+_SYSMON_IDLE = 1.0  # sysmon's sleep with nothing to watch (it is kicked sooner)
+_RETRY_FIRST = 0.001  # after the OS refused a worker thread: first retry, then doubling
+_RETRY_MAX = 0.25  # ... up to this
+_SCHED_DEPTH = 8  # frames the scheduler's calls below an entry point may need
+_EXIT_SETTLE = 1.0  # at most this many seconds at exit waiting for gort threads to sleep
+
+MAX_PROCS = 4096
+"""The largest ``max_procs`` that ``set_max_procs`` and ``GORT_MAXPROCS`` accept."""
 
 
 def free_threading() -> bool:
@@ -120,9 +130,16 @@ def _default_procs() -> int:
             raise ValueError(f"GORT_MAXPROCS must be a positive int, got {env!r}") from None
         if n < 1:
             raise ValueError(f"GORT_MAXPROCS must be a positive int, got {env!r}")
+        if n > MAX_PROCS:
+            raise ValueError(f"GORT_MAXPROCS must be at most {MAX_PROCS}, got {env!r}")
         return n
     count = getattr(os, "process_cpu_count", os.cpu_count)()
-    return max(1, count or 1)
+    return min(MAX_PROCS, max(1, count or 1))
+
+
+def _probe(n: int) -> None:
+    if n:
+        _probe(n - 1)
 
 
 # --------------------------------------------------------------------------- state
@@ -178,7 +195,8 @@ class _M:
     """A worker thread.  Its fields are touched only by its own thread, except
     ``g``/``p``, which a dispatcher sets right before releasing its parker."""
 
-    __slots__ = ("parker", "p", "g", "cg", "thread", "wakes", "retired", "__weakref__")
+    __slots__ = ("parker", "p", "g", "cg", "thread", "wakes", "retired", "idle", "gen",
+                 "__weakref__")
 
     def __init__(self) -> None:
         self.parker = _new_parker()
@@ -188,19 +206,46 @@ class _M:
         self.thread: threading.Thread | None = None
         self.wakes = 0  # times a goroutine on this thread woke (deadlock detection)
         self.retired = False
+        self.idle = False  # asleep (or falling asleep) in _idle_wait
+        self.gen = _fork_gen  # the process it belongs to (see _after_fork_in_child)
 
 
 _procs_lock = threading.Lock()
 _nprocs = _default_procs()
 _p_debt = 0
-_allp: list[_P] = [_P(i) for i in range(_nprocs)]
+_p_ids = itertools.count()
+_allp: list[_P] = [_P(next(_p_ids)) for _ in range(_nprocs)]  # rebound, never mutated
 _idle_p: deque[_P] = deque(_allp)
 _runq: deque[Any] = deque()
 _idle_m: deque[_M] = deque()
 _nthreads = 0
+_thread_names = itertools.count(1)
 _allm: weakref.WeakSet[_M] = weakref.WeakSet()  # every worker (guarded by _procs_lock)
-_sysmon: threading.Thread | None = None
 _shutting_down = False
+_fork_gen = 0  # bumped in a forked child: workers of the parent are none of its own
+
+# Worker threads the OS refused to start (``threading.Thread.start`` raised), and
+# the last refusal.  The work is queued again and sysmon retries.
+_refused = 0
+_refused_error: BaseException | None = None
+
+# sysmon.  ``_sysmon_q`` carries calls for sysmon to make (``defer_wake``) and
+# kicks (None).  While sysmon sleeps with nothing to watch, ``_sysmon_sleeping``
+# is set and whoever queues work on a P's local queue kicks it.
+_sysmon: threading.Thread | None = None
+_sysmon_q: SimpleQueue[Callable[[], Any] | None] = SimpleQueue()
+_sysmon_sleeping = False
+_sysmon_wakeups = 0  # times sysmon woke up (for tests: an idle process stays asleep)
+
+defer_wake: Callable[[Callable[[], Any] | None], None] = _sysmon_q.put
+"""``defer_wake(fn)``: have sysmon call ``fn()`` soon, on its own (shallow) stack.
+
+For completers whose call of a waiter's wake raised RecursionError near the
+recursion limit: this is a C-level call (``SimpleQueue.put``), which needs no
+Python frame, so it works at the limit itself.  Always call it as
+``_runtime.defer_wake(fn)`` (a forked child gets a new queue); ``fn`` is called
+once, and an exception it raises is printed, never propagated.
+"""
 
 
 def max_procs() -> int:
@@ -209,12 +254,19 @@ def max_procs() -> int:
 
 
 def set_max_procs(n: int) -> int:
-    """Set how many goroutines may run at once; return the previous value."""
-    global _nprocs, _p_debt
+    """Set how many goroutines may run at once; return the previous value.
+
+    ``n`` must be in ``1..MAX_PROCS``.  Lowering it retires idle processors at
+    once and busy ones as their goroutines give them back.
+    """
+    global _nprocs, _p_debt, _allp
     if isinstance(n, bool) or not isinstance(n, int):
         raise TypeError(f"max_procs must be an int, got {type(n).__name__}")
     if n < 1:
         raise ValueError(f"max_procs must be >= 1, got {n}")
+    if n > MAX_PROCS:
+        raise ValueError(f"max_procs must be <= {MAX_PROCS}, got {n}")
+    _probe(_SCHED_DEPTH)
     with _procs_lock:
         old = _nprocs
         _nprocs = n
@@ -222,37 +274,43 @@ def set_max_procs(n: int) -> int:
         if delta > 0:
             paid = min(delta, _p_debt)  # first cancel a pending reduction
             _p_debt -= paid
-            for _ in range(delta - paid):
-                p = _P(len(_allp))
-                _allp.append(p)
-                _idle_p.append(p)
+            new = [_P(next(_p_ids)) for _ in range(delta - paid)]
+            _allp = _allp + new
+            _idle_p.extend(new)
         elif delta < 0:
             need = -delta
+            retired = []
             while need:
                 try:
-                    p = _idle_p.pop()
+                    retired.append(_idle_p.pop())
                 except IndexError:
                     break
-                _retire_p(p)
                 need -= 1
             _p_debt += need  # retired as their holders give them back
+            _retire_ps(retired)
     _dispatch()
     return old
 
 
-def _retire_p(p: _P) -> None:
-    """Take p out of service (with _procs_lock held); its queued work goes global."""
-    _allp.remove(p)
-    while True:
-        try:
-            _runq.append(p.runnext.pop())
-        except IndexError:
-            break
-    while True:
-        try:
-            _runq.append(p.runq.popleft())
-        except IndexError:
-            break
+def _retire_ps(ps: list[_P] | tuple[_P, ...]) -> None:
+    """Take ps out of service (with _procs_lock held); their queued work goes
+    global.  One pass over _allp however many: shrinking stays linear."""
+    global _allp
+    if not ps:
+        return
+    gone = set(ps)
+    _allp = [p for p in _allp if p not in gone]
+    for p in ps:
+        while True:
+            try:
+                _runq.append(p.runnext.pop())
+            except IndexError:
+                break
+        while True:
+            try:
+                _runq.append(p.runq.popleft())
+            except IndexError:
+                break
 
 
 def _put_p(p: _P) -> None:
@@ -263,8 +321,8 @@ def _put_p(p: _P) -> None:
         with _procs_lock:
             retire = _p_debt > 0
             if retire:
+                _retire_ps((p,))
                 _p_debt -= 1
-                _retire_p(p)
         if retire:
             _dispatch()
             return
@@ -275,6 +333,16 @@ def _put_p(p: _P) -> None:
     if _runq:
         _dispatch()
 
+
+# Robustness rules of the hand-off functions below (_dispatch, _give, _wakep).
+# They may be called near the recursion limit (from a goroutine's deep stack) and
+# while the OS refuses new threads, and they must never lose a P or a goroutine:
+#   * _give never raises: when no worker thread can be started it queues the item
+#     and the P again, kicks sysmon (which retries) and returns False;
+#   * _dispatch and _wakep raise only RecursionError, and only after putting back
+#     what they had taken (a call to _give can fail only on entry);
+#   * every statement in their recovery paths is a C-level call, which needs no
+#     Python frame and so cannot fail for lack of stack.
 
 def _dispatch() -> None:
     """Pair idle Ps with global runnable work until one of the two runs out."""
@@ -290,7 +358,16 @@ def _dispatch() -> None:
             if _runq:  # something arrived after we looked: look again
                 continue
             return
-        _give(item, p)
+        try:
+            given = _give(item, p)
+        except RecursionError:  # the call itself failed: nothing was handed over
+            p.held = False
+            _runq.appendleft(item)
+            _idle_p.append(p)
+            _sysmon_q.put(None)
+            raise
+        if not given:
+            return  # no thread for it: sysmon retries
 
 
 def _wakep() -> None:
@@ -299,46 +376,82 @@ def _wakep() -> None:
         p = _idle_p.pop()
     except IndexError:
         return
-    _give(None, p)
+    try:
+        _give(None, p)
+    except RecursionError:
+        p.held = False
+        _idle_p.append(p)
+        _sysmon_q.put(None)
+        raise
 
 
-def _give(item: Any, p: _P) -> None:
-    """Hand P to a runnable item: wake its thread, or run it on a worker."""
+def _give(item: Any, p: _P) -> bool:
+    """Hand P to a runnable item: wake its thread, or run it on a worker.
+
+    False when no worker thread could be started: the item and P are queued
+    again (the P's own queued work moved to the global queue) for sysmon.
+    """
+    global _refused, _refused_error
     p.held = True
     if type(item) is _M:
         item.p = p
         item.parker.release()
-        return
+        return True
     try:
         m = _idle_m.pop()
     except IndexError:
-        _start_worker(item, p)
-        return
+        try:
+            _start_worker(item, p)
+        except (RuntimeError, MemoryError) as e:  # RecursionError is a RuntimeError
+            # Nothing was started.  C-level calls only from here on.
+            p.held = False
+            if item is not None:
+                _runq.appendleft(item)
+            rn = p.runnext
+            while rn:
+                try:
+                    _runq.append(rn.pop())
+                except IndexError:
+                    break
+            rq = p.runq
+            while rq:
+                try:
+                    _runq.append(rq.popleft())
+                except IndexError:
+                    break
+            _idle_p.append(p)
+            if type(e) is not RecursionError:
+                _refused += 1
+                _refused_error = e
+            _sysmon_q.put(None)
+            return False
+        return True
     m.g = item
     m.p = p
     m.parker.release()
+    return True
 
 
 def _start_worker(g: Goroutine[Any] | None, p: _P) -> None:
+    """Start a worker thread to run g on p.  Raises RuntimeError (or
+    RecursionError, or MemoryError) when it could not: nothing changed then."""
     global _nthreads
+    _probe(_SCHED_DEPTH + 16)  # threading's own frames: fail here, before starting
     m = _M()
     m.g = g
     m.p = p
-    with _procs_lock:
-        _nthreads += 1
-        n = _nthreads
-    t = threading.Thread(target=_worker_main, args=(m,), name=f"gort-worker-{n}", daemon=True)
+    t = threading.Thread(target=_worker_main, args=(m,),
+                         name=f"gort-worker-{next(_thread_names)}", daemon=True)
     m.thread = t
     with _procs_lock:
+        _nthreads += 1
         _allm.add(m)
     try:
         t.start()
     except BaseException:
         with _procs_lock:
             _nthreads -= 1
-        if g is not None:
-            _runq.appendleft(g)
-        _put_p(p)
+            _allm.discard(m)
         raise
 
 
@@ -348,26 +461,14 @@ def _worker_main(m: _M) -> None:
     _tls.parker = m.parker
     try:
         while True:
-            g: Any = m.g
-            m.g = None
-            while True:
-                p = m.p
-                assert p is not None
-                if g is None:
-                    g = _find_work(p)
-                    if g is None:
-                        m.p = None
-                        _put_p(p)
-                        break
-                if type(g) is _M:  # a woken plain goroutine waits for a P: ours
-                    m.p = None
-                    _give(g, p)
-                    break
-                if g._coro is not None:
-                    _step(g, m)
-                else:
-                    g._run(m)
-                g = None
+            try:
+                _schedule(m)
+            except BaseException as e:  # a bug in gort: keep the thread and its P
+                _internal_error("a worker", e)
+                if m.gen == _fork_gen:
+                    continue  # m.p, if still held, is scheduled again
+            if m.gen != _fork_gen:
+                return  # a forked child's copy of a worker: not one of its workers
             if not _idle_wait(m):
                 return
     finally:
@@ -375,6 +476,44 @@ def _worker_main(m: _M) -> None:
             if not m.retired:
                 _nthreads -= 1
             _allm.discard(m)
+
+
+def _schedule(m: _M) -> None:
+    """Run goroutines on m while it holds a P; return once it holds none."""
+    g: Any = m.g
+    m.g = None
+    while True:
+        p = m.p
+        if p is None or m.gen != _fork_gen:
+            if g is not None:  # never happens: whoever hands a goroutine hands a P
+                _runq.append(g)
+                _sysmon_q.put(None)
+            return
+        if g is None:
+            g = _find_work(p)
+            if g is None:
+                m.p = None
+                _put_p(p)
+                return
+        if type(g) is _M:  # a woken plain goroutine waits for a P: ours
+            m.p = None
+            _give(g, p)
+            return
+        if g._coro is not None:
+            _step(g, m)
+        else:
+            g._run(m)
+        g = None
+
+
+def _internal_error(where: str, e: BaseException) -> None:
+    try:
+        if sys.stderr is not None:
+            print(f"gort: internal error in {where} (the runtime keeps going):",
+                  file=sys.stderr)
+            traceback.print_exception(e, file=sys.stderr)
+    except BaseException:
+        pass
 
 
 def _find_work(p: _P) -> Any:
@@ -422,16 +561,30 @@ def _find_work(p: _P) -> Any:
 def _idle_wait(m: _M) -> bool:
     """Park m as an idle worker until a dispatcher hands it a P.
 
-    False when it should exit instead: at interpreter exit, or when it stayed
-    idle for ``_IDLE_RETIRE`` seconds while the pool has more than
-    ``2 * max_procs()`` threads (then its thread count is already decremented).
+    False when it should exit instead: when it stayed idle for
+    ``_IDLE_RETIRE`` seconds while the pool has more than ``2 * max_procs()``
+    threads (then its thread count is already decremented).  Once the
+    interpreter exits (``_shutting_down``) an idle worker neither retires nor
+    waits with a timeout: it sleeps until woken (see ``_at_exit``).
+
+    ``m.idle`` is set right before each sleep, with no bytecode in between that
+    could switch threads, so that ``_at_exit`` can tell it is falling asleep.
     """
     global _nthreads
     _idle_m.append(m)
     while True:
-        surplus = _nthreads > 2 * _nprocs
-        if m.parker.acquire(timeout=_IDLE_RETIRE if surplus else -1):
+        if _shutting_down or _nthreads <= 2 * _nprocs:
+            m.idle = True
+            m.parker.acquire()
+            m.idle = False
             return m.p is not None
+        m.idle = True
+        woken = m.parker.acquire(timeout=_IDLE_RETIRE)
+        m.idle = False
+        if woken:
+            return m.p is not None
+        if _shutting_down:
+            continue
         with _procs_lock:
             if _nthreads <= 2 * _nprocs:
                 continue  # others retired meanwhile: this one stays
@@ -443,29 +596,98 @@ def _idle_wait(m: _M) -> bool:
                 _nthreads -= 1
                 m.retired = True
                 return False
+        m.idle = True
         m.parker.acquire()
+        m.idle = False
         return m.p is not None
 
 
+# --------------------------------------------------------------------------- sysmon
+
+def _local_work() -> bool:
+    """Does a P hold queued goroutines (work sysmon watches)?"""
+    for p in _allp:
+        if p.runnext or p.runq:
+            return True
+    return False
+
+
 def _sysmon_main() -> None:
-    """Wake an idle worker when a busy P's queued work has waited a whole tick."""
-    while True:  # never exits: a thread ending during interpreter exit can hang it
-        time.sleep(_SYSMON_TICK)
-        if not _idle_p:
-            continue
-        for p in list(_allp):
-            if p.held and p.tick == p.seen_tick and (p.runnext or p.runq):
-                _wakep()
-            p.seen_tick = p.tick
+    """Go's sysmon: wake an idle worker when a busy P's queued work has waited a
+    whole tick; retry dispatching after the OS refused a worker thread; make the
+    calls queued with ``defer_wake``.  It sleeps while there is nothing to watch.
+    Never exits: a thread ending during interpreter exit can hang it."""
+    global _sysmon_sleeping, _sysmon_wakeups
+    retry = 0.0  # > 0: the OS refused a worker thread; retry after this long
+    while True:
+        try:
+            timeout: float | None
+            if _shutting_down:
+                timeout = None
+            elif retry:
+                timeout = retry
+            elif _local_work():
+                timeout = _SYSMON_TICK
+            else:
+                _sysmon_sleeping = True
+                # Look again: ready() queues work and then reads the flag.
+                timeout = _SYSMON_TICK if _local_work() else _SYSMON_IDLE
+            try:
+                fn = _sysmon_q.get(True, timeout)
+            except Empty:
+                fn = None
+            _sysmon_sleeping = False
+            _sysmon_wakeups += 1
+            while True:
+                if fn is not None:
+                    try:
+                        fn()
+                    except BaseException as e:
+                        _internal_error("a deferred wake-up", e)
+                try:
+                    fn = _sysmon_q.get_nowait()
+                except Empty:
+                    break
+            if _runq and _idle_p:
+                refused = _refused
+                _dispatch()
+                if _refused != refused:
+                    retry = min(max(2 * retry, _RETRY_FIRST), _RETRY_MAX)
+                else:
+                    retry = 0.0
+            else:
+                retry = 0.0
+            if _idle_p:
+                for p in _allp:
+                    if p.held and p.tick == p.seen_tick and (p.runnext or p.runq):
+                        _wakep()
+                    p.seen_tick = p.tick
+        except BaseException as e:  # a bug in gort: sysmon must keep going
+            _internal_error("sysmon", e)
 
 
 def _start_sysmon() -> None:
+    """Start sysmon (on the first ``go()``); RuntimeError if the OS refuses."""
     global _sysmon
     with _procs_lock:
         if _sysmon is not None:
             return
-        _sysmon = threading.Thread(target=_sysmon_main, name="gort-sysmon", daemon=True)
-    _sysmon.start()
+        t = threading.Thread(target=_sysmon_main, name="gort-sysmon", daemon=True)
+        _sysmon = t
+    try:
+        t.start()
+    except BaseException:
+        with _procs_lock:
+            if _sysmon is t:
+                _sysmon = None
+        raise
+
+
+def ensure_sysmon() -> None:
+    """Start sysmon if it is not running (for ``defer_wake`` users that may run
+    before any goroutine was started)."""
+    if _sysmon is None:
+        _start_sysmon()
 
 
 # --------------------------------------------------------------------------- parking
@@ -577,9 +799,38 @@ def _others_alive() -> bool:
     return False
 
 
+_SIGNALS = tuple(sorted(signal.valid_signals())) if hasattr(signal, "valid_signals") else ()
+
+
+def _no_wake_handler(h: Any) -> bool:
+    """Is ``h`` a signal handler that cannot wake the main thread's wait: no
+    handler at all, Python's default SIGINT handler, or one of gort's own (the
+    SIGINT handler of ``_waitq``, the dump handler of ``_diag``)?"""
+    if h is None or h is signal.SIG_DFL or h is signal.SIG_IGN or h is signal.default_int_handler:
+        return True
+    if getattr(h, "_gort_no_wake", False):
+        return True
+    return (getattr(h, "__name__", None) == "_sigint"
+            and getattr(h, "__module__", None) == "gort._waitq")
+
+
+def _signal_handler_installed() -> bool:
+    """Has the program installed a Python signal handler?  Like Go's
+    ``signal.Notify``, it can wake the main thread at any time (it may send on
+    a channel), so the program is not deadlocked."""
+    for sig in _SIGNALS:
+        try:
+            h = signal.getsignal(sig)
+        except (OSError, ValueError, RuntimeError):
+            continue
+        if not _no_wake_handler(h):
+            return True
+    return False
+
+
 def _deadlocked() -> bool:
     from . import _timers
-    if _timers.pending() or _others_alive():
+    if _timers.pending() or _others_alive() or _signal_handler_installed():
         return False
     for g in live_goroutines():
         if g._state is not GState.PARKED or g._timed_park:
@@ -628,6 +879,7 @@ def gosched() -> Any:
         return _AsyncioYield()  # an asyncio task: await it to yield the loop
     if m is None or m.p is None:
         return None
+    _probe(_SCHED_DEPTH)  # near the recursion limit, fail here, before giving P away
     p = m.p
     m.p = None
     _runq.append(m)  # behind everything already waiting
@@ -662,26 +914,43 @@ def current_coroutine_goroutine() -> Goroutine[Any] | None:
 
 
 def ready(g: Goroutine[Any]) -> None:
-    """Make a parked coroutine goroutine runnable (the wake of its waiters)."""
+    """Make a parked coroutine goroutine runnable (the wake of its waiters).
+
+    Near the recursion limit it either raises RecursionError having changed
+    nothing (the caller may then ``defer_wake`` it) or makes g runnable: once g
+    is queued, a failure to wake a worker for it is left to sysmon.
+    """
+    global _sysmon_sleeping
     g._state = GState.RUNNABLE
     m = _tls.m
     if m is not None and m.cg is not None:
         p = m.p
         if p is not None:
             rn = p.runnext
+            moved = False
             if rn:
                 try:
                     p.runq.append(rn.pop())
                 except IndexError:
                     pass  # stolen meanwhile
                 else:
-                    if _idle_p:
-                        _wakep()  # an idle P may take the one moved to the runq
+                    moved = True
             rn.append(g)
+            if _sysmon_sleeping:  # work on a P's queue: sysmon watches it
+                _sysmon_sleeping = False
+                _sysmon_q.put(None)
+            if moved and _idle_p:
+                try:
+                    _wakep()  # an idle P may take the one moved to the runq
+                except RecursionError:
+                    pass  # sysmon was kicked: it wakes one
             return
     _runq.append(g)
     if _idle_p:
-        _dispatch()
+        try:
+            _dispatch()
+        except RecursionError:
+            pass  # sysmon was kicked: it dispatches g
 
 
 def _step(g: Goroutine[Any], m: _M) -> None:
@@ -691,6 +960,7 @@ def _step(g: Goroutine[Any], m: _M) -> None:
     g._state = GState.RUNNING
     coro = g._coro
     assert coro is not None
+    exc: BaseException | None = None
     try:
         if g._coro_throw is None:
             req = g._ctx.run(coro.send, None)
@@ -706,8 +976,11 @@ def _step(g: Goroutine[Any], m: _M) -> None:
     except BaseException as e:
         m.cg = None
         m.g = None
-        g._exc = e
+        g._set_exc(e)
         g._finish()
+        # The coroutine's frames in the stored traceback lead back here (f_back):
+        # leave nothing in this frame that refers to the goroutine.
+        del g, m, coro, exc, e
         return
     m.cg = None
     m.g = None
@@ -809,7 +1082,8 @@ class Goroutine(Generic[T]):
 
     __slots__ = ("_fn", "_args", "_kwargs", "_ctx", "_coro", "_coro_throw",
                  "id", "name", "_lock", "_done", "_result", "_exc", "_joiners", "_retrieved",
-                 "_state", "_wait_reason", "_timed_park", "_m", "_wake", "__weakref__")
+                 "_state", "_wait_reason", "_timed_park", "_m", "_wake", "_exc_tb",
+                 "__weakref__")
 
     def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any],
                  coro: Coroutine[Any, Any, T] | None) -> None:
@@ -821,7 +1095,6 @@ class Goroutine(Generic[T]):
         self._coro_throw: BaseException | None = None
         with _live_lock:
             self.id: int = next(_ids)
-            _live[self.id] = self
         self.name: str = getattr(fn, "__qualname__", None) or repr(fn)
         self._lock = _GLOCKS[self.id & 63]
         self._done = False
@@ -834,6 +1107,9 @@ class Goroutine(Generic[T]):
         self._timed_park = False
         self._m: _M | None = None  # the worker running this plain goroutine
         self._wake: Callable[[], None] = self._make_ready  # a coroutine waiter's wake
+        self._exc_tb: types.TracebackType | None = None  # _exc's own traceback
+        with _live_lock:  # last: a goroutine that could not be made is never live
+            _live[self.id] = self
 
     def _run(self, m: _M) -> None:
         """Run a plain goroutine to its end on worker m."""
@@ -846,15 +1122,28 @@ class Goroutine(Generic[T]):
             assert fn is not None
             self._result = self._ctx.run(fn, *args, **kwargs)
         except BaseException as e:
-            self._exc = e
+            self._set_exc(e)
         finally:
             m.g = None
             self._m = None
             self._finish()
+            # The frames of a stored traceback lead back here (f_back): leave
+            # nothing in this frame that refers to the goroutine.
+            del self, m, fn, args, kwargs
+
+    def _set_exc(self, e: BaseException) -> None:
+        """Store the goroutine's exception without the scheduler's frame that
+        caught it, which refers to the goroutine (no reference cycle)."""
+        tb = e.__traceback__
+        if tb is not None:
+            tb = tb.tb_next
+        self._exc = e.with_traceback(tb)
+        self._exc_tb = tb
 
     def _finish(self) -> None:
         self._ctx = None  # type: ignore[assignment]
         self._coro = None
+        self._wake = _no_wake  # was a bound method of self: a reference cycle
         self._fn = self._args = self._kwargs = None  # type: ignore[assignment]
         with _live_lock:
             _live.pop(self.id, None)
@@ -862,7 +1151,7 @@ class Goroutine(Generic[T]):
             self._done = True
             self._state = GState.DONE
             joiners = self._joiners
-            woken = joiners.pop_all() if joiners is not None else ()
+            woken = joiners.take_all() if joiners is not None else ()
             failed = self._exc is not None and not self._retrieved
         if failed:
             if _PANIC_EXIT:
@@ -896,30 +1185,40 @@ class Goroutine(Generic[T]):
             if self._done:
                 lock.release()
                 return True
-            timeout = _waitq.checked(timeout)
+            if timeout is not None:
+                timeout = _waitq.checked(timeout)
             if timeout == 0.0:
                 lock.release()
                 return False
-            _waitq.headroom()
-            wake, token = _waitq.waker(sync)
-            w = _waitq.Waiter(wake, token)
+            if sync:
+                _waitq.headroom()
             if self._joiners is None:
                 self._joiners = _waitq.WaitQueue(lock)
+            w = _waitq.Waiter()
             self._joiners.push(w)
         except BaseException:
             lock.release()
             raise
-        return (yield from _waitq.park(token, (lock,), timeout, _waitq.dequeue, w,
+        return (yield from _waitq.park(sync, w, (lock,), timeout, _waitq.dequeue, w,
                                        "goroutine join"))
 
     def _outcome(self) -> T:
-        if self._exc is None:
+        exc = self._exc
+        if exc is None:
             return self._result  # type: ignore[no-any-return]
         with self._lock:
             self._retrieved = True
         with _unretrieved_lock:
             _unretrieved.discard(self)
-        raise self._exc
+        exc.__traceback__ = self._exc_tb  # each retrieval starts from the goroutine's frames
+        # The frames this raise passes through end up in exc.__traceback__, which
+        # the goroutine keeps: none of them may refer to the goroutine (as in
+        # concurrent.futures.Future.result).
+        del self
+        try:
+            raise exc
+        finally:
+            del exc
 
     def result(self, timeout: float | None = None) -> T:
         """The goroutine's return value; re-raises its exception.
@@ -928,7 +1227,10 @@ class Goroutine(Generic[T]):
         """
         if not self.join(timeout):
             raise TimeoutError(f"goroutine {self.id} did not finish within {timeout} s")
-        return self._outcome()
+        try:
+            return self._outcome()
+        finally:
+            del self  # see _outcome
 
     def exception(self, timeout: float | None = None) -> BaseException | None:
         """The goroutine's exception (None if it returned), marking it retrieved."""
@@ -938,6 +1240,8 @@ class Goroutine(Generic[T]):
             self._outcome()
         except BaseException as e:
             return e
+        finally:
+            del self  # see _outcome
         return None
 
     def ajoin(self, timeout: float | None = None) -> Any:
@@ -948,7 +1252,10 @@ class Goroutine(Generic[T]):
         """``await g`` waits for the goroutine and returns its result."""
         if not self._done:
             yield from _aio.ajoin(self, None)
-        return self._outcome()
+        try:
+            return self._outcome()
+        finally:
+            del self  # see _outcome
 
     @property
     def state(self) -> GState:
@@ -964,7 +1271,22 @@ class Goroutine(Generic[T]):
     def __del__(self) -> None:
         if self._exc is not None and not self._retrieved and self._done:
             self._retrieved = True
-            _report(self)
+            _report(self._stand_in())
+
+    def _stand_in(self) -> Goroutine[T]:
+        """A finished copy of this handle for the excepthook of a dropped one: a
+        hook that keeps its argument then does not bring the dying handle back
+        to life (its weak references stay dead)."""
+        g: Goroutine[T] = Goroutine.__new__(Goroutine)
+        for name in Goroutine.__slots__:
+            if name != "__weakref__":
+                setattr(g, name, getattr(self, name, None))
+        g._wake = _no_wake
+        return g
+
+
+def _no_wake() -> None:
+    pass
 
 
 _CO_COROUTINE = inspect.CO_COROUTINE
@@ -974,25 +1296,55 @@ def go(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Goroutine[Any]:
     """Start ``fn(*args, **kwargs)`` as a goroutine; return its handle at once.
 
     An ``async def`` function becomes a coroutine goroutine, scheduled M:N.
+
+    Raises RuntimeError when the OS refuses to start a thread the goroutine
+    needs (the goroutine then never runs and is not counted); near the
+    recursion limit it raises RecursionError having started nothing, or starts
+    the goroutine.
     """
     if inspect.iscoroutine(fn):
         if args or kwargs:
             raise TypeError("go() of a coroutine object takes no arguments")
-        g: Goroutine[Any] = Goroutine(fn, (), {}, fn)
         if _sysmon is None:
             _start_sysmon()
+        g: Goroutine[Any] = Goroutine(fn, (), {}, fn)
     elif not callable(fn):
         raise TypeError(f"go() needs a callable, got {type(fn).__name__}")
     elif (fn.__code__.co_flags & _CO_COROUTINE if type(fn) is types.FunctionType
           else inspect.iscoroutinefunction(fn)):
-        g = Goroutine(fn, (), {}, fn(*args, **kwargs))
         if _sysmon is None:
             _start_sysmon()
+        coro = fn(*args, **kwargs)
+        try:
+            g = Goroutine(fn, (), {}, coro)
+        except BaseException:
+            coro.close()
+            raise
     else:
+        if _sysmon is None:
+            _start_sysmon()
         g = Goroutine(fn, args, kwargs, None)
-    _runq.append(g)
+    _runq.append(g)  # from here on g runs, or go() takes it back and raises
     if _idle_p:
-        _dispatch()
+        refused = _refused
+        try:
+            _dispatch()
+        except RecursionError:
+            return g  # queued again, and sysmon kicked: it dispatches g
+        if _refused != refused:
+            # The OS refused a worker thread.  Only C-level calls below (this may
+            # run near the recursion limit).
+            try:
+                _runq.remove(g)
+            except ValueError:
+                return g  # a worker has taken it: it runs
+            with _live_lock:
+                _live.pop(g.id, None)
+            if g._coro is not None:
+                g._coro.close()
+            g._state = GState.DONE
+            raise RuntimeError(f"gort.go: cannot start a worker thread: {_refused_error}"
+                               ) from _refused_error
     return g
 
 
@@ -1033,21 +1385,150 @@ def sched_statistics() -> SchedStatistics:
 
 
 def _at_exit() -> None:
-    """Report the exceptions nobody retrieved.  Workers are left alone: idle
-    ones sleep in a lock acquire and never run Python code again, while waking
-    them to exit would race the interpreter's teardown of their thread state
-    (seen to hang CPython 3.13t's finalization)."""
+    """Report the exceptions nobody retrieved, then let gort's threads fall asleep.
+
+    Workers are left alone, never woken to exit: idle ones sleep in a lock
+    acquire and never run Python code again, while waking them to exit would
+    race the interpreter's teardown of their thread state (seen to hang CPython
+    3.13t's finalization).  But a thread must not be *falling* asleep when the
+    interpreter finalizes: on 3.13 the thread state it is detaching may be freed
+    under it (``drop_gil`` reads it after handing the GIL over: a crash seen on
+    3.13t with ``PYTHON_GIL=1`` when a worker went idle just as the main thread
+    exited; fixed in CPython 3.14).  So from now on idle workers and sysmon sleep
+    without a timeout (no retiring, no ticks), and ``_settle`` waits until each
+    of gort's threads that is not running a goroutine's own code is asleep.
+    """
     global _shutting_down
     _shutting_down = True
+    if _sysmon is not None:
+        _sysmon_q.put(None)  # sysmon: stop ticking
     with _unretrieved_lock:
         failed = list(_unretrieved)
     for g in failed:
         if g._exc is not None and not g._retrieved:
             g._retrieved = True
             _report(g)
+    _settle(_EXIT_SETTLE)
+
+
+def _thread_asleep(t: threading.Thread) -> bool | None:
+    """Is thread t blocked in the kernel (or gone)?  None where that cannot be
+    told (no /proc)."""
+    tid = t.native_id
+    if tid is None:
+        return True  # never started
+    try:
+        with open(f"/proc/self/task/{tid}/stat", "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        return True  # ended
+    except OSError:
+        return None
+    try:
+        state = data[data.rindex(b")") + 2]
+    except (ValueError, IndexError):
+        return None
+    return state != ord("R")
+
+
+def _threads_to_settle() -> list[threading.Thread]:
+    """gort's threads, except workers running a goroutine's own code."""
+    with _procs_lock:
+        ms = list(_allm)
+    threads = []
+    for m in ms:
+        t = m.thread
+        if t is None or m.gen != _fork_gen:
+            continue
+        g = m.cg if m.cg is not None else m.g
+        if g is not None and g._state is GState.RUNNING:
+            continue  # user code: it runs on, as in any thread at exit
+        threads.append(t)
+    for t in threading.enumerate():
+        if t.name in ("gort-sysmon", "gort-timers"):
+            threads.append(t)
+    return threads
+
+
+def _settle(limit: float) -> None:
+    """Wait (at most ``limit`` s) until every thread of ``_threads_to_settle``
+    was seen asleep twice in a row, a moment apart."""
+    deadline = time.monotonic() + limit
+    quiet = 0
+    while True:
+        threads = _threads_to_settle()
+        if not threads:
+            return
+        asleep = [_thread_asleep(t) for t in threads]
+        if None in asleep:  # cannot tell: give them a moment
+            time.sleep(0.005)
+            return
+        if all(asleep):
+            quiet += 1
+            if quiet >= 2:
+                return
+        else:
+            quiet = 0
+        if time.monotonic() >= deadline:
+            return
+        time.sleep(0.001)  # lets them run (this drops the GIL)
 
 
 atexit.register(_at_exit)
+
+
+# --------------------------------------------------------------------------- fork
+
+_at_fork_child_hooks: list[Callable[[], Any]] = []
+"""Called, in order, in the child of ``os.fork()`` after the runtime was reset.
+Other modules append their own reset (the timer thread, say); a hook must not
+block and should not start threads it can start lazily."""
+
+
+def _after_fork_in_child() -> None:
+    """The child of a fork has only the forking thread: give it a fresh runtime.
+
+    The parent's workers, sysmon and the goroutines they ran do not exist here.
+    Every shared structure is made anew rather than cleared, since another
+    thread of the parent may have held its internal lock at the fork.
+    """
+    global _fork_gen, _nthreads, _p_debt, _allp, _idle_p, _runq, _idle_m, _allm, _sysmon
+    global _sysmon_q, _sysmon_sleeping, defer_wake, _refused, _refused_error, _live
+    global _unretrieved, _tls, _main_thread, _main_wait_reason, _procs_lock, _live_lock
+    global _unretrieved_lock
+    _fork_gen += 1
+    _procs_lock = threading.Lock()
+    _live_lock = threading.Lock()
+    _unretrieved_lock = threading.Lock()
+    for lock in _GLOCKS:  # goroutine handles keep theirs
+        lock._at_fork_reinit()  # type: ignore[attr-defined]
+    _nthreads = 0
+    _p_debt = 0
+    _allp = [_P(next(_p_ids)) for _ in range(_nprocs)]
+    _idle_p = deque(_allp)
+    _runq = deque()
+    _idle_m = deque()
+    _allm = weakref.WeakSet()
+    _sysmon = None
+    _sysmon_q = SimpleQueue()
+    defer_wake = _sysmon_q.put
+    _sysmon_sleeping = False
+    _refused = 0
+    _refused_error = None
+    _live = {}
+    _unretrieved = weakref.WeakSet()  # the parent reports its own
+    _tls = _TLS()
+    _main_thread = threading.main_thread()
+    _main_wait_reason = ""
+    for hook in list(_at_fork_child_hooks):
+        try:
+            hook()
+        except BaseException as e:
+            _internal_error("a fork hook", e)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 from . import _aio, _waitq  # noqa: E402 - they build on this module
