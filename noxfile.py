@@ -1,4 +1,4 @@
-"""nox sessions: tests (every build), bench (the main job), lint.
+"""nox sessions: tests (every build), bench (the main job), lint, docs.
 
 Builds are discovered, and 3.13t provisioned when missing, by
 ``bench/interpreters.py``.  Each interpreter gets one virtual environment under
@@ -10,12 +10,14 @@ an environment is reinstalled only when ``pyproject.toml`` changes.
     nox -s tests -- --build 3.13t -k chan
     nox -s bench                      # see bench/__main__.py for its options
     nox -s lint
+    nox -s docs                       # HTML API reference into docs/_build/
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -178,3 +180,24 @@ def lint(session: nox.Session) -> None:
     subprocess.run([py, "-m", "ruff", "check", "gort", "tests", "bench", "examples", "noxfile.py"],
                    cwd=ROOT, check=True)
     subprocess.run([py, "-m", "mypy"], cwd=ROOT, check=True)
+
+
+@nox.session(python=False)
+def docs(session: nox.Session) -> None:
+    """Build the HTML API reference with pdoc into docs/_build/ (open index.html).
+
+    pdoc rather than Sphinx or MkDocs: it needs no configuration (no conf.py or
+    mkdocs.yml, no stub pages to keep in step with the code), it reads the
+    docstrings and type hints gort already has, and it is one dependency.  The
+    front page is gort's module docstring, which includes the README's tour
+    (``.. include::``).  ``gort.testing`` is named too: it is not in
+    ``gort.__all__``, which pdoc follows for submodules.  Extra arguments go to pdoc.
+    """
+    builds = _builds(session, ["3.13"])
+    py = _venv(session, builds[0].interpreter, "docs")
+    out = ROOT / "docs" / "_build"
+    shutil.rmtree(out, ignore_errors=True)
+    subprocess.run([py, "-m", "pdoc", "--docformat", "restructuredtext",
+                    "--output-directory", str(out), *session.posargs, "gort", "gort.testing"],
+                   cwd=ROOT, env=_clean_env(), check=True)
+    session.log(f"API reference: {out / 'index.html'}")

@@ -4,6 +4,13 @@ Goroutines on a parallel pool of worker threads (plain functions, and M:N
 ``async def`` coroutines), channels with Go's semantics, select, the sync
 primitives and atomics, context cancellation, timers, errgroup, the patterns
 of the Go concurrency overview, and Go's diagnostics.  See README.md.
+
+A tour of the API
+-----------------
+
+.. include:: ../README.md
+   :start-after: ## A tour of the API
+   :end-before: ## The benchmark suite
 """
 
 from __future__ import annotations
