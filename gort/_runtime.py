@@ -109,7 +109,7 @@ _SYSMON_IDLE = 1.0  # sysmon's sleep with nothing to watch (it is kicked sooner)
 _RETRY_FIRST = 0.001  # after the OS refused a worker thread: first retry, then doubling
 _RETRY_MAX = 0.25  # ... up to this
 _SCHED_DEPTH = 8  # frames the scheduler's calls below an entry point may need
-_EXIT_SETTLE = 1.0  # at most this many seconds at exit waiting for gort threads to sleep
+_EXIT_SETTLE = 0.25  # at most this many seconds at exit waiting for gort threads to sleep
 
 MAX_PROCS = 4096
 """The largest ``max_procs`` that ``set_max_procs`` and ``GORT_MAXPROCS`` accept."""
@@ -472,10 +472,11 @@ def _worker_main(m: _M) -> None:
             if not _idle_wait(m):
                 return
     finally:
-        with _procs_lock:
-            if not m.retired:
-                _nthreads -= 1
-            _allm.discard(m)
+        if m.gen == _fork_gen:  # (a forked child counted none of the parent's)
+            with _procs_lock:
+                if not m.retired:
+                    _nthreads -= 1
+                _allm.discard(m)
 
 
 def _schedule(m: _M) -> None:
@@ -669,6 +670,7 @@ def _sysmon_main() -> None:
 def _start_sysmon() -> None:
     """Start sysmon (on the first ``go()``); RuntimeError if the OS refuses."""
     global _sysmon
+    _protect_handoffs()
     with _procs_lock:
         if _sysmon is not None:
             return
@@ -681,6 +683,23 @@ def _start_sysmon() -> None:
             if _sysmon is t:
                 _sysmon = None
         raise
+
+
+_handoffs_protected = False
+
+
+def _protect_handoffs() -> None:
+    """A KeyboardInterrupt landing in the hand-off of a P or a goroutine would
+    lose it: with gort's SIGINT handler installed, it is deferred until the main
+    thread leaves these functions (see ``_waitq``).  Done on the first ``go()``,
+    once every module is imported."""
+    global _handoffs_protected
+    if _handoffs_protected:
+        return
+    _handoffs_protected = True
+    for fn in (go, gosched, ready, set_max_procs, _dispatch, _give, _wakep, _put_p,
+               _start_worker, _start_sysmon):
+        _waitq.protect(fn)
 
 
 def ensure_sysmon() -> None:
