@@ -167,6 +167,11 @@ def current_parker() -> threading.Lock:
 
 
 class GState(enum.Enum):
+    """A goroutine's state (``Goroutine.state``; Go's ``_Grunnable`` etc.):
+    ``RUNNABLE`` (queued, waiting for a processor), ``RUNNING`` (on a worker),
+    ``PARKED`` (blocked in a gort operation, its processor given away) or
+    ``DONE`` (returned or raised)."""
+
     RUNNABLE = "runnable"
     RUNNING = "running"
     PARKED = "parked"
@@ -1026,7 +1031,9 @@ def _step(g: Goroutine[Any], m: _M) -> None:
 # --------------------------------------------------------------------------- goroutines
 
 class ExceptHookArgs(NamedTuple):
-    """What ``gort.excepthook`` receives, like ``threading.ExceptHookArgs``."""
+    """What ``gort.excepthook`` receives, like ``threading.ExceptHookArgs``:
+    ``exc_type``, ``exc_value``, ``exc_traceback``, and the ``goroutine`` that
+    raised it."""
 
     exc_type: type[BaseException]
     exc_value: BaseException | None
@@ -1035,6 +1042,8 @@ class ExceptHookArgs(NamedTuple):
 
 
 def _default_excepthook(args: ExceptHookArgs) -> None:
+    """Print an exception no one retrieved from its goroutine, with its traceback,
+    to stderr.  Assign ``gort.excepthook`` to replace it (as ``threading.excepthook``)."""
     stderr = sys.stderr
     if stderr is None:
         return
@@ -1046,6 +1055,8 @@ def _default_excepthook(args: ExceptHookArgs) -> None:
 
 
 excepthook: Callable[[ExceptHookArgs], Any] = _default_excepthook
+"""Called with an ``ExceptHookArgs`` for each goroutine exception nobody retrieved
+(its handle dropped, or at exit); assign ``gort.excepthook`` to replace it."""
 
 # GORT_PANIC=exit: an unhandled goroutine exception ends the process, as in Go.
 _PANIC_EXIT = os.environ.get("GORT_PANIC", "") == "exit"
@@ -1278,6 +1289,7 @@ class Goroutine(Generic[T]):
 
     @property
     def state(self) -> GState:
+        """The goroutine's ``GState`` now (a snapshot): runnable, running, parked or done."""
         return self._state
 
     def __repr__(self) -> str:
@@ -1383,7 +1395,9 @@ def live_goroutines() -> list[Goroutine[Any]]:
 
 @dataclasses.dataclass(frozen=True)
 class SchedStatistics:
-    """A snapshot of the scheduler."""
+    """A snapshot of the scheduler (``sched_statistics()``): processors and idle
+    ones, goroutines runnable in the global and in the local queues, worker
+    threads and idle ones, and live goroutines."""
 
     max_procs: int
     idle_procs: int
@@ -1395,6 +1409,8 @@ class SchedStatistics:
 
 
 def sched_statistics() -> SchedStatistics:
+    """A snapshot of the scheduler's counters (``SchedStatistics``); each is read
+    without stopping the world, so together they are approximate."""
     with _live_lock:
         live = len(_live)
     local = sum(len(p.runq) + len(p.runnext) for p in list(_allp))
