@@ -16,6 +16,7 @@ import inspect
 import textwrap
 import types
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import gort
@@ -147,3 +148,17 @@ def test_the_walk_sees_per_instance_methods() -> None:
         """Documented."""
 
     assert _undocumented_callable_slots(Bare) == ["lock"]
+
+
+def test_the_front_page_include_finds_its_readme_section() -> None:
+    # gort's docstring includes the README's tour for ``nox -s docs`` (pdoc's
+    # ``.. include::`` with :start-after: / :end-before:); renaming a heading of the
+    # README would silently change the API reference's front page.
+    doc = gort.__doc__ or ""
+    options = dict(line.strip()[1:].split(": ", 1) for line in doc.splitlines()
+                   if line.strip().startswith((":start-after:", ":end-before:")))
+    assert set(options) == {"start-after", "end-before"}, options
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text("utf-8")
+    start = readme.find(options["start-after"])
+    end = readme.find(options["end-before"])
+    assert 0 <= start < end, options
