@@ -685,7 +685,9 @@ def test_an_unretrieved_failure_is_reported_when_its_handle_is_dropped(
 
 # --------------------------------------------------------------------------- idle sysmon
 
-def test_sysmon_sleeps_when_there_is_nothing_to_watch() -> None:
+def test_sysmon_sleeps_when_there_is_nothing_to_watch(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_runtime, "_SYSMON_IDLE", 60.0)  # below, only a kick wakes it
+
     async def pingpong(ch: Chan[int], n: int) -> None:
         for i in range(n):
             await ch.asend(i)
@@ -699,13 +701,16 @@ def test_sysmon_sleeps_when_there_is_nothing_to_watch() -> None:
     for g in gs:
         g.result(timeout=30)
     wait_quiet()
-    wait_until(lambda: _runtime._sysmon_sleeping, 20, "sysmon asleep")
+    w0 = _runtime._sysmon_wakeups
+    _runtime._sysmon_q.put(None)  # a kick: it looks, finds nothing, sleeps (60 s now)
+    wait_until(lambda: _runtime._sysmon_wakeups > w0 and _runtime._sysmon_sleeping, 20,
+               "sysmon asleep")
     before = _runtime._sysmon_wakeups
     time.sleep(0.5)  # measuring idleness: sysmon must not tick meanwhile
     woke = _runtime._sysmon_wakeups - before
-    assert woke <= 2, woke  # it ticked every ms before (~500 here)
-    # Work on a P's local queue wakes it again.
+    assert woke <= 1, woke  # it ticked every ms before (~500 here)
+    # Work queued on a P's local queue kicks it awake.
     gs = [gort.go(pingpong, ch, 200), gort.go(drain, ch, 200)]
     for g in gs:
         g.result(timeout=30)
-    assert _runtime._sysmon_wakeups > before + woke
+    wait_until(lambda: _runtime._sysmon_wakeups > before + woke, 20, "sysmon kicked")
