@@ -32,10 +32,24 @@ Run queues (Go's ``runq``/``runnext``, Tokio's LIFO slot):
 * fairness of runnext: after ``_RUNNEXT_STREAK`` consecutive runnext picks the
   worker takes its runq head instead, so a ping-pong pair cannot starve the
   rest of its queue;
-* a monitor thread (Go's sysmon, started with the first coroutine goroutine)
-  checks every millisecond for a P whose worker has not come back to the
-  scheduler since the last check while work sits in its queues, and wakes an
-  idle worker to steal it.
+* a monitor thread (Go's sysmon, started with the first goroutine) checks
+  every millisecond for a P whose worker has not come back to the scheduler
+  since the last check while work sits in its queues, and wakes an idle worker
+  to steal it.  With no work on any P's local queue it sleeps (``ready`` kicks
+  it when it queues some).  It also retries dispatching after the OS refused
+  a worker thread, and makes the calls queued with ``defer_wake``.
+
+Nothing is lost, whatever happens to a goroutine:
+
+* a worker thread never dies and never loses its P: its loop survives any
+  error, and the hand-off functions (``_dispatch``, ``_give``, ``_wakep``),
+  which may run near the recursion limit, put back whatever they took using
+  C-level calls only (they need no stack); ``gosched`` probes for stack first;
+* when the OS refuses a new thread, the work and the P are queued again for
+  sysmon to retry, and ``go()`` raises RuntimeError for its own goroutine;
+* the child of ``os.fork()`` gets a fresh runtime (``_at_fork_child_hooks``);
+* at exit, gort's threads are let fall asleep before the interpreter
+  finalizes (``_at_exit``).
 
 What this module deliberately does not do: preempt a goroutine that runs Python
 code without calling into gort (Go before 1.14 behaved the same; call
@@ -73,7 +87,8 @@ Shared state and what guards it (there is no GIL on 3.13t):
     function), so no waker can make it runnable before it is really suspended.
 
     _procs_lock guards _nprocs, _p_debt (Ps to retire after set_max_procs
-    lowered the count), _allp and _nthreads.  _live_lock guards _live.
+    lowered the count), _allp (rebound, never mutated: readers iterate a
+    snapshot) and _nthreads.  _live_lock guards _live.
 """
 
 from __future__ import annotations
