@@ -89,8 +89,9 @@ def _undocumented_callable_slots(cls: type) -> list[str]:
         source = textwrap.dedent(inspect.getsource(cls))
     except (OSError, TypeError):
         return []
-    body = ast.parse(source).body[0]
-    assert isinstance(body, ast.ClassDef)
+    body = next((node for node in ast.walk(ast.parse(source))
+                 if isinstance(node, ast.ClassDef) and node.name == cls.__name__), None)
+    assert body is not None, f"no class {cls.__name__} in its source"
     missing = []
     for stmt, nxt in zip(body.body, [*body.body[1:], None], strict=True):
         if (isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name)
@@ -141,13 +142,14 @@ def test_the_walk_sees_methods_and_properties() -> None:
     assert "do" in {name for name, _ in _members(gort.Once)}
 
 
-def test_the_walk_sees_per_instance_methods() -> None:
-    class Bare:
-        lock: Callable[[], None]
-        unlock: Callable[[], None]
-        """Documented."""
+class _Bare:
+    lock: Callable[[], None]
+    unlock: Callable[[], None]
+    """Documented."""
 
-    assert _undocumented_callable_slots(Bare) == ["lock"]
+
+def test_the_walk_sees_per_instance_methods() -> None:
+    assert _undocumented_callable_slots(_Bare) == ["lock"]
 
 
 def test_the_front_page_include_finds_its_readme_section() -> None:
