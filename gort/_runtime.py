@@ -1343,10 +1343,11 @@ def go(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Goroutine[Any]:
 
     An ``async def`` function becomes a coroutine goroutine, scheduled M:N.
 
-    Raises RuntimeError when the OS refuses to start a thread the goroutine
-    needs (the goroutine then never runs and is not counted); near the
-    recursion limit it raises RecursionError having started nothing, or starts
-    the goroutine.
+    Raises RuntimeError when the OS refuses to start the thread the goroutine
+    needs (the goroutine then never runs and is not counted); if older work is
+    queued the goroutine is queued behind it, and runs once threads can be
+    started again.  Near the recursion limit it raises RecursionError having
+    started nothing, or starts the goroutine.
     """
     if inspect.iscoroutine(fn):
         if args or kwargs:
@@ -1370,27 +1371,49 @@ def go(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Goroutine[Any]:
         if _sysmon is None:
             _start_sysmon()
         g = Goroutine(fn, args, kwargs, None)
-    _runq.append(g)  # from here on g runs, or go() takes it back and raises
+    global _refused, _refused_error
+    if _idle_p and not _runq:
+        # An idle P and nothing queued before g: hand g to it directly, so that
+        # if no thread can be started for g, g was never anywhere else.
+        try:
+            p = _idle_p.pop()
+        except IndexError:
+            pass
+        else:
+            p.held = True
+            try:
+                m = _idle_m.pop()
+            except IndexError:
+                try:
+                    _start_worker(g, p)
+                except (RuntimeError, MemoryError) as e:  # RecursionError is one too
+                    # Nothing started.  Only C-level calls here (this may run at
+                    # the recursion limit).
+                    p.held = False
+                    _idle_p.append(p)
+                    if _runq:
+                        _sysmon_q.put(None)  # queued meanwhile: sysmon dispatches it
+                    with _live_lock:
+                        _live.pop(g.id, None)
+                    if g._coro is not None:
+                        g._coro.close()
+                    g._state = GState.DONE
+                    if type(e) is RecursionError:
+                        raise
+                    _refused += 1
+                    _refused_error = e
+                    raise RuntimeError(f"gort.go: cannot start a worker thread: {e}") from e
+            else:
+                m.g = g
+                m.p = p
+                m.parker.release()
+            return g
+    _runq.append(g)  # behind older work: it runs when a P (and a thread) is free
     if _idle_p:
-        refused = _refused
         try:
             _dispatch()
         except RecursionError:
-            return g  # queued again, and sysmon kicked: it dispatches g
-        if _refused != refused:
-            # The OS refused a worker thread.  Only C-level calls below (this may
-            # run near the recursion limit).
-            try:
-                _runq.remove(g)
-            except ValueError:
-                return g  # a worker has taken it: it runs
-            with _live_lock:
-                _live.pop(g.id, None)
-            if g._coro is not None:
-                g._coro.close()
-            g._state = GState.DONE
-            raise RuntimeError(f"gort.go: cannot start a worker thread: {_refused_error}"
-                               ) from _refused_error
+            pass  # g was queued again and sysmon kicked: it dispatches g
     return g
 
 

@@ -95,15 +95,15 @@ def test_recursion_limit_inside_the_runtime_loses_no_processor_and_no_worker(
     def noop() -> None:
         ran.add(1)
 
-    started = gort.atomic.Int64()
+    started: list[int] = []  # list.append: a C-level call, it cannot fail for lack of stack
 
     def go_noop() -> None:
         gort.go(noop)
-        started.add(1)
+        started.append(1)
 
     def wake_coroutine() -> None:
         if wake_ch.try_send(1):
-            started.add(1)
+            started.append(1)
 
     ops: dict[str, Callable[[], Any]] = {
         "gosched": gort.gosched, "go": go_noop, "send": lambda: ch.send(1),
@@ -128,7 +128,7 @@ def test_recursion_limit_inside_the_runtime_loses_no_processor_and_no_worker(
         wake_ch.send(-1, timeout=20)
         parked[0].result(timeout=20)
     # Every goroutine that go() started (and every wake-up sent) ran exactly once.
-    wait_until(lambda: ran.load() == started.load(), 20, "the started goroutines to run")
+    wait_until(lambda: ran.load() == len(started), 20, "the started goroutines to run")
     wait_quiet()
     assert _runtime._nthreads >= threads  # no worker died
     # Anything still runs, on every processor: none was lost.
@@ -297,7 +297,7 @@ def test_work_queued_while_threads_are_refused_runs_once_they_are_not() -> None:
     for i in range(4):
         ch.send(i)  # wakes a coroutine: it needs a worker thread
     wait(lambda: _runtime._refused > 0, "a refusal")
-    assert consistent()
+    wait(consistent, "no P lost (sysmon may be retrying one)")
     assert len(out) == 0
     threading.Thread.start = real
     got = sorted(out.recv(timeout=30) for _ in range(4))
@@ -484,8 +484,8 @@ def test_exit_with_parked_goroutines_never_crashes() -> None:
     envs: list[dict[str, str]] = [{}]
     if hasattr(sys, "_is_gil_enabled") and not sys._is_gil_enabled():
         envs.append({"PYTHON_GIL": "1"})  # a free-threaded build: its GIL mode too
-    runs = 60
-    batch = 6
+    runs = 50
+    batch = 10
     failures: list[str] = []
     code = textwrap.dedent(EXIT_WITH_PARKED)
     for start in range(0, runs, batch):
