@@ -267,10 +267,11 @@ class Chan(SendChan[T], RecvChan[T]):
                     timeout = checked(timeout)
                 if timeout == 0.0:
                     raise TimeoutError("send timed out")
-                if sync:
-                    headroom()
                 q = self._sendq
                 w = Waiter(q, value)
+                req = suspend_now(sync, w, (lock,), timeout, "chan send")
+                if req is None:
+                    headroom()
                 q.append(w)
         except BaseException:
             lock.release()
@@ -280,7 +281,6 @@ class Chan(SendChan[T], RecvChan[T]):
             if r is not True:
                 r.wake()
             return
-        req = suspend_now(sync, w, (lock,), timeout, "chan send")
         if req is not None:
             yield req
         elif not (yield from park(sync, w, (lock,), timeout, dequeue, w, "chan send")):
@@ -353,16 +353,16 @@ class Chan(SendChan[T], RecvChan[T]):
                     timeout = checked(timeout)
                 if timeout == 0.0:
                     raise TimeoutError("receive timed out")
-                if sync:
-                    headroom()
                 q = self._recvq
                 w = Waiter(q)
+                req = suspend_now(sync, w, (lock,), timeout, "chan receive")
+                if req is None:
+                    headroom()
                 q.append(w)
         except BaseException:
             lock.release()
             raise
         if v is _NOT_READY:
-            req = suspend_now(sync, w, (lock,), timeout, "chan receive")
             if req is not None:
                 yield req
             elif not (yield from park(sync, w, (lock,), timeout, dequeue, w, "chan receive")):

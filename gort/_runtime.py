@@ -1235,8 +1235,7 @@ class Goroutine(Generic[T]):
             if timeout == 0.0:
                 lock.release()
                 return False
-            if sync:
-                _waitq.headroom()
+            _waitq.headroom()
             if self._joiners is None:
                 self._joiners = _waitq.WaitQueue(lock)
             w = _waitq.Waiter()

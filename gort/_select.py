@@ -149,29 +149,27 @@ def _select(cases: tuple[Any, ...], default: bool, timeout: float | None,
                 timeout = checked(timeout)
             if timeout == 0.0:
                 raise TimeoutError("select timed out")
-            if sync:
-                headroom()
             # Pass 2.
             sel = _Select()
             waiters: list[Waiter] = []
             for i in order:
                 c = cases[i]
                 if type(c) is RecvCase:
-                    q = c.chan._recvq
-                    w = Waiter(q, None, sel, i)
+                    waiters.append(Waiter(c.chan._recvq, None, sel, i))
                 else:
-                    q = c.chan._sendq
-                    w = Waiter(q, c.value, sel, i)
-                q.append(w)
-                waiters.append(w)
+                    waiters.append(Waiter(c.chan._sendq, c.value, sel, i))
+            reason = "select" if waiters else "select (no cases)"
+            req = suspend_now(sync, waiters, locks, timeout, reason)
+            if req is None:
+                headroom()
+            for w in waiters:
+                w.q.append(w)  # type: ignore[union-attr]
     except BaseException:
         for lock in reversed(locks):
             lock.release()
         raise
     if result is None and not default:
-        reason = "select" if waiters else "select (no cases)"
         try:
-            req = suspend_now(sync, waiters, locks, timeout, reason)
             if req is not None:
                 yield req
                 woken = True

@@ -205,8 +205,6 @@ def _mutex_lock(held: threading.Lock, state: threading.Lock, waitq: WaitQueue,
     """The one body of Mutex.lock's slow path, in every world."""
     if held.acquire(False):
         return
-    if sync:
-        headroom()
     w: _MutexWaiter | None = None
     requeue = False
     while True:
@@ -214,6 +212,11 @@ def _mutex_lock(held: threading.Lock, state: threading.Lock, waitq: WaitQueue,
         try:
             if w is None:
                 w = _MutexWaiter()
+            # Before queuing: an untimed coroutine park needs no more stack
+            # than this call; any other park probes for what it needs.
+            req = suspend_now(sync, w, (state,), None, "sync.Mutex.Lock")
+            if req is None:
+                headroom()
             if requeue:
                 waitq.push_front(w)  # a woken waiter keeps its place
                 if _monotonic() - w.start > STARVATION_THRESHOLD:
@@ -227,7 +230,6 @@ def _mutex_lock(held: threading.Lock, state: threading.Lock, waitq: WaitQueue,
         except BaseException:
             state.release()
             raise
-        req = suspend_now(sync, w, (state,), None, "sync.Mutex.Lock")
         if req is not None:
             yield req
         else:
@@ -316,8 +318,7 @@ class RWMutex(_LockerMixin):
                     self._writer = True
                 state.release()
                 return
-            if sync:
-                headroom()
+            headroom()
             w = Waiter()
             (self._rq if reader else self._wq).push(w)
         except BaseException:
@@ -496,14 +497,14 @@ class WaitGroup:
             if timeout == 0.0:
                 state.release()
                 return False
-            if sync:
-                headroom()
             w = Waiter()
+            req = suspend_now(sync, w, (state,), timeout, "sync.WaitGroup.Wait")
+            if req is None:
+                headroom()
             self._waiters.push(w)
         except BaseException:
             state.release()
             raise
-        req = suspend_now(sync, w, (state,), timeout, "sync.WaitGroup.Wait")
         if req is not None:
             yield req
             return True
@@ -633,8 +634,7 @@ class Cond:
         interrupted or cancelled, as ``threading.Condition.wait`` does)."""
         if timeout is not None:
             timeout = checked(timeout)
-        if sync:
-            headroom()
+        headroom()
         state = self._state
         state.acquire()
         try:
@@ -744,8 +744,7 @@ class Semaphore(_LockerMixin):
             if timeout == 0.0:
                 state.release()
                 return False
-            if sync:
-                headroom()
+            headroom()
             w = _WeightedWaiter(n)
             if n <= self._size:
                 self._waiters.push(w)

@@ -39,10 +39,11 @@ the signal handler, by code object.
 
 Recursion.  A blocked operation needs some stack to park and to leave cleanly;
 near the recursion limit a ``RecursionError`` could otherwise land between
-queuing and parking.  A thread's park probes for that stack before anything is
+queuing and parking.  A park probes for that stack before anything is
 queued (``headroom()``, Go's stack check in each prologue), so the operation
-fails cleanly.  A coroutine goroutine's park needs one frame (``park`` yields
-at once); it is not probed, since the probe costs as much as the park.
+fails cleanly.  The one exception is the hot path, an untimed park of a
+coroutine goroutine: ``suspend_now`` is called before the waiter is queued and
+needs no deeper stack than itself, so reaching it is the probe.
 
 WaitQueue rules.  A queue is guarded by the lock of the structure that owns it
 (the channel's lock, the primitive's ``_state``): every method is called with

@@ -446,3 +446,49 @@ def test_a_timeout_that_is_not_a_number_is_a_type_error(bad: Any) -> None:
     with pytest.raises(TypeError, match=r"^timeout must be a number or None, got "):
         ch.recv(timeout=bad)
     assert ch.statistics().receivers_waiting == 0
+
+
+def test_recursion_limit_in_a_coroutine_goroutine_loses_nothing() -> None:
+    """Near the recursion limit a coroutine goroutine's receive either fails before
+    queuing or receives: a sender's values arrive exactly once and in order."""
+    ch: gort.Chan[int] = gort.Chan()
+    got: list[int] = []
+    failures = [0]
+
+    async def dive(depth: int) -> None:
+        if depth:
+            await dive(depth - 1)
+            return
+        try:
+            got.append(await ch.arecv())
+        except RecursionError:
+            failures[0] += 1
+
+    async def main() -> None:
+        for extra in range(300):
+            try:
+                await dive(extra)
+            except RecursionError:
+                failures[0] += 1
+
+    def sender() -> None:
+        i = 0
+        while True:
+            try:
+                ch.send(i)
+            except gort.ChanClosed:
+                return
+            i += 1
+
+    s = gort.go(sender)
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(120)
+    try:
+        gort.go(main).result(60)
+    finally:
+        sys.setrecursionlimit(limit)
+    assert failures[0] > 0  # the limit was reached
+    assert got == list(range(len(got)))  # nothing lost to a dead waiter
+    ch.close()
+    s.result(10)
+    assert ch.statistics().receivers_waiting == 0
