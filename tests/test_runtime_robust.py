@@ -480,10 +480,14 @@ EXIT_WITH_PARKED = """
 @pytest.mark.timeout(180)
 def test_exit_with_parked_goroutines_never_crashes() -> None:
     # On 3.13t with PYTHON_GIL=1 this crashed (SIGSEGV in drop_gil) in about 1 run
-    # in 5-100: a worker falling asleep while the interpreter finalized.
-    envs: list[dict[str, str]] = [{}]
+    # in 5-100: a worker falling asleep while the interpreter finalized read its
+    # thread state after the main thread had freed it.  With glibc's
+    # MALLOC_MMAP_THRESHOLD_=0 every allocation is its own mapping and every free
+    # unmaps it, so such a read always crashes: about 1 run in 3 did.
+    glibc = {"MALLOC_MMAP_THRESHOLD_": "0"}
+    envs: list[dict[str, str]] = [{}, glibc]
     if hasattr(sys, "_is_gil_enabled") and not sys._is_gil_enabled():
-        envs.append({"PYTHON_GIL": "1"})  # a free-threaded build: its GIL mode too
+        envs.append({"PYTHON_GIL": "1", **glibc})  # a free-threaded build: its GIL mode too
     runs = 50
     batch = 10
     failures: list[str] = []
