@@ -49,7 +49,7 @@ from collections.abc import AsyncIterator, Callable, Generator, Iterator
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from ._errors import ChanClosed
-from ._waitq import Waiter, WaitQueue, checked, dequeue, headroom, park, protect, run, suspend_now
+from ._waitq import Waiter, WaitQueue, checked, dequeue, enqueue, park, protect, run
 
 if TYPE_CHECKING:
     from ._select import RecvCase, SendCase
@@ -267,12 +267,8 @@ class Chan(SendChan[T], RecvChan[T]):
                     timeout = checked(timeout)
                 if timeout == 0.0:
                     raise TimeoutError("send timed out")
-                q = self._sendq
-                w = Waiter(q, value)
-                req = suspend_now(sync, w, (lock,), timeout, "chan send")
-                if req is None:
-                    headroom()
-                q.append(w)
+                w = Waiter(self._sendq, value)
+                req = enqueue(sync, w, (lock,), timeout, "chan send")
         except BaseException:
             lock.release()
             raise
@@ -353,12 +349,8 @@ class Chan(SendChan[T], RecvChan[T]):
                     timeout = checked(timeout)
                 if timeout == 0.0:
                     raise TimeoutError("receive timed out")
-                q = self._recvq
-                w = Waiter(q)
-                req = suspend_now(sync, w, (lock,), timeout, "chan receive")
-                if req is None:
-                    headroom()
-                q.append(w)
+                w = Waiter(self._recvq)
+                req = enqueue(sync, w, (lock,), timeout, "chan receive")
         except BaseException:
             lock.release()
             raise

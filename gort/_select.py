@@ -27,7 +27,7 @@ from typing import Any, Generic, NamedTuple, TypeVar
 
 from ._chan import _NOT_READY, Chan, _Select
 from ._errors import ChanClosed
-from ._waitq import Waiter, checked, dequeue, headroom, park, protect, run, suspend_now
+from ._waitq import Waiter, checked, dequeue, enqueue, park, protect, run
 
 T = TypeVar("T")
 
@@ -159,11 +159,7 @@ def _select(cases: tuple[Any, ...], default: bool, timeout: float | None,
                 else:
                     waiters.append(Waiter(c.chan._sendq, c.value, sel, i))
             reason = "select" if waiters else "select (no cases)"
-            req = suspend_now(sync, waiters, locks, timeout, reason)
-            if req is None:
-                headroom()
-            for w in waiters:
-                w.q.append(w)  # type: ignore[union-attr]
+            req = enqueue(sync, waiters, locks, timeout, reason)
     except BaseException:
         for lock in reversed(locks):
             lock.release()

@@ -41,6 +41,7 @@ from ._waitq import (
     WaitQueue,
     checked,
     dequeue,
+    enqueue,
     headroom,
     park,
     protect,
@@ -497,11 +498,8 @@ class WaitGroup:
             if timeout == 0.0:
                 state.release()
                 return False
-            w = Waiter()
-            req = suspend_now(sync, w, (state,), timeout, "sync.WaitGroup.Wait")
-            if req is None:
-                headroom()
-            self._waiters.push(w)
+            w = Waiter(self._waiters)
+            req = enqueue(sync, w, (state,), timeout, "sync.WaitGroup.Wait")
         except BaseException:
             state.release()
             raise

@@ -235,10 +235,13 @@ def protected_at(frame: types.FrameType | None) -> bool:
 
 
 _REDELIVER_AFTER = 0.001  # seconds between tries to deliver a deferred interrupt
-# Main-thread flags (the timer thread only reads _deferred): a SIGINT waits to be
-# delivered outside protected code; a timer to send it again is running.
+# Main-thread flags (the timer thread reads _deferred): a SIGINT waits to be
+# delivered outside protected code; a timer to send it again is running; a
+# signal gort sent again may still be on its way (one that arrives after its
+# interrupt was delivered is dropped, never delivered twice).
 _deferred = False
 _resend_pending = False
+_resent = False
 
 
 def _sigint(signum: int, frame: types.FrameType | None) -> None:
@@ -246,7 +249,10 @@ def _sigint(signum: int, frame: types.FrameType | None) -> None:
     protected section, where the interrupt is deferred: the signal is sent again
     a moment later (a real signal, so a blocking wait is interrupted too) until
     it lands outside."""
-    global _deferred, _resend_pending
+    global _deferred, _resend_pending, _resent
+    resent, _resent = _resent, False
+    if resent and not _deferred:
+        return  # a re-sent signal whose interrupt was delivered already
     if protected_at(frame):
         _deferred = True
         if not _resend_pending:
@@ -260,11 +266,18 @@ def _sigint(signum: int, frame: types.FrameType | None) -> None:
 
 
 def _resend(signum: int) -> None:
-    global _resend_pending
+    global _resend_pending, _resent
     _resend_pending = False
     ident = threading.main_thread().ident
     if _deferred and ident is not None:
+        _resent = True
         signal.pthread_kill(ident, signum)
+
+
+def _reset_after_fork() -> None:
+    """A forked child starts with no interrupt pending (its timers are gone)."""
+    global _deferred, _resend_pending, _resent
+    _deferred = _resend_pending = _resent = False
 
 
 def interrupt_deferred() -> bool:
@@ -360,6 +373,22 @@ def suspend_now(sync: bool, ws: Waiter | list[Waiter], locks: tuple[Any, ...],
     g._wait_reason = reason
     g._timed_park = False
     return locks
+
+
+def enqueue(sync: bool, ws: Waiter | list[Waiter], locks: tuple[Any, ...],
+            timeout: float | None, reason: str) -> tuple[Any, ...] | None:
+    """Queue ``ws`` (each on its ``q``), with their locks held, ready to park:
+    ``suspend_now`` first (so reaching this call is the stack probe of an untimed
+    coroutine park), else ``headroom()``.  Returns what ``suspend_now`` returned."""
+    req = suspend_now(sync, ws, locks, timeout, reason)
+    if req is None:
+        headroom()
+    if isinstance(ws, list):
+        for w in ws:
+            w.q.append(w)  # type: ignore[union-attr]
+    else:
+        ws.q.append(ws)  # type: ignore[union-attr]
+    return req
 
 
 @types.coroutine
@@ -475,7 +504,7 @@ def checked(timeout: float | None) -> float | None:
 # parking (or waking it): a KeyboardInterrupt there is deferred.
 for _fn in (WaitQueue.push, WaitQueue.push_front, WaitQueue.take, WaitQueue.take_all,
             WaitQueue.discard, WaitQueue.first, dequeue, run, park,
-            park_thread, _consume, suspend_now, _runtime.Goroutine.join,
+            park_thread, _consume, suspend_now, enqueue, _runtime.Goroutine.join,
             _runtime.Goroutine._join_body):
     protect(_fn)
 protect_nested(park_thread)
@@ -483,3 +512,4 @@ protect_nested(park_thread)
 interruptible(_runtime._park_main)
 
 install_sigint_handler()
+_runtime._at_fork_child_hooks.append(_reset_after_fork)
