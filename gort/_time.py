@@ -3,6 +3,14 @@
 Every timer is one entry in the runtime's single timer heap (``_timers``): no
 thread per timer, and a stopped timer is dropped from the heap.
 
+Garbage collection (Go 1.23): the heap holds a Timer or Ticker only weakly
+(``_timers.add_weak``), and its channel holds it strongly (``_TimerChan``).  So
+whoever references the timer or its channel (a goroutine blocked receiving from
+it, a select case, ``for t in tick(1)``) keeps it alive and it fires; one that
+nobody references any more, stopped or not, is collected and leaves the heap.
+The exception is ``after_func``: a timer that runs a function stays in the heap
+until it fires or is stopped, as Go's AfterFunc timers do.
+
 Semantics follow Go 1.23+: a timer's channel never delivers a stale value after
 ``stop()`` or ``reset()`` returns (the channel is drained then), and a ticker's
 channel holds at most one tick: a slow receiver misses ticks instead of
@@ -24,13 +32,26 @@ from __future__ import annotations
 import math
 import threading
 import time
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from . import _timers
 from ._chan import Chan, RecvChan
 from ._timeout import delay
 
 _monotonic = time.monotonic
+
+T = TypeVar("T")
+
+
+class _TimerChan(Chan[T], Generic[T]):
+    """A timer's channel: a plain channel that also holds its Timer or Ticker, so
+    that referencing only the channel keeps the timer alive (and firing)."""
+
+    __slots__ = ("_timer",)
+
+    def __init__(self, cap: int, timer: Any) -> None:
+        super().__init__(cap)
+        self._timer = timer
 
 
 def _delay(seconds: float | None, what: str) -> float | None:
@@ -69,18 +90,26 @@ class Timer:
     yet received), as in Go 1.23.
     """
 
-    __slots__ = ("c", "_send", "_lock", "_entry", "_func", "_gen", "_over")
+    __slots__ = ("c", "_send", "_lock", "_entry", "_func", "_gen", "_over", "__weakref__")
 
     def __init__(self, seconds: float | None, func: Any = None) -> None:
         when = _deadline("Timer", seconds)
-        ch: Chan[float] = Chan(1)
+        ch: Chan[float] = _TimerChan(1, self)
         self._send = ch
         self.c: RecvChan[float] = ch.recv_only()
         self._lock = threading.Lock()
         self._func = func  # Go's AfterFunc: run func in a goroutine instead of sending
         self._gen = 0  # which arming of the timer a firing belongs to
         self._over = False  # this arming has fired (its _fire ran) or was stopped
-        self._entry = _timers.add(when, self._fire, 0)
+        self._entry = self._arm(when)
+
+    def _arm(self, when: float) -> _timers.TimerEntry:
+        """A heap entry for the current arming: weak for a channel timer (the heap
+        must not keep it alive), strong for an after_func one (Go runs those
+        whether or not anyone references the Timer)."""
+        if self._func is None:
+            return _timers.add_weak(when, self, Timer._fire, self._gen)
+        return _timers.add(when, self._fire, self._gen)
 
     def _fire(self, gen: int) -> None:
         with self._lock:
@@ -124,7 +153,7 @@ class Timer:
                 _, got = self._send.try_recv()
                 active = active or got
             self._over = False
-            self._entry = _timers.add(when, self._fire, self._gen)
+            self._entry = self._arm(when)
             return active
 
     def __repr__(self) -> str:
@@ -139,11 +168,12 @@ def after_func(seconds: float | None, func: Any) -> Timer:
 class Ticker:
     """Sends the time on ``c`` every ``seconds``; drops ticks for a slow receiver."""
 
-    __slots__ = ("c", "_send", "_lock", "_entry", "_period", "_next", "_stopped", "_gen")
+    __slots__ = ("c", "_send", "_lock", "_entry", "_period", "_next", "_stopped", "_gen",
+                 "__weakref__")
 
     def __init__(self, seconds: float | None) -> None:
         period = _period("Ticker", seconds)
-        ch: Chan[float] = Chan(1)
+        ch: Chan[float] = _TimerChan(1, self)
         self._send = ch
         self.c: RecvChan[float] = ch.recv_only()
         self._lock = threading.Lock()
@@ -151,7 +181,7 @@ class Ticker:
         self._stopped = False
         self._gen = 0
         self._next = _monotonic() + period  # +inf: never ticks, no heap entry
-        self._entry = _timers.add(self._next, self._fire, 0)
+        self._entry = _timers.add_weak(self._next, self, Ticker._fire, 0)
 
     def _fire(self, gen: int) -> None:
         now = _monotonic()
@@ -164,7 +194,7 @@ class Ticker:
             if nxt <= now:
                 nxt += ((now - nxt) // self._period + 1) * self._period
             self._next = nxt
-            self._entry = _timers.add(nxt, self._fire, gen)
+            self._entry = _timers.add_weak(nxt, self, Ticker._fire, gen)
 
     def stop(self) -> None:
         """Stop the ticker (Go's ``Ticker.Stop``): no more ticks are sent, and an
@@ -186,7 +216,7 @@ class Ticker:
             self._stopped = False
             self._period = period
             self._next = _monotonic() + period
-            self._entry = _timers.add(self._next, self._fire, self._gen)
+            self._entry = _timers.add_weak(self._next, self, Ticker._fire, self._gen)
 
     def __repr__(self) -> str:
         state = "stopped" if self._stopped else "never ticks" if self._period == math.inf \

@@ -15,6 +15,16 @@ Shared state, all guarded by ``_cond`` (a Condition over one lock):
     _wake_at     the deadline the thread sleeps until (None: no deadline)
 An entry's ``state`` moves once from PENDING to FIRED or CANCELLED, under _cond.
 
+Weak entries (``add_weak``): the entry holds its owner (a Timer or Ticker) only
+through a weak reference, so the heap never keeps a timer alive that nobody
+references (Go 1.23: an unreferenced, unstopped Timer or Ticker is collected).
+When the owner is collected, the weak reference's callback queues the entry on
+``_graveyard``; it must not take ``_cond`` (a collection can run on a thread that
+already holds it, inside ``add``), so it only appends (``list.append`` is atomic,
+with or without the GIL).  The graveyard is emptied under ``_cond`` by ``add``,
+``pending`` and the timer thread, which cancel what it holds: ``pending()``
+never counts a timer whose owner is gone.
+
 A deadline of +inf, or one beyond ``_timeout.FOREVER`` (no platform can sleep
 that long), is a timer that never fires (Go's TestOverflowSleep): ``add``
 returns an entry that is never put in the heap, so it costs nothing, never
@@ -37,6 +47,7 @@ import sys
 import threading
 import time
 import traceback
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -50,32 +61,45 @@ _seq = itertools.count()
 _cancelled = 0
 _wake_at: float | None = None
 _thread: threading.Thread | None = None
+_graveyard: list[TimerEntry] = []  # weak entries whose owner was collected
 
 
 class TimerEntry:
-    """One pending callback.  ``cancel()`` returns True if it stopped it."""
+    """One pending callback.  ``cancel()`` returns True if it stopped it.
 
-    __slots__ = ("when", "fn", "arg", "state")
+    ``owner`` is None for a plain entry (``fn(arg)`` is called), else a weak
+    reference to the object a weak entry calls ``fn(owner, arg)`` on."""
 
-    def __init__(self, when: float, fn: Callable[[Any], Any], arg: Any) -> None:
+    __slots__ = ("when", "fn", "arg", "state", "owner")
+
+    def __init__(self, when: float, fn: Callable[..., Any], arg: Any) -> None:
         self.when = when
         self.fn = fn
         self.arg = arg
         self.state = PENDING
+        self.owner: weakref.ref[Any] | None = None
 
     def cancel(self) -> bool:
-        global _cancelled
         with _cond:
-            if self.state != PENDING:
-                return False
-            self.state = CANCELLED
-            self.fn = self.arg = None  # type: ignore[assignment]
-            if self.when == math.inf:
-                return True  # a never-firing entry is not in the heap
-            _cancelled += 1
-            if _cancelled > 64 and _cancelled * 2 > len(_heap):
-                _compact()
-            return True
+            return self._cancel_locked()
+
+    def _cancel_locked(self) -> bool:
+        global _cancelled
+        if self.state != PENDING:
+            return False
+        self.state = CANCELLED
+        self.fn = self.arg = self.owner = None  # type: ignore[assignment]
+        if self.when == math.inf:
+            return True  # a never-firing entry is not in the heap
+        _cancelled += 1
+        if _cancelled > 64 and _cancelled * 2 > len(_heap):
+            _compact()
+        return True
+
+    def _owner_collected(self, ref: weakref.ref[Any]) -> None:
+        """The weak reference's callback: runs wherever the collection ran, maybe
+        with _cond held, so it takes no lock (see the module docstring)."""
+        _graveyard.append(self)
 
     def __repr__(self) -> str:
         state = ("pending", "fired", "cancelled")[self.state]
@@ -91,6 +115,12 @@ def _compact() -> None:
     _cancelled = 0
 
 
+def _bury() -> None:
+    """With _cond held: cancel the entries whose owner was collected."""
+    while _graveyard:
+        _graveyard.pop()._cancel_locked()
+
+
 def add(when: float, fn: Callable[[Any], Any], arg: Any = None) -> TimerEntry:
     """Call ``fn(arg)`` on the timer thread at ``when`` (time.monotonic clock).
 
@@ -98,12 +128,37 @@ def add(when: float, fn: Callable[[Any], Any], arg: Any = None) -> TimerEntry:
     place in the heap (``cancel()`` still works on it).  NaN: ValueError;
     not a number: TypeError.  Either is raised before anything is queued.
     """
-    global _thread
     if not when < FOREVER:  # the rare path: NaN, +inf, or too far to sleep until
         if when != when:
             raise ValueError("timer deadline must not be NaN")
         return TimerEntry(math.inf, fn, arg)  # never fires: no heap entry, no thread
     entry = TimerEntry(when, fn, arg)
+    _push(entry)
+    return entry
+
+
+def add_weak(when: float, owner: Any, fn: Callable[[Any, Any], Any], arg: Any = None
+             ) -> TimerEntry:
+    """Like ``add``, but call ``fn(owner, arg)``, holding ``owner`` only weakly.
+
+    The heap does not keep ``owner`` alive: once it is collected the entry is
+    cancelled (and ``pending()`` stops counting it) without firing.  ``fn``
+    should be a plain function (``Timer._fire``), not a bound method of
+    ``owner``, which would hold it strongly.
+    """
+    if not when < FOREVER:
+        if when != when:
+            raise ValueError("timer deadline must not be NaN")
+        return TimerEntry(math.inf, fn, arg)  # never fires: nothing to hold, weakly or not
+    entry = TimerEntry(when, fn, arg)
+    entry.owner = weakref.ref(owner, entry._owner_collected)  # before the timer thread sees it
+    _push(entry)
+    return entry
+
+
+def _push(entry: TimerEntry) -> None:
+    global _thread
+    when = entry.when
     with _cond:
         if _thread is None:
             # Started before the push: if the OS refuses a thread, nothing is queued.
@@ -114,7 +169,8 @@ def add(when: float, fn: Callable[[Any], Any], arg: Any = None) -> TimerEntry:
         elif _wake_at is None or when < _wake_at:
             _cond.notify()
         heapq.heappush(_heap, (when, next(_seq), entry))
-    return entry
+        if _graveyard:
+            _bury()
 
 
 def pending() -> int:
@@ -123,6 +179,8 @@ def pending() -> int:
     A timer that never fires is not counted: it can never wake anyone.
     """
     with _cond:
+        if _graveyard:
+            _bury()
         return len(_heap) - _cancelled
 
 
@@ -143,6 +201,8 @@ def _timer_main() -> None:
         due: list[TimerEntry] = []
         try:
             with cond:
+                if _graveyard:
+                    _bury()
                 now = time.monotonic()
                 while _heap and _heap[0][0] <= now:
                     entry = heapq.heappop(_heap)[2]
@@ -164,13 +224,19 @@ def _timer_main() -> None:
             time.sleep(0.01)  # a broken heap must not spin a core
             continue
         for entry in due:
-            fn, arg = entry.fn, entry.arg
-            entry.fn = entry.arg = None  # type: ignore[assignment]
+            fn, arg, ref = entry.fn, entry.arg, entry.owner
+            entry.fn = entry.arg = entry.owner = None  # type: ignore[assignment]
             try:
-                fn(arg)
+                if ref is None:
+                    fn(arg)
+                else:
+                    owner = ref()  # strong while its callback runs
+                    if owner is not None:
+                        fn(owner, arg)
+                    del owner
             except BaseException as e:  # reported; the thread goes on
                 _report(e)
-            del fn, arg  # hold nothing alive while sleeping until the next timer
+            del fn, arg, ref  # hold nothing alive while sleeping until the next timer
 
 
 def _reset_after_fork() -> None:
@@ -180,13 +246,14 @@ def _reset_after_fork() -> None:
     wake goroutines, sleepers and waiters of a runtime the child does not
     have.  A timer created in the child starts a new timer thread.
     """
-    global _cond, _heap, _cancelled, _wake_at, _thread
+    global _cond, _heap, _cancelled, _wake_at, _thread, _graveyard
     for _, _, entry in _heap:
         if entry.state == PENDING:
             entry.state = CANCELLED
-            entry.fn = entry.arg = None  # type: ignore[assignment]
+            entry.fn = entry.arg = entry.owner = None  # type: ignore[assignment]
     _cond = threading.Condition(threading.Lock())
     _heap = []
+    _graveyard = []
     _cancelled = 0
     _wake_at = None
     _thread = None

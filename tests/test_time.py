@@ -9,10 +9,12 @@ timer callback due earlier (the timer thread runs due callbacks in order).
 from __future__ import annotations
 
 import asyncio
+import gc
 import math
 import random
 import threading
 import time
+import weakref
 from typing import Any
 
 import pytest
@@ -31,19 +33,11 @@ def settle(seconds: float = 0.05) -> None:
 
 
 def stop_tick(c: gort.RecvChan[Any]) -> None:
-    """Stop the Ticker behind a ``gort.tick`` channel (tick has no stop, as in Go)."""
-    def find() -> Ticker | None:
-        with _timers._cond:
-            for _, _, e in _timers._heap:
-                t = getattr(e.fn, "__self__", None)
-                if isinstance(t, Ticker) and t.c is c and e.state == _timers.PENDING:
-                    return t
-        return None
-
-    found: list[Ticker] = []
-    wait_until(lambda: found.append(t) or True if (t := find()) is not None else False,
-               JOIN, "the tick's ticker in the heap")
-    found[0].stop()
+    """Stop the Ticker behind a ``gort.tick`` channel (tick has no stop, as in Go):
+    a timer's channel holds its timer (which is what keeps it alive)."""
+    ticker = c._ch._timer  # type: ignore[attr-defined]
+    assert isinstance(ticker, Ticker) and ticker.c is c
+    ticker.stop()
 
 
 # --------------------------------------------------------------------------- sleep
@@ -546,3 +540,132 @@ def test_tick_with_a_non_positive_interval_raises() -> None:
         gort.tick(math.nan)
     with pytest.raises(TypeError):
         gort.tick("1")  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------- garbage collection
+#
+# Go 1.23 (time's TestTimerGC-style checks, and the release notes): a Timer or
+# Ticker that nobody references is collected, stopped or not.  gort's heap holds
+# channel timers weakly; their channel holds them strongly, so whoever can still
+# receive keeps them alive.
+
+def collect() -> None:
+    for _ in range(3):  # cycles (a timer and its channel) may need more than one pass
+        gc.collect()
+
+
+def test_unreferenced_tickers_and_timers_are_collected() -> None:
+    collect()
+    base = _timers.pending()
+    refs = [weakref.ref(Ticker(0.5)) for _ in range(1000)]
+    refs += [weakref.ref(Timer(600)) for _ in range(1000)]
+    refs += [weakref.ref(gort.after(600)._ch._timer)  # type: ignore[attr-defined]
+             for _ in range(100)]
+    refs += [weakref.ref(gort.tick(600)._ch._timer)  # type: ignore[attr-defined]
+             for _ in range(100)]
+    collect()
+    assert sum(r() is not None for r in refs) == 0
+    # Their heap entries went with them: nothing left that could wake anyone
+    # (the deadlock detector reads pending()).
+    assert _timers.pending() <= base
+
+
+def test_a_ticker_that_ticked_is_still_collected() -> None:
+    tk = Ticker(0.005)
+    tk.c.recv(timeout=JOIN)
+    tk.c.recv(timeout=JOIN)  # re-armed by the timer thread at least once
+    ref = weakref.ref(tk)
+    del tk
+    collect()
+    assert ref() is None
+
+
+def test_a_referenced_timer_still_fires_after_collection() -> None:
+    t0 = time.monotonic()
+    t = Timer(0.05)
+    tk = Ticker(0.02)
+    collect()
+    assert t.c.recv(timeout=JOIN) >= t0 + 0.05
+    for _ in range(3):
+        collect()
+        tk.c.recv(timeout=JOIN)
+    tk.stop()
+
+
+def test_a_timer_referenced_only_by_its_channel_still_fires() -> None:
+    c = Timer(0.05).c
+    ch_only = gort.tick(0.02)
+    collect()
+    assert isinstance(c.recv(timeout=JOIN), float)
+    for _ in range(2):
+        collect()
+        ch_only.recv(timeout=JOIN)
+    stop_tick(ch_only)
+
+
+def _parked_on_after(body: Any) -> None:
+    """Run ``body(publish)`` in a goroutine that waits on an after() channel it
+    alone references; collect while it is parked; the timer must survive (the
+    waiter's channel keeps it alive) and then fire."""
+    refs: list[weakref.ref[Timer]] = []
+    g = gort.go(body, refs.append)
+    wait_until(lambda: refs and g.state is GState.PARKED, JOIN, "the waiter parked")
+    collect()
+    timer = refs[0]()
+    assert timer is not None, "the timer a goroutine waits on was collected"
+    # Make it due now (a reference is held only for this call): the heap fires it.
+    timer.reset(0.001)
+    del timer
+    assert isinstance(g.result(timeout=JOIN), float)
+
+
+def test_an_after_channel_a_plain_goroutine_waits_on_fires() -> None:
+    def waiter(publish: Any) -> float:
+        c = gort.after(600)
+        publish(weakref.ref(c._ch._timer))
+        return c.recv()  # type: ignore[no-any-return]
+
+    _parked_on_after(waiter)
+
+
+def test_an_after_channel_a_coroutine_goroutine_waits_on_fires() -> None:
+    async def waiter(publish: Any) -> float:
+        c = gort.after(600)
+        publish(weakref.ref(c._ch._timer))  # type: ignore[attr-defined]
+        return await c.arecv()  # type: ignore[no-any-return]
+
+    _parked_on_after(waiter)
+
+
+def test_an_after_channel_in_a_select_fires() -> None:
+    never: Chan[int] = Chan()
+
+    def waiter(publish: Any) -> float:
+        case = gort.after(600).recv_case()
+        publish(weakref.ref(case.chan._timer))  # type: ignore[attr-defined]
+        r = gort.select(never.recv_case(), case)
+        assert r.index == 1
+        return r.value  # type: ignore[no-any-return]
+
+    _parked_on_after(waiter)
+
+
+def test_an_unreferenced_after_func_still_runs() -> None:
+    # Go's AfterFunc timers run whether or not anyone references the Timer.
+    ran: Chan[str] = Chan(1)
+    gort.after_func(0.02, lambda: ran.send("ran"))
+    collect()
+    assert ran.recv(timeout=JOIN) == "ran"
+
+
+def test_a_collection_on_a_thread_holding_the_heap_lock_does_not_deadlock() -> None:
+    # The weak reference's callback runs wherever the collection runs: here,
+    # on a thread inside the heap's lock.  It must not take that lock.
+    base = _timers.pending()
+    tickers = [Ticker(600) for _ in range(100)]
+    refs = [weakref.ref(t) for t in tickers]
+    with _timers._cond:
+        del tickers
+        collect()
+        assert all(r() is None for r in refs)
+    assert _timers.pending() <= base  # buried outside the lock
