@@ -6,6 +6,7 @@
     python -m bench compare BASE.json HEAD.json [...] [--mode absolute|ratio]
                         [--format md|text|json] [--fail-on-regression 10%]
     python -m bench list               # the suites and their benchmarks
+    python -m bench migrate [results]  # fold old *.extra.json sidecars into the JSON
 """
 
 from __future__ import annotations
@@ -37,6 +38,9 @@ def main(argv: list[str] | None = None) -> int:
     rep = sub.add_parser("report", help="regenerate results/README.md from result JSON")
     rep.add_argument("dir", nargs="?", default="results", type=Path)
     sub.add_parser("list", help="list suites and benchmarks")
+    mig = sub.add_parser("migrate", help="fold the *.extra.json memory sidecars of older "
+                         "runs into their pyperf result files (byte-unit benchmarks)")
+    mig.add_argument("dir", nargs="?", default="results", type=Path)
     c = sub.add_parser("compare", help="compare result files; gate on regressions")
     c.add_argument("base", type=Path)
     c.add_argument("heads", type=Path, nargs="+")
@@ -51,6 +55,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.cmd == "list":
         for s in runner.SUITES:
             print(f"{s}: {', '.join(runner.suite_benchmarks(s))}")
+        return 0
+    if args.cmd == "migrate":
+        for sidecar in sorted(args.dir.glob("*/*.extra.json")):
+            result = sidecar.with_name(sidecar.name.removesuffix(".extra.json") + ".json")
+            if not result.exists():
+                print(f"error: {sidecar}: no {result.name} to fold it into", file=sys.stderr)
+                return 1
+            runner.fold_legacy_sidecar(result)
+            print(f"folded {sidecar} into {result}")
         return 0
     if args.cmd == "compare":
         return compare.main(args.base, args.heads, args.mode, args.format,

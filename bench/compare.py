@@ -38,9 +38,10 @@ Row = dict[str, object]
 @dataclass
 class Change:
     name: str
-    base: float  # seconds per op, or a ratio in ratio mode
+    base: float  # seconds per op (or the unit's value), a ratio in ratio mode
     head: float
     significant: bool | None
+    unit: str = "second"  # pyperf's unit; "ratio" in ratio mode
 
     @property
     def change(self) -> float:
@@ -78,7 +79,7 @@ def absolute_changes(base: dict[str, pyperf.Benchmark],
     for name in sorted(set(base) & set(head)):
         b, h = base[name], head[name]
         sig = significant(Result("base", name, b), Result("head", name, h))
-        out.append(Change(name, b.mean(), h.mean(), sig))
+        out.append(Change(name, b.mean(), h.mean(), sig, b.get_unit()))
     return out
 
 
@@ -107,7 +108,7 @@ def ratio_changes(base: dict[str, pyperf.Benchmark],
         rh = head[g].mean() / head[ref].mean()
         se = math.sqrt(sum(_rse(x) ** 2 for x in (base[g], base[ref], head[g], head[ref])))
         sig = None if math.isinf(se) else abs(math.log(rh / rb)) > 2 * se
-        out.append(Change(f"{g} / {ref}", rb, rh, sig))
+        out.append(Change(f"{g} / {ref}", rb, rh, sig, "ratio"))
     return out
 
 
@@ -121,9 +122,13 @@ def regressions(changes: list[Change], threshold: float) -> list[Change]:
     return [c for c in changes if c.significant and c.change > threshold]
 
 
-def _fmt_value(v: float, mode: str) -> str:
-    if mode == "ratio":
+def _fmt_value(v: float, unit: str) -> str:
+    if unit == "ratio":
         return f"{v:.3f}×"
+    if unit == "byte":
+        return f"{v:,.0f} B"
+    if unit != "second":
+        return f"{v:,.6g}"
     for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6), ("ns", 1e-9)):
         if v >= scale or unit == "ns":
             return f"{v / scale:.3g} {unit}"
@@ -139,7 +144,7 @@ def render(changes: list[Change], mode: str, fmt: str, base_name: str, head_name
     rows = []
     for c in changes:
         verdict = {True: "significant", False: "not significant", None: "too few values"}
-        rows.append([c.name, _fmt_value(c.base, mode), _fmt_value(c.head, mode),
+        rows.append([c.name, _fmt_value(c.base, c.unit), _fmt_value(c.head, c.unit),
                      f"{c.change:+.1%}", verdict[c.significant]])
     if gm is not None:
         rows.append(["geometric mean", "", "", f"{gm - 1:+.1%}", ""])

@@ -60,9 +60,10 @@ TARGETS = (
     Target("8 CPU coroutines: 2 procs >= 1.8x faster than 1", "scaling[gort-async,procs=2]",
            "scaling[gort-async,procs=1]", 1.8, lower_is_better=False),
 )
-# Memory targets: RSS growth per parked task, from the scale suite.
+# Memory targets: RSS growth per parked task, from the scale suite (byte-unit
+# benchmarks, see runner.memory_benchmarks).
 MEMORY_TARGETS = (("1,000,000 parked coroutine goroutines <= 2 KB each",
-                   "parked[gort-async,n=1000000]", 2048),)
+                   "parked_rss_per_task[gort-async,n=1000000]", 2048),)
 
 
 @dataclass
@@ -103,12 +104,20 @@ def fmt_time(seconds: float) -> str:
     return f"{seconds:.3g} s"
 
 
+def fmt_bytes(n: float) -> str:
+    """Bytes with thousands separators: ``1,234 B``."""
+    return f"{n:,.0f} B"
+
+
 def fmt_result(r: Result) -> str:
+    """``mean ± std`` in the benchmark's unit (one value: the value alone)."""
     vals = r.values
     std = statistics.stdev(vals) if len(vals) > 1 else 0.0
     unit = r.bench.get_unit()
-    if unit != "second":  # pyperf also knows "byte" and "integer"
-        return f"{r.mean:.3g} ± {std:.3g} {unit}"
+    if unit == "byte":
+        return fmt_bytes(r.mean) + (f" ± {fmt_bytes(std)}" if len(vals) > 1 else "")
+    if unit != "second":  # pyperf also knows "integer"
+        return f"{r.mean:.6g} ± {std:.3g}" if len(vals) > 1 else f"{r.mean:.6g}"
     return f"{fmt_time(r.mean)} ± {fmt_time(std)}"
 
 
@@ -226,7 +235,8 @@ def build_ratios(data: dict[str, dict[str, Result]], base: str = "3.13") -> str:
         return "_(needs a 3.13 run and at least one other build)_"
     rows = []
     for name in sorted(data[base], key=split_name):
-        if not split_name(name)[1].startswith("gort"):
+        if not split_name(name)[1].startswith("gort") \
+                or data[base][name].bench.get_unit() != "second":
             continue
         row = [name]
         for b in builds:
@@ -278,29 +288,27 @@ def target_table(data: dict[str, dict[str, Result]]) -> str:
     return tabulate(rows, headers=["target", *builds], tablefmt="github")
 
 
-def memory_table(data: dict[str, dict[str, Result]], machine_dir: Path) -> str:
-    """RSS growth per parked task, from the scale suite's extra measurements."""
+def memory_table(data: dict[str, dict[str, Result]]) -> str:
+    """RSS growth per parked task: the scale suite's byte-unit benchmarks, each next
+    to the time of the benchmark it was measured in."""
     rows = []
+    values: dict[tuple[str, str], float] = {}
     for b in sorted(data, key=build_sort_key):
-        path = machine_dir / f"{b}.extra.json"
-        if not path.exists():
-            continue
-        for item in json.loads(path.read_text()):
-            if "rss_per_task" not in item:
+        for name in sorted(data[b], key=split_name):
+            r = data[b][name]
+            of = r.bench.get_metadata().get("gort_memory_of")
+            if r.bench.get_unit() != "byte" or not of:
                 continue
-            r = data[b].get(str(item["name"]))
-            rows.append([b, item["name"], f"{int(item['rss_per_task']):,} B",
-                         fmt_time(r.mean) if r else "—"])
+            t = data[b].get(str(of))
+            values[(b, name)] = r.mean
+            rows.append([b, str(of), fmt_bytes(r.mean), fmt_time(t.mean) if t else "—"])
     if not rows:
         return "_(no scale results)_"
     table = tabulate(rows, headers=["build", "benchmark", "RSS per task", "time per task"],
                      tablefmt="github")
-    checks = []
-    for text, name, limit in MEMORY_TARGETS:
-        for b, n, rss, _ in rows:
-            if n == name:
-                v = int(rss.split()[0].replace(",", ""))
-                checks.append(f"- {text}: {b}: {v:,} B {'✅' if v <= limit else '❌'}")
+    checks = [f"- {text}: {b}: {fmt_bytes(v)} {'✅' if v <= limit else '❌'}"
+              for text, name, limit in MEMORY_TARGETS
+              for (b, n), v in values.items() if n == name]
     return table + ("\n\n" + "\n".join(checks) if checks else "")
 
 
@@ -439,7 +447,7 @@ def write_report(results_dir: Path) -> Path:
                      baseline_ratios(data), "", "### Scaling", "", scaling_table(data), "",
                      "### Memory: many parked goroutines", "",
                      "RSS growth per parked task (psutil); Go's minimum stack is 2 KB.", "",
-                     memory_table(data, machine_dir), "",
+                     memory_table(data), "",
                      "### Builds compared (gort benchmarks)", "", build_ratios(data), "",
                      "### All benchmarks", "", suite_tables(data), ""]
         images = plot(data, machine_dir)

@@ -5,6 +5,8 @@ the script under pyperf in that build's own processes, then merges the suites
 into ``results/<machine>/<build>.json`` (pyperf JSON, ``pyperf compare_to``
 can read it) and regenerates ``results/README.md``.  A suite that crashes or
 times out is reported and the run continues; the summary names what is missing.
+Measurements that are not times (RSS per parked task) become pyperf benchmarks
+with unit ``byte`` in the same file: there is no other result format.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pyperf
 
@@ -131,7 +134,6 @@ def run(builds: list[BuildSpec], suites: list[str], bench_patterns: list[str], p
     print(f"gort bench: {len(builds)} build(s) x {len(suites)} suite(s), profile {profile}, "
           f"results in {target}", flush=True)
     per_build: dict[str, list[Path]] = {b.label: [] for b in builds}
-    extras: dict[str, list[dict[str, object]]] = {}
     tmp = Path(tempfile.mkdtemp(prefix="gort-bench-"))
     for n, (build, suite) in enumerate(jobs, 1):
         elapsed = time.monotonic() - start
@@ -140,9 +142,8 @@ def run(builds: list[BuildSpec], suites: list[str], bench_patterns: list[str], p
               flush=True)
         settings = SINGLE_SHOT.get(suite, PROFILES[profile])
         out = tmp / f"{build.label}-{suite}.json"
-        extra = tmp / f"{build.label}-{suite}.extra.jsonl"
         show = _progress(suite, bench_patterns, quick)
-        ok, why = _run_suite(build, suite, bench_patterns, settings, out, extra, quick,
+        ok, why = _run_suite(build, suite, bench_patterns, settings, out, quick,
                              SUITE_TIMEOUT[profile], show)
         done: set[str] = set()
         if not ok and out.exists():  # pyperf writes the file after each benchmark
@@ -153,12 +154,8 @@ def run(builds: list[BuildSpec], suites: list[str], bench_patterns: list[str], p
         outs = [out] if ok or done else []
         if not ok:
             print(f"    FAILED: {why}", flush=True)
-            _salvage(build, suite, bench_patterns, settings, tmp, extra, quick, profile,
+            _salvage(build, suite, bench_patterns, settings, tmp, quick, profile,
                      done, outs, missing, why, show)
-        if outs and extra.exists():
-            lines = [json.loads(line) for line in extra.read_text().splitlines() if line]
-            by_name = {e["name"]: e for e in lines}  # a rerun benchmark: its last record
-            extras.setdefault(build.label, []).extend(by_name.values())
         per_build[build.label].extend(outs)
     for label, parts in per_build.items():
         if not parts:
@@ -168,14 +165,10 @@ def run(builds: list[BuildSpec], suites: list[str], bench_patterns: list[str], p
         # number next to "missing" would look current.
         failed = {m.split(": ", 1)[1].split(" (", 1)[0] for m in missing
                   if m.startswith(f"{label}: ")}
+        if path.exists():
+            fold_legacy_sidecar(path)
         merged = _merge(parts, keep=path if path.exists() else None, drop=failed)
         merged.dump(str(path), replace=True)
-        if label in extras:
-            extra_path = target / f"{label}.extra.json"
-            old = json.loads(extra_path.read_text()) if extra_path.exists() else []
-            new_names = {e["name"] for e in extras[label]}
-            kept = [e for e in old if e["name"] not in new_names]
-            extra_path.write_text(json.dumps(kept + extras[label], indent=1))
     run_path = target / "run.json"
     earlier = json.loads(run_path.read_text()) if run_path.exists() else {}
     commands = [c for c in earlier.get("commands", []) if c != command] + [command]
@@ -220,7 +213,7 @@ def _summary(why: str) -> str:
 
 
 def _salvage(build: BuildSpec, suite: str, patterns: list[str], settings: list[str], tmp: Path,
-             extra: Path, quick: bool, profile: str, done: set[str], outs: list[Path],
+             quick: bool, profile: str, done: set[str], outs: list[Path],
              missing: list[str], why: str, show: Callable[[str], None]) -> None:
     """A suite crashed or hung: run each benchmark it did not finish on its own,
     so that only the ones that fail themselves are missing."""
@@ -237,7 +230,7 @@ def _salvage(build: BuildSpec, suite: str, patterns: list[str], settings: list[s
     failed: list[tuple[str, str]] = []
     for i, name in enumerate(names):
         one = tmp / f"{build.label}-{suite}-{i}.json"
-        ok, b_why = _run_suite(build, suite, [name], settings, one, extra,
+        ok, b_why = _run_suite(build, suite, [name], settings, one,
                                quick, BENCH_TIMEOUT[profile], show)
         if ok:
             outs.append(one)
@@ -263,11 +256,15 @@ def _root_cause(text: str) -> str:
 
 
 def _run_suite(build: BuildSpec, suite: str, patterns: list[str], settings: list[str],
-               out: Path, extra: Path, quick: bool, timeout: int,
+               out: Path, quick: bool, timeout: int,
                show: Callable[[str], None] | None = None) -> tuple[bool, str]:
     """One suite script (or the benchmarks of it matching ``patterns``) under
     pyperf in ``build``'s own processes, passing each line it prints (a
-    benchmark's result, as it finishes) to ``show``.  Returns (succeeded, why not)."""
+    benchmark's result, as it finishes) to ``show``.  What the script records with
+    ``record_extra`` is folded into ``out`` as byte-unit benchmarks.  Returns
+    (succeeded, why not)."""
+    extra = out.with_name(out.name + ".extra.jsonl")
+    extra.unlink(missing_ok=True)
     env = {k: v for k, v in os.environ.items() if k != "PYTHON_GIL"}
     if build.gil:
         env["PYTHON_GIL"] = build.gil
@@ -311,6 +308,11 @@ def _run_suite(build: BuildSpec, suite: str, patterns: list[str], settings: list
     finally:
         killer.cancel()
         reader.join()
+    if out.exists() and extra.exists():
+        try:
+            fold_memory(out, extra)
+        except Exception as e:  # a result file cut short by a crash: keep what pyperf wrote
+            print(f"    (memory records not kept: {type(e).__name__}: {e})", flush=True)
     if expired and rc != 0:  # (a timer firing just after a clean exit killed nothing)
         return False, f"timed out after {timeout} s"
     if rc == 0 and out.exists():
@@ -321,11 +323,88 @@ def _run_suite(build: BuildSpec, suite: str, patterns: list[str], settings: list
     return False, f"exit {rc}: {_root_cause(text)}\n{text[-800:]}"
 
 
+# --------------------------------------------------------------------------- memory
+
+# A record_extra() key, the pyperf unit of its value, and how the report names it.
+MEMORY_KEYS = {"rss_per_task": "byte"}
+
+
+def memory_name(name: str, key: str) -> str:
+    """The benchmark name of a measurement ``key`` of benchmark ``name``:
+    ``parked[gort-async,n=100]`` -> ``parked_rss_per_task[gort-async,n=100]``."""
+    what, bracket, rest = name.partition("[")
+    return f"{what}_{key}{bracket}{rest}"
+
+
+def memory_benchmarks(records: list[dict[str, Any]],
+                      timed: dict[str, pyperf.Benchmark]) -> list[pyperf.Benchmark]:
+    """pyperf benchmarks (unit ``byte``, one value per record) from the records that
+    ``common.record_extra`` wrote, for the benchmarks in ``timed`` only (a record of
+    a benchmark whose time was not kept has nothing to stand next to).  Each
+    carries its time benchmark's metadata plus ``gort_memory_of`` (that name)."""
+    by: dict[tuple[str, str], list[float]] = {}
+    tasks: dict[str, int] = {}
+    for rec in records:
+        name = str(rec.get("name", ""))
+        if name not in timed:
+            continue
+        for key in MEMORY_KEYS:
+            if key in rec:
+                by.setdefault((name, key), []).append(float(rec[key]))
+        if "tasks" in rec:
+            tasks[name] = int(rec["tasks"])
+    out = []
+    for (name, key), values in sorted(by.items()):
+        md = dict(timed[name].get_metadata())
+        for k in ("inner_loops", "loops", "warmups", "calibrate_loops", "recalibrate_loops"):
+            md.pop(k, None)
+        md.update(name=memory_name(name, key), unit=MEMORY_KEYS[key], gort_memory_of=name,
+                  description=f"RSS growth per task: {md.get('description', name)}")
+        if name in tasks:
+            md["gort_tasks"] = tasks[name]
+        runs = [pyperf.Run([v], metadata=md, collect_metadata=False) for v in values]
+        out.append(pyperf.Benchmark(runs))
+    return out
+
+
+def _read_records(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def fold_memory(result: Path, records: Path) -> None:
+    """Add the memory records of ``records`` (JSON lines) to the pyperf file ``result``."""
+    suite = pyperf.BenchmarkSuite.load(str(result))
+    timed = {b.get_name(): b for b in suite.get_benchmarks()}
+    for b in memory_benchmarks(_read_records(records), timed):
+        if b.get_name() not in timed:
+            suite.add_benchmark(b)
+    suite.dump(str(result), replace=True)
+
+
+def fold_legacy_sidecar(result: Path) -> bool:
+    """Move an older run's ``<build>.extra.json`` (a JSON list of memory records)
+    into ``<build>.json`` as byte-unit benchmarks and delete it.  Returns whether
+    there was one.  Records of benchmarks that already have a memory benchmark, or
+    whose time is not in the file, are dropped."""
+    sidecar = result.with_name(result.stem + ".extra.json")
+    if not sidecar.exists():
+        return False
+    suite = pyperf.BenchmarkSuite.load(str(result))
+    timed = {b.get_name(): b for b in suite.get_benchmarks()}
+    have = set(timed)
+    for b in memory_benchmarks(json.loads(sidecar.read_text()), timed):
+        if b.get_name() not in have:
+            suite.add_benchmark(b)
+    suite.dump(str(result), replace=True)
+    sidecar.unlink()
+    return True
+
+
 def _merge(parts: list[Path], keep: Path | None = None,
            drop: frozenset[str] | set[str] = frozenset()) -> pyperf.BenchmarkSuite:
     """One suite of this run's results, plus, from ``keep`` (an earlier result
     file of the same build), every benchmark this run did not measure again,
-    except those in ``drop`` (they failed in this run)."""
+    except those in ``drop`` (they failed in this run) and their memory results."""
     suite: pyperf.BenchmarkSuite | None = None
     for p in parts:
         s = pyperf.BenchmarkSuite.load(str(p))
@@ -338,6 +417,8 @@ def _merge(parts: list[Path], keep: Path | None = None,
     if keep is not None:
         fresh = set(suite.get_benchmark_names())
         for b in pyperf.BenchmarkSuite.load(str(keep)).get_benchmarks():
-            if b.get_name() not in fresh and b.get_name() not in drop:
+            name = b.get_name()
+            if name not in fresh and name not in drop \
+                    and b.get_metadata().get("gort_memory_of") not in drop:
                 suite.add_benchmark(b)
     return suite

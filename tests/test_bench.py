@@ -248,11 +248,55 @@ def test_a_suite_past_its_timeout_is_killed_and_reported(tmp_path: Path) -> None
     t0 = time.monotonic()
     # Left alone, its worker would run for a minute or more.
     ok, why = runner._run_suite(build, "scaling", [], ["--processes=1", "--values=400"],
-                                tmp_path / "out.json", tmp_path / "extra.jsonl", False, 2,
-                                seen.append)
+                                tmp_path / "out.json", False, 2, seen.append)
     assert (ok, why) == (False, "timed out after 2 s")
     # Killed with its workers, not waited for (their pipe would stay open).
     assert time.monotonic() - t0 < 30
     if sys.platform == "linux" and shutil.which("ps"):  # the workers were killed too
         ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
         assert str(tmp_path / "out.json") not in ps and "bm_scaling.py --worker" not in ps
+
+
+@pytest.mark.timeout(300)
+def test_memory_results_are_pyperf_benchmarks(tmp_path: Path) -> None:
+    build = f"--build-python=x::{sys.executable}"
+    r = subprocess.run([sys.executable, "-m", "bench", "run", build, "--suite", "scale",
+                        "--bench", "parked[asyncio*", "--smoke", "--out", str(tmp_path)],
+                       cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    (machine,) = [p for p in tmp_path.iterdir() if p.is_dir()]
+    assert sorted(p.name for p in machine.glob("*.json")) == ["run.json", "x.json"]
+    benches = {b.get_name(): b for b in
+               pyperf.BenchmarkSuite.load(str(machine / "x.json")).get_benchmarks()}
+    (timed,) = [n for n in benches if n.startswith("parked[asyncio,")]
+    mem = benches[runner.memory_name(timed, "rss_per_task")]
+    assert mem.get_unit() == "byte" and mem.get_metadata()["gort_memory_of"] == timed
+    assert mem.get_metadata()["gort_suite"] == "scale"
+    show = subprocess.run([sys.executable, "-m", "pyperf", "show", str(machine / "x.json")],
+                          capture_output=True, text=True, timeout=60)
+    assert show.returncode == 0 and "bytes" in show.stdout, show.stderr
+    text = (tmp_path / "README.md").read_text()
+    section = text[text.index("### Memory"):text.index("### Builds compared")]
+    assert f"| x       | {timed} " in section and " B " in section
+
+
+def test_legacy_memory_sidecar_is_folded_into_the_result_file(tmp_path: Path) -> None:
+    _write_results(tmp_path / "m", {"3.13": {"parked[gort,n=10]": ("scale", 1e-6),
+                                             "mutex[gort]": ("sync", 1e-6)}})
+    sidecar = tmp_path / "m" / "3.13.extra.json"
+    sidecar.write_text(json.dumps([{"name": "parked[gort,n=10]", "rss_per_task": 1234,
+                                    "tasks": 10},
+                                   {"name": "gone[gort]", "rss_per_task": 1}]))
+    r = subprocess.run([sys.executable, "-m", "bench", "migrate", str(tmp_path)], cwd=ROOT,
+                       env=_env(), capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert not sidecar.exists()
+    benches = {b.get_name(): b for b in pyperf.BenchmarkSuite.load(
+        str(tmp_path / "m" / "3.13.json")).get_benchmarks()}
+    mem = benches["parked_rss_per_task[gort,n=10]"]
+    assert mem.get_unit() == "byte" and mem.mean() == 1234
+    assert mem.get_metadata()["gort_tasks"] == 10
+    assert set(benches) == {"parked[gort,n=10]", "mutex[gort]",
+                            "parked_rss_per_task[gort,n=10]"}  # no time, no memory row
+    text = report.write_report(tmp_path).read_text()
+    assert "3.13 | parked[gort,n=10] | 1,234 B " in text
