@@ -1,8 +1,10 @@
 """Go's ``golang.org/x/sync/errgroup``: goroutines that fail as one.
 
 ``ErrGroup.go(fn)`` runs fn in a goroutine; the first exception cancels
-``group.ctx`` and is re-raised by ``wait()`` once every goroutine has
-returned.  ``set_limit(n)`` bounds how many run at once (``go`` then blocks
+``group.ctx``, with itself as the cause (``gort.cause(group.ctx)``, as x/sync's
+``cancel(err)``), and is re-raised by ``wait()`` once every goroutine has
+returned.  ``wait()`` cancels ``group.ctx`` in any case (cause: the first
+exception, else ``Canceled``).  ``set_limit(n)`` bounds how many run at once (``go`` then blocks
 for a slot, ``try_go`` declines).  ``set_limit(0)`` is Go's too: no goroutine
 may ever start, so ``try_go`` returns False and ``go`` blocks for good (on a
 channel nobody receives from, as Go's ``g.sem <- token{}`` on a zero-capacity
@@ -23,7 +25,7 @@ from typing import Any
 
 from . import _runtime
 from ._chan import Chan
-from ._context import Context, background, with_cancel
+from ._context import Context, background, with_cancel_cause
 from ._sync import Semaphore, WaitGroup
 
 
@@ -31,7 +33,7 @@ class ErrGroup:
     """A group of goroutines working on subtasks of one task."""
 
     def __init__(self, ctx: Context | None = None) -> None:
-        self.ctx, self._cancel = with_cancel(ctx if ctx is not None else background())
+        self.ctx, self._cancel = with_cancel_cause(ctx if ctx is not None else background())
         self._wg = WaitGroup()
         self._lock = threading.Lock()
         self._err: BaseException | None = None
@@ -98,7 +100,7 @@ class ErrGroup:
             if first:
                 self._err = e
         if first:
-            self._cancel()
+            self._cancel(e)
 
     def go(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> None:
         """Run ``fn`` in a new goroutine, waiting for a slot if a limit is set."""
@@ -123,14 +125,14 @@ class ErrGroup:
     def wait(self) -> None:
         """Wait for every goroutine; re-raise the first exception, if any."""
         self._wg.wait()
-        self._cancel()
+        self._cancel(self._err)
         if self._err is not None:
             raise self._err
 
     async def await_(self) -> None:
         """Coroutine form of ``wait``."""
         await self._wg.await_()
-        self._cancel()
+        self._cancel(self._err)
         if self._err is not None:
             raise self._err
 

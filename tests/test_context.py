@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import gc
+import math
 import threading
 import time
 import weakref
@@ -13,7 +14,7 @@ from typing import Any
 import pytest
 
 import gort
-from gort import Canceled, Chan, DeadlineExceeded, GState, _timers
+from gort import Canceled, Chan, DeadlineExceeded, GState, _timers, atomic
 from tests.conftest import run_concurrently, wait_until
 
 JOIN = 10.0
@@ -843,3 +844,628 @@ def test_with_value_rejects_a_none_key() -> None:
     # Any other key is fine, a falsy one too.
     for key in (0, "", (), False, b""):
         assert gort.with_value(gort.background(), key, "v").value(key) == "v"
+
+
+# --------------------------------------------------------------------------- causes (Go 1.20/1.21)
+
+class Because(Exception):
+    pass
+
+
+FOREVER_S = 1e6  # Go's ``forever`` in TestCause
+
+
+def _cause_cases() -> dict[str, tuple[Any, Any, Any]]:
+    """Go's TestCause table: name -> (make ctx, its err type or None, its cause).
+
+    A cause given as a string names the exception made by the case; a type means
+    "an instance of that type" (gort's Canceled/DeadlineExceeded are not
+    singletons as Go's are)."""
+    parent_cause, child_cause = Because("parentCause"), Because("childCause")
+    too_slow, finished_early = Because("tooSlow"), Because("finishedEarly")
+
+    def cancelled() -> gort.Context:
+        ctx, cancel = gort.with_cancel(gort.background())
+        cancel()
+        return ctx
+
+    def cancel_cause() -> gort.Context:
+        ctx, cancel = gort.with_cancel_cause(gort.background())
+        cancel(parent_cause)
+        return ctx
+
+    def cancel_cause_none() -> gort.Context:
+        ctx, cancel = gort.with_cancel_cause(gort.background())
+        cancel(None)
+        return ctx
+
+    def parent_cause_before_child() -> gort.Context:
+        ctx, cancel_parent = gort.with_cancel_cause(gort.background())
+        ctx, cancel_child = gort.with_cancel_cause(ctx)
+        cancel_parent(parent_cause)
+        cancel_child(child_cause)
+        return ctx
+
+    def parent_cause_after_child() -> gort.Context:
+        ctx, cancel_parent = gort.with_cancel_cause(gort.background())
+        ctx, cancel_child = gort.with_cancel_cause(ctx)
+        cancel_child(child_cause)
+        cancel_parent(parent_cause)
+        return ctx
+
+    def parent_cause_before_nil() -> gort.Context:
+        ctx, cancel_parent = gort.with_cancel_cause(gort.background())
+        ctx, cancel_child = gort.with_cancel(ctx)
+        cancel_parent(parent_cause)
+        cancel_child()
+        return ctx
+
+    def parent_cause_after_nil() -> gort.Context:
+        ctx, cancel_parent = gort.with_cancel_cause(gort.background())
+        ctx, cancel_child = gort.with_cancel(ctx)
+        cancel_child()
+        cancel_parent(parent_cause)
+        return ctx
+
+    def child_cause_after_nil() -> gort.Context:
+        ctx, cancel_parent = gort.with_cancel(gort.background())
+        ctx, cancel_child = gort.with_cancel_cause(ctx)
+        cancel_parent()
+        cancel_child(child_cause)
+        return ctx
+
+    def child_cause_before_nil() -> gort.Context:
+        ctx, cancel_parent = gort.with_cancel(gort.background())
+        ctx, cancel_child = gort.with_cancel_cause(ctx)
+        cancel_child(child_cause)
+        cancel_parent()
+        return ctx
+
+    def timeout() -> gort.Context:
+        ctx, cancel = gort.with_timeout(gort.background(), 0)
+        cancel()
+        return ctx
+
+    def timeout_canceled() -> gort.Context:
+        ctx, cancel = gort.with_timeout(gort.background(), FOREVER_S)
+        cancel()
+        return ctx
+
+    def timeout_cause() -> gort.Context:
+        ctx, cancel = gort.with_timeout_cause(gort.background(), 0, too_slow)
+        cancel()
+        return ctx
+
+    def timeout_cause_canceled() -> gort.Context:
+        ctx, cancel = gort.with_timeout_cause(gort.background(), FOREVER_S, too_slow)
+        cancel()
+        return ctx
+
+    def timeout_cause_stacked() -> gort.Context:
+        ctx, cancel = gort.with_cancel_cause(gort.background())
+        ctx, _ = gort.with_timeout_cause(ctx, 0, too_slow)
+        cancel(finished_early)
+        return ctx
+
+    def timeout_cause_stacked_canceled() -> gort.Context:
+        ctx, cancel = gort.with_cancel_cause(gort.background())
+        ctx, _ = gort.with_timeout_cause(ctx, FOREVER_S, too_slow)
+        cancel(finished_early)
+        return ctx
+
+    def without_cancel() -> gort.Context:
+        return gort.without_cancel(gort.background())
+
+    def without_cancel_canceled() -> gort.Context:
+        ctx, cancel = gort.with_cancel_cause(gort.background())
+        ctx = gort.without_cancel(ctx)
+        cancel(finished_early)
+        return ctx
+
+    def without_cancel_timeout() -> gort.Context:
+        ctx, cancel = gort.with_timeout_cause(gort.background(), 0, too_slow)
+        ctx = gort.without_cancel(ctx)
+        cancel()
+        return ctx
+
+    return {
+        "Background": (gort.background, None, None),
+        "TODO": (gort.todo, None, None),
+        "WithCancel": (cancelled, Canceled, Canceled),
+        "WithCancelCause": (cancel_cause, Canceled, parent_cause),
+        "WithCancelCause nil": (cancel_cause_none, Canceled, Canceled),
+        "WithCancelCause: parent cause before child": (parent_cause_before_child, Canceled,
+                                                        parent_cause),
+        "WithCancelCause: parent cause after child": (parent_cause_after_child, Canceled,
+                                                       child_cause),
+        "WithCancelCause: parent cause before nil": (parent_cause_before_nil, Canceled,
+                                                      parent_cause),
+        "WithCancelCause: parent cause after nil": (parent_cause_after_nil, Canceled, Canceled),
+        "WithCancelCause: child cause after nil": (child_cause_after_nil, Canceled, Canceled),
+        "WithCancelCause: child cause before nil": (child_cause_before_nil, Canceled,
+                                                     child_cause),
+        "WithTimeout": (timeout, DeadlineExceeded, DeadlineExceeded),
+        "WithTimeout canceled": (timeout_canceled, Canceled, Canceled),
+        "WithTimeoutCause": (timeout_cause, DeadlineExceeded, too_slow),
+        "WithTimeoutCause canceled": (timeout_cause_canceled, Canceled, Canceled),
+        "WithTimeoutCause stacked": (timeout_cause_stacked, DeadlineExceeded, too_slow),
+        "WithTimeoutCause stacked canceled": (timeout_cause_stacked_canceled, Canceled,
+                                              finished_early),
+        "WithoutCancel": (without_cancel, None, None),
+        "WithoutCancel canceled": (without_cancel_canceled, None, None),
+        "WithoutCancel timeout": (without_cancel_timeout, None, None),
+    }
+
+
+@pytest.mark.parametrize("name", list(_cause_cases()))
+def test_go_cause(name: str) -> None:
+    # Go's TestCause, case by case.
+    make, err_type, want = _cause_cases()[name]
+    ctx = make()
+    err = ctx.err()
+    if err_type is None:
+        assert err is None
+    else:
+        assert type(err) is err_type
+    got = gort.cause(ctx)
+    if isinstance(want, type):
+        assert type(got) is want
+        assert got is err  # no cause given: the cause is the error itself
+    else:
+        assert got is want
+
+
+def test_go_with_cancel_canceled_parent_keeps_the_cause() -> None:
+    # Go's TestWithCancelCanceledParent.
+    parent, pcancel = gort.with_cancel_cause(gort.background())
+    why = Because("Because!")
+    pcancel(why)
+    c, cancel = gort.with_cancel(parent)
+    assert_done(c)
+    assert type(c.err()) is Canceled
+    assert gort.cause(c) is why
+    cancel()
+
+
+def test_go_with_cancel_simultaneously_canceled_parent() -> None:
+    # Go's TestWithCancelSimultaneouslyCanceledParent: cancel the parent from a
+    # goroutine while a child is being created.
+    for _ in range(100):
+        parent, pcancel = gort.with_cancel_cause(gort.background())
+        why = Because("Because!")
+        gort.go(pcancel, why)
+        c, cancel = gort.with_cancel(parent)
+        c.done().recv_ok(timeout=JOIN)
+        assert type(c.err()) is Canceled
+        assert gort.cause(c) is why
+        cancel()
+
+
+def test_go_cause_race() -> None:
+    # Go's TestCauseRace: poll cause() (not done()) while another goroutine
+    # cancels: the cause is never seen half-set.
+    why = Because("TestCauseRace")
+    ctx, cancel = gort.with_cancel_cause(gort.background())
+    g = gort.go(cancel, why)
+    deadline = time.monotonic() + JOIN
+    while (got := gort.cause(ctx)) is None:
+        assert time.monotonic() < deadline, "cancel never took effect"
+        gort.gosched()
+    assert got is why
+    assert type(ctx.err()) is Canceled
+    g.result(timeout=JOIN)
+
+
+def test_cause_reaches_grandchildren_and_value_contexts() -> None:
+    root, cancel = gort.with_cancel_cause(gort.background())
+    mid = gort.with_value(root, "k", "v")
+    leaf, lcancel = gort.with_timeout(mid, 600)
+    why = Because("root")
+    cancel(why)
+    assert_done(leaf)
+    for c in (root, mid, leaf):
+        assert type(c.err()) is Canceled
+        assert gort.cause(c) is why
+    lcancel()
+
+
+def test_cause_of_an_active_context_is_none() -> None:
+    ctx, cancel = gort.with_cancel_cause(gort.background())
+    assert gort.cause(ctx) is None
+    assert gort.cause(gort.with_value(ctx, "k", 1)) is None
+    cancel()
+
+
+def test_only_the_first_cancellation_sets_the_cause() -> None:
+    ctx, cancel = gort.with_cancel_cause(gort.background())
+    first, second = Because("first"), Because("second")
+    cancel(first)
+    cancel(second)
+    assert gort.cause(ctx) is first
+
+
+def test_concurrent_cancels_agree_on_one_cause() -> None:
+    for _ in range(20):
+        ctx, cancel = gort.with_cancel_cause(gort.background())
+        child, ccancel = gort.with_cancel(ctx)
+        whys = [Because(str(i)) for i in range(4)]
+        run_concurrently(lambda i, cancel=cancel, whys=whys: cancel(whys[i]), 4)
+        got = gort.cause(ctx)
+        assert got in whys
+        assert gort.cause(child) is got  # the child got the winner's cause
+        ccancel()
+
+
+def test_cancel_cause_rejects_a_non_exception() -> None:
+    ctx, cancel = gort.with_cancel_cause(gort.background())
+    with pytest.raises(TypeError, match=r"^cause must be an exception or None, got str$"):
+        cancel("because")  # type: ignore[arg-type]
+    assert ctx.err() is None  # nothing happened
+    with pytest.raises(TypeError, match="got int"):
+        gort.with_timeout_cause(gort.background(), 1, 42)  # type: ignore[arg-type]
+    cancel()
+
+
+def test_with_deadline_cause_expires_with_its_cause() -> None:
+    why = Because("too slow")
+    ctx, cancel = gort.with_deadline_cause(gort.background(), time.monotonic() + 0.05, why)
+    assert ctx.err() is None and gort.cause(ctx) is None
+    assert_done(ctx)
+    assert type(ctx.err()) is DeadlineExceeded
+    assert gort.cause(ctx) is why
+    cancel()
+    assert gort.cause(ctx) is why  # a later cancel changes nothing
+
+
+def test_with_timeout_cause_when_the_parent_deadline_comes_first() -> None:
+    # Go: the child is with_cancel(parent); the parent's expiry and cause reach it.
+    parent_why, child_why = Because("parent"), Because("child")
+    parent, pcancel = gort.with_timeout_cause(gort.background(), 0.05, parent_why)
+    child, ccancel = gort.with_timeout_cause(parent, 600, child_why)
+    assert child.deadline() == parent.deadline()
+    assert_done(child)
+    assert type(child.err()) is DeadlineExceeded
+    assert gort.cause(child) is parent_why
+    pcancel()
+    ccancel()
+
+
+def test_with_timeout_cause_far_out_is_no_deadline() -> None:
+    ctx, cancel = gort.with_timeout_cause(gort.background(), math.inf, Because("never"))
+    assert ctx.deadline() is None
+    assert ctx._timer is None  # type: ignore[attr-defined]
+    cancel()
+    assert type(gort.cause(ctx)) is Canceled
+
+
+def test_go_custom_context_propagation() -> None:
+    # Go's TestCustomContextPropagation: a wrapper with its own done channel
+    # over a cause context; the child gets the wrapped context's cause.
+    why = Because("TestCustomContextPropagation")
+    ctx1, cancel1 = gort.with_cancel_cause(gort.background())
+
+    class CustomDone(OtherContext):
+        def __init__(self, inner: gort.Context) -> None:
+            super().__init__(inner)
+            self.donec: Chan[None] = Chan()
+
+        def done(self) -> gort.RecvChan[None]:
+            return self.donec.recv_only()
+
+    ctx2 = CustomDone(ctx1)
+    ctx3, cancel3 = gort.with_cancel(ctx2)
+    cancel1(why)
+    ctx2.donec.close()
+    assert_done(ctx3)
+    assert type(ctx3.err()) is Canceled
+    assert gort.cause(ctx3) is why
+    cancel3()
+    wait_until(lambda: watchers() == 0, JOIN, "the watcher ended")
+
+
+def test_go_custom_context_cause() -> None:
+    # Go's TestCustomContextCause.
+    def ccc_cancel(ccc: UserContext) -> None:
+        ccc.cancel(Canceled())
+
+    ccc = UserContext()
+    ccc_cancel(ccc)
+    assert type(ccc.err()) is Canceled
+    assert gort.cause(ccc) is ccc.err()
+
+    # A cause child of a custom context: its own cause; the parent is untouched.
+    ccc = UserContext()
+    ctx, cause_func = gort.with_cancel_cause(ccc)
+    why = Because("TestCustomContextCause")
+    cause_func(why)
+    assert type(ctx.err()) is Canceled
+    assert gort.cause(ctx) is why
+    assert ccc.err() is None and gort.cause(ccc) is None
+    ccc_cancel(ccc)
+    assert gort.cause(ctx) is why
+    assert type(ccc.err()) is Canceled and gort.cause(ccc) is ccc.err()
+
+    # Cancelling the custom context cancels a plain child: cause = its err.
+    ccc = UserContext()
+    ctx, cancel = gort.with_cancel(ccc)
+    ccc_cancel(ccc)
+    assert_done(ctx)
+    assert type(ctx.err()) is Canceled
+    assert gort.cause(ctx) is ctx.err()
+    cancel()
+    wait_until(lambda: watchers() == 0, JOIN, "every watcher ended")
+
+
+# --------------------------------------------------------------------------- without_cancel
+
+def test_go_without_cancel() -> None:
+    # Go's TestWithoutCancel.
+    ctx = gort.without_cancel(gort.with_value(gort.background(), "key", "value"))
+    assert ctx.deadline() is None
+    assert_not_done(ctx)
+    assert ctx.err() is None
+    assert ctx.value("key") == "value"
+    assert repr(ctx).endswith(".WithoutCancel")
+
+
+def test_without_cancel_outlives_its_parent_and_keeps_its_values() -> None:
+    parent, cancel = gort.with_timeout(gort.with_value(gort.background(), "k", "v"), 600)
+    detached = gort.without_cancel(parent)
+    child, ccancel = gort.with_cancel(detached)
+    assert children(parent) == set()  # nothing attached through the cut
+    cancel()
+    assert_done(parent)
+    for c in (detached, child):
+        assert_not_done(c)
+        assert c.value("k") == "v"
+        assert c.deadline() is None
+    n = started_watchers()
+    _, gcancel = gort.with_timeout(detached, 600)
+    assert started_watchers() == n  # never cancelled: nothing to watch
+    ccancel()
+    gcancel()
+    assert type(child.err()) is Canceled
+    assert_not_done(detached)
+
+
+def test_without_cancel_done_never_fires_in_select() -> None:
+    ctx, cancel = gort.with_cancel(gort.background())
+    detached = gort.without_cancel(ctx)
+    cancel()
+    r = gort.select(detached.done().recv_case(), default=True)
+    assert r.index == -1
+
+
+def test_without_cancel_rejects_a_non_context() -> None:
+    with pytest.raises(TypeError, match="parent must be a gort context, got NoneType"):
+        gort.without_cancel(None)  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------- context_after_func
+
+def test_go_after_func_called_after_cancel() -> None:
+    # Go's TestAfterFuncCalledAfterCancel (ordered by state, not by a short wait:
+    # the function's goroutine does not exist before cancel).
+    ctx, cancel = gort.with_cancel(gort.background())
+    donec: Chan[None] = Chan()
+    n = gort.num_goroutine()
+    stop = gort.context_after_func(ctx, donec.close)
+    assert gort.num_goroutine() == n  # nothing started, nothing waiting
+    assert not donec.closed
+    cancel()
+    donec.recv_ok(timeout=JOIN)
+    assert donec.closed
+    assert stop() is False
+
+
+def test_go_after_func_called_after_timeout() -> None:
+    # Go's TestAfterFuncCalledAfterTimeout.
+    ctx, cancel = gort.with_timeout(gort.background(), 0.02)
+    donec: Chan[None] = Chan()
+    gort.context_after_func(ctx, donec.close)
+    _, ok = donec.recv_ok(timeout=JOIN)
+    assert not ok
+    cancel()
+
+
+def test_go_after_func_called_immediately() -> None:
+    # Go's TestAfterFuncCalledImmediately.
+    ctx, cancel = gort.with_cancel(gort.background())
+    cancel()
+    donec: Chan[None] = Chan()
+    stop = gort.context_after_func(ctx, donec.close)
+    _, ok = donec.recv_ok(timeout=JOIN)
+    assert not ok
+    assert stop() is False
+
+
+def test_go_after_func_not_called_after_stop() -> None:
+    # Go's TestAfterFuncNotCalledAfterStop.
+    ctx, cancel = gort.with_cancel(gort.background())
+    called = atomic.Bool()
+    stop = gort.context_after_func(ctx, lambda: called.store(True))
+    assert stop() is True
+    assert children(ctx) == set()  # stop() let go of ctx
+    cancel()
+    assert stop() is False
+    # Nothing was started: no goroutine could set it later either.
+    assert not called.load()
+
+
+def test_go_after_func_called_asynchronously() -> None:
+    # Go's TestAfterFuncCalledAsynchronously: cancel does not wait for f (which
+    # blocks until we receive from donec, after cancel returned).
+    ctx, cancel = gort.with_cancel(gort.background())
+    donec: Chan[None] = Chan()
+    stop = gort.context_after_func(ctx, lambda: donec.send(None))
+    cancel()
+    assert donec.recv(timeout=JOIN) is None
+    stop()
+
+
+def test_after_func_runs_once_for_a_tree_cancel_and_an_async_f() -> None:
+    root, cancel = gort.with_cancel_cause(gort.background())
+    mid, mcancel = gort.with_timeout(root, 600)
+    runs = atomic.Int64()
+    got: Chan[Any] = Chan(2)
+
+    async def af() -> None:
+        runs.add(1)
+        await got.asend(gort.cause(mid))
+
+    stop = gort.context_after_func(mid, af)
+    why = Because("shutdown")
+    cancel(why)
+    mcancel()
+    assert got.recv(timeout=JOIN) is why
+    assert stop() is False
+    assert runs.load() == 1
+
+
+def test_after_func_stop_races_cancel_exactly_one_wins() -> None:
+    for _ in range(50):
+        ctx, cancel = gort.with_cancel(gort.background())
+        ran: Chan[int] = Chan(1)
+        stop = gort.context_after_func(ctx, functools.partial(ran.send, 1))
+        results = run_concurrently(
+            lambda i, stop=stop, cancel=cancel: stop() if i == 0 else cancel(), 2)
+        stopped = results[0]
+        if stopped:
+            assert ran.try_recv() == (None, False)
+        else:
+            assert ran.recv(timeout=JOIN) == 1
+
+
+def test_after_func_on_background_never_runs_and_stop_is_true() -> None:
+    n = started_watchers()
+    stop = gort.context_after_func(gort.background(), lambda: None)
+    assert started_watchers() == n
+    assert stop() is True
+    assert stop() is False
+
+
+def test_after_func_on_a_user_context_watches_its_done() -> None:
+    parent = UserContext()
+    donec: Chan[None] = Chan()
+    gort.context_after_func(parent, donec.close)
+    wait_until(lambda: watchers() == 1, JOIN, "one watcher")
+    parent.cancel()
+    donec.recv_ok(timeout=JOIN)
+    wait_until(lambda: watchers() == 0, JOIN, "the watcher ended")
+
+
+def test_after_func_rejects_a_non_callable() -> None:
+    with pytest.raises(TypeError, match="f must be callable, got int"):
+        gort.context_after_func(gort.background(), 42)  # type: ignore[arg-type]
+
+
+def test_after_func_keeps_nothing_after_it_ran() -> None:
+    ctx, cancel = gort.with_cancel(gort.background())
+    ran = gort.WaitGroup()
+    ran.add(1)
+
+    class F:
+        def __call__(self) -> None:
+            ran.done()
+
+    f = F()
+    ref = weakref.ref(f)
+    stop = gort.context_after_func(ctx, f)
+    del f
+    gc.collect()
+    assert ref() is not None  # held until it runs
+    cancel()
+    assert ran.wait(timeout=JOIN)
+    wait_until(lambda: (gc.collect(), ref() is None)[1], JOIN, "f collected")
+    assert stop() is False
+
+
+# Go's afterFuncContext (afterfunc_test.go): a user's context that is not ours,
+# with an ``after_func(f) -> stop`` method (Go's afterFuncer).  Its done channel
+# is never closed: only the registered functions tell children it ended.
+
+class AfterFuncContext(gort.Context):
+    def __init__(self) -> None:
+        self.mu = threading.Lock()
+        self.after_funcs: dict[object, Any] = {}
+        self._done: Chan[None] = Chan()
+        self._err: BaseException | None = None
+
+    def done(self) -> gort.RecvChan[None]:
+        return self._done.recv_only()
+
+    def err(self) -> BaseException | None:
+        with self.mu:
+            return self._err
+
+    def deadline(self) -> float | None:
+        return None
+
+    def value(self, key: Any) -> Any:
+        return None
+
+    def after_func(self, f: Any) -> Any:
+        k = object()
+        with self.mu:
+            self.after_funcs[k] = f
+
+        def stop() -> bool:
+            with self.mu:
+                return self.after_funcs.pop(k, None) is not None
+        return stop
+
+    def cancel(self, err: BaseException) -> None:
+        with self.mu:
+            if self._err is not None:
+                return
+            self._err = err
+            fs, self.after_funcs = list(self.after_funcs.values()), {}
+        for f in fs:
+            gort.go(f)
+
+
+def test_go_custom_context_after_func_cancel() -> None:
+    ctx0 = AfterFuncContext()
+    ctx1, cancel = gort.with_cancel(ctx0)
+    ctx0.cancel(Canceled())
+    assert_done(ctx1)
+    assert ctx1.err() is ctx0.err()
+    cancel()
+
+
+def test_go_custom_context_after_func_timeout() -> None:
+    ctx0 = AfterFuncContext()
+    ctx1, cancel = gort.with_timeout(ctx0, 600)
+    ctx0.cancel(Canceled())
+    assert_done(ctx1)
+    cancel()
+
+
+def test_go_custom_context_after_func_after_func() -> None:
+    ctx0 = AfterFuncContext()
+    donec: Chan[None] = Chan()
+    stop = gort.context_after_func(ctx0, donec.close)
+    ctx0.cancel(Canceled())
+    donec.recv_ok(timeout=JOIN)
+    assert stop() is False
+
+
+def test_go_custom_context_after_func_unregister() -> None:
+    # Go's TestCustomContextAfterFuncUnregister{Cancel,Timeout,AfterFunc}.
+    n = started_watchers()
+    ctx0 = AfterFuncContext()
+    _, cancel1 = gort.with_cancel(ctx0)
+    _, cancel2 = gort.with_cancel(ctx0)
+    assert len(ctx0.after_funcs) == 2
+    cancel1()
+    cancel2()
+    assert len(ctx0.after_funcs) == 0
+    _, cancel = gort.with_timeout(ctx0, 600)
+    assert len(ctx0.after_funcs) == 1
+    cancel()
+    assert len(ctx0.after_funcs) == 0
+    stop = gort.context_after_func(ctx0, lambda: None)
+    assert len(ctx0.after_funcs) == 1
+    assert stop() is True
+    assert len(ctx0.after_funcs) == 0
+    assert started_watchers() == n  # no goroutine was needed for any of them

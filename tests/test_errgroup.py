@@ -480,3 +480,75 @@ def test_a_goroutine_that_fails_to_start_gives_its_slot_back(monkeypatch: Any) -
     assert group.try_go(ran.add, 1) is True  # the slot is free again
     assert wait_in_goroutine(group).result(timeout=JOIN) is None
     assert ran.load() == 1
+
+
+# --------------------------------------------------------------------------- cause (x/sync)
+
+class Doom(Exception):
+    pass
+
+
+@pytest.mark.parametrize("errs", [[], [None], ["doom"], ["doom", None]],
+                         ids=["none", "nil", "doom", "doom,nil"])
+def test_x_sync_cancel_cause(errs: list[str | None]) -> None:
+    # x/sync's TestCancelCause: the group's ctx is cancelled with the first
+    # error as its cause; without one, wait() cancels it with Canceled.
+    doom = Doom("group_test: doomed")
+    group = ErrGroup()
+
+    def run(err: str | None) -> None:
+        if err is not None:
+            raise doom
+
+    for err in errs:
+        assert group.try_go(run, err)
+    want: BaseException | None = doom if "doom" in errs else None
+    if want is None:
+        group.wait()
+    else:
+        with pytest.raises(Doom) as ei:
+            group.wait()
+        assert ei.value is want
+    got = gort.cause(group.ctx)
+    if want is None:
+        assert type(got) is Canceled and got is group.ctx.err()
+    else:
+        assert got is want
+        assert type(group.ctx.err()) is Canceled
+
+
+def test_the_cause_is_visible_before_wait_returns() -> None:
+    group = ErrGroup()
+    doom = Doom("first")
+    seen: Chan[BaseException | None] = Chan(1)
+
+    def watcher() -> None:
+        group.ctx.done().recv_ok()
+        seen.send(gort.cause(group.ctx))
+
+    def fail() -> None:
+        raise doom
+
+    group.go(watcher)
+    group.go(fail)
+    assert seen.recv(timeout=JOIN) is doom
+    with pytest.raises(Doom):
+        group.wait()
+
+
+def test_async_failure_is_the_cause() -> None:
+    group = ErrGroup()
+    doom = Doom("async")
+
+    async def fail() -> None:
+        raise doom
+
+    async def main() -> BaseException | None:
+        group.go(fail)
+        try:
+            await group.await_()
+        except Doom:
+            pass
+        return gort.cause(group.ctx)
+
+    assert gort.go(main).result(timeout=JOIN) is doom
