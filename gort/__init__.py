@@ -28,11 +28,17 @@ from ._context import Canceled as Canceled
 from ._context import Context as Context
 from ._context import DeadlineExceeded as DeadlineExceeded
 from ._context import background as background
+from ._context import cause as cause
+from ._context import context_after_func as context_after_func
 from ._context import todo as todo
 from ._context import with_cancel as with_cancel
+from ._context import with_cancel_cause as with_cancel_cause
 from ._context import with_deadline as with_deadline
+from ._context import with_deadline_cause as with_deadline_cause
 from ._context import with_timeout as with_timeout
+from ._context import with_timeout_cause as with_timeout_cause
 from ._context import with_value as with_value
+from ._context import without_cancel as without_cancel
 from ._diag import dump as dump
 from ._diag import install_dump_signal as install_dump_signal
 from ._diag import num_goroutine as num_goroutine
@@ -108,6 +114,8 @@ __all__ = (
     "asleep",
     "atomic",
     "background",
+    "cause",
+    "context_after_func",
     "current_goroutine",
     "dump",
     "excepthook",
@@ -126,7 +134,11 @@ __all__ = (
     "to_thread",
     "todo",
     "with_cancel",
+    "with_cancel_cause",
     "with_deadline",
+    "with_deadline_cause",
     "with_timeout",
+    "with_timeout_cause",
     "with_value",
+    "without_cancel",
 )
