@@ -2,6 +2,7 @@
 
     python -m bench run --build-python LABEL:GIL:PYTHON [...] [--suite a,b]
                         [--bench 'pingpong*'] [--rigorous | --smoke] [--out results]
+                        [--strict]
     python -m bench report [results]
     python -m bench compare BASE.json HEAD.json [...] [--mode absolute|ratio]
                         [--format md|text|json] [--fail-on-regression 10%]
@@ -34,6 +35,9 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--rigorous", action="store_true", help="publication-grade pyperf runs")
     g.add_argument("--smoke", action="store_true", help="one value per benchmark, tiny loops")
     r.add_argument("--out", default="results", type=Path)
+    r.add_argument("--strict", action="store_true",
+                   help="a suite disturbed by other load or throttling fails instead of "
+                        "being published with a warning")
     r.add_argument("--command", default="python -m bench run", help=argparse.SUPPRESS)
     rep = sub.add_parser("report", help="regenerate results/README.md from result JSON")
     rep.add_argument("dir", nargs="?", default="results", type=Path)
@@ -77,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     suites = _csv(args.suite) or list(runner.SUITES)
     profile = "rigorous" if args.rigorous else "smoke" if args.smoke else "default"
     return runner.run(builds, suites, _csv(args.bench), profile, args.out, args.command,
-                      quick=args.smoke)
+                      quick=args.smoke, strict=args.strict)
 
 
 if __name__ == "__main__":

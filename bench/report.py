@@ -80,6 +80,32 @@ class Result:
     def values(self) -> list[float]:
         return list(self.bench.get_values())
 
+    @property
+    def warnings(self) -> list[str]:
+        """Why this value is not to be trusted (``gort_disturbed``: contention or
+        throttling while it was measured), [] if nothing is known against it."""
+        text = self.bench.get_metadata().get("gort_disturbed")
+        return str(text).split("; ") if text else []
+
+    @property
+    def gil_enabled(self) -> bool | None:
+        """Whether the worker ran with the GIL (observed), None if not recorded."""
+        v = self.bench.get_metadata().get("gil_enabled")
+        return None if v is None else v == "True"
+
+
+WARN = "⚠"
+# A speedup above this with the GIL cannot come from parallel Python code: it is noise.
+GIL_SPEEDUP_LIMIT = 1.2
+
+
+def warnings_of(*results: Result) -> list[str]:
+    """The warnings of several results, each once, in order."""
+    out: list[str] = []
+    for r in results:
+        out += [w for w in r.warnings if w not in out]
+    return out
+
 
 def load(machine_dir: Path) -> dict[str, dict[str, Result]]:
     """{build: {benchmark name: Result}} for one machine's folder."""
@@ -133,10 +159,13 @@ def significant(a: Result, b: Result) -> bool | None:
 
 
 def ratio_cell(a: Result, b: Result, invert: bool = False) -> str:
+    """``a / b`` (or ``b / a``) with pyperf's significance verdict, ⚠ first when
+    either side was disturbed."""
     r = (b.mean / a.mean) if invert else (a.mean / b.mean)
     sig = significant(a, b)
     tag = "" if sig else (" (not significant)" if sig is False else " (too few values)")
-    return f"{fmt_ratio(r)}×{tag}"
+    warn = f"{WARN} " if warnings_of(a, b) else ""
+    return f"{warn}{fmt_ratio(r)}×{tag}"
 
 
 def fmt_ratio(r: float) -> str:
@@ -185,7 +214,7 @@ def suite_table(data: dict[str, dict[str, Result]], names: list[str]) -> str:
         row = [name]
         for b in builds:
             r = data[b].get(name)
-            row.append(fmt_result(r) if r else "—")
+            row.append((fmt_result(r) + (f" {WARN}" if r.warnings else "")) if r else "—")
         desc = next((data[b][name].bench.get_metadata().get("description", "")
                      for b in builds if name in data[b]), "")
         row.append(desc)
@@ -264,10 +293,30 @@ def scaling_rows(data: dict[str, dict[str, Result]]) -> list[tuple[str, str, int
     return sorted(out, key=lambda t: (build_sort_key(t[0]), t[1], t[2]))
 
 
+def scaling_warnings(data: dict[str, dict[str, Result]], build: str, impl: str, procs: int,
+                     speedup: float) -> list[str]:
+    """Why a scaling point is not to be trusted: its measurements were disturbed,
+    or it claims a speedup that a GIL build cannot have."""
+    d = data[build]
+    one, p = d.get(f"scaling[{impl},procs=1]"), d.get(f"scaling[{impl},procs={procs}]")
+    rs = [r for r in (one, p) if r is not None]
+    out = warnings_of(*rs)
+    if procs > 1 and speedup > GIL_SPEEDUP_LIMIT and any(r.gil_enabled for r in rs):
+        out.append(f"{speedup:.2f}× speedup with the GIL enabled is impossible "
+                   f"(> {GIL_SPEEDUP_LIMIT}×): noise")
+    return out
+
+
 def scaling_table(data: dict[str, dict[str, Result]]) -> str:
-    rows = [(b, impl, p, f"{s:.2f}×", f"{e:.0%}") for b, impl, p, s, e in scaling_rows(data)]
+    """Speedup and efficiency of every scaling point, ⚠ with the reason where it
+    is not to be trusted."""
+    rows = []
+    for b, impl, p, s, e in scaling_rows(data):
+        warn = scaling_warnings(data, b, impl, p, s)
+        rows.append((b, impl, p, f"{WARN + ' ' if warn else ''}{s:.2f}×", f"{e:.0%}",
+                     "; ".join(warn)))
     return tabulate(rows, headers=["build", "implementation", "procs", "speedup t1/tP",
-                                   "efficiency"], tablefmt="github")
+                                   "efficiency", "warning"], tablefmt="github")
 
 
 def target_table(data: dict[str, dict[str, Result]]) -> str:
@@ -282,10 +331,38 @@ def target_table(data: dict[str, dict[str, Result]]) -> str:
                 continue
             a, base = d[t.gort], d[t.baseline]
             r = a.mean / base.mean if t.lower_is_better else base.mean / a.mean
+            warn = target_warnings(data, b, t, r)
+            if warn:  # no verdict on a value that is not to be trusted
+                row.append(f"{WARN} {r:.2f}× (no verdict: {'; '.join(warn)})")
+                continue
             ok = r <= t.limit if t.lower_is_better else r >= t.limit
             row.append(f"{r:.2f}× {'✅' if ok else '❌'}")
         rows.append(row)
     return tabulate(rows, headers=["target", *builds], tablefmt="github")
+
+
+def target_warnings(data: dict[str, dict[str, Result]], build: str, t: Target,
+                    ratio: float) -> list[str]:
+    """Why a target's value on ``build`` gets no ✅/❌."""
+    d = data[build]
+    m, o = NAME_RE.match(t.gort), NAME_RE.match(t.baseline)
+    if m and o and m["what"] == o["what"] == "scaling" and not t.lower_is_better:
+        procs = int(m["param"].split("=")[1])
+        return scaling_warnings(data, build, m["impl"], procs, ratio)
+    return warnings_of(d[t.gort], d[t.baseline])
+
+
+def disturbed_list(data: dict[str, dict[str, Result]]) -> str:
+    """Every value marked ⚠ for contention or throttling, grouped by build and reason."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    for b in sorted(data, key=build_sort_key):
+        for name in sorted(data[b], key=split_name):
+            for w in data[b][name].warnings:
+                groups.setdefault((b, w), []).append(name)
+    if not groups:
+        return ""
+    lines = [f"- {WARN} `{b}`: {w}: {', '.join(names)}" for (b, w), names in groups.items()]
+    return "\n".join(lines)
 
 
 def memory_table(data: dict[str, dict[str, Result]]) -> str:
@@ -440,6 +517,15 @@ def write_report(results_dir: Path) -> Path:
                 f"{md.get('gort_max_procs', '?')}, gort {md.get('gort_version', '?')}")
         for m in meta.get("missing", []):
             sections.append(f"- **missing** (crashed or timed out): {m}")
+        for m in meta.get("disturbed", []):
+            sections.append(f"- {WARN} **the machine was busy or throttled** during {m}: "
+                            "its values are marked ⚠ and get no ✅/❌")
+        marked = disturbed_list(data)
+        if marked:
+            sections += ["", "### ⚠ Values measured while the machine was disturbed", "",
+                         "Measured while other processes used the CPUs, the hypervisor "
+                         "stole time or the CPU ran slower (`bench/noise.py`); not to be "
+                         "trusted, and never given a ✅/❌.", "", marked]
         sections += ["", "### Performance targets of the issues", "", target_table(data), "",
                      "### gort against the baselines, same build", "",
                      "A time ratio per operation; below 1.0× gort is faster. "

@@ -34,6 +34,8 @@ SUITES_DIR = Path(__file__).resolve().parent / "suites"
 sys.path.insert(0, str(SUITES_DIR))
 from common import name_matches, split_patterns  # noqa: E402, F401 - the suites' own rules; split_patterns is re-exported
 
+from . import noise  # noqa: E402
+
 SUITES = ("spawn", "switch", "channels", "select", "sync", "scaling", "patterns", "scale")
 
 # pyperf settings per profile: processes, values per process, warmups, min time.
@@ -106,7 +108,14 @@ def _fmt(seconds: float) -> str:
 
 
 def run(builds: list[BuildSpec], suites: list[str], bench_patterns: list[str], profile: str,
-        out_dir: Path, command: str, quick: bool = False) -> int:
+        out_dir: Path, command: str, quick: bool = False, strict: bool = False) -> int:
+    """Run ``suites`` on ``builds`` into ``out_dir/<machine>/``; write the report.
+
+    Every suite is watched for contention and throttling (``bench/noise.py``); a
+    disturbed benchmark carries ``gort_disturbed`` in its metadata, and with
+    ``strict`` a disturbed suite fails like a crashed one.  Returns the exit status:
+    0, 1 when something is missing, 2 for an unknown name.
+    """
     unknown = [s for s in suites if s not in SUITES]
     if unknown:
         print(f"error: unknown suite(s) {', '.join(unknown)}; valid: {', '.join(SUITES)}",
@@ -134,6 +143,9 @@ def run(builds: list[BuildSpec], suites: list[str], bench_patterns: list[str], p
     print(f"gort bench: {len(builds)} build(s) x {len(suites)} suite(s), profile {profile}, "
           f"results in {target}", flush=True)
     per_build: dict[str, list[Path]] = {b.label: [] for b in builds}
+    dropped: dict[str, set[str]] = {b.label: set() for b in builds}
+    disturbed: list[str] = []
+    best_calibration = float("inf")
     tmp = Path(tempfile.mkdtemp(prefix="gort-bench-"))
     for n, (build, suite) in enumerate(jobs, 1):
         elapsed = time.monotonic() - start
@@ -142,7 +154,18 @@ def run(builds: list[BuildSpec], suites: list[str], bench_patterns: list[str], p
               flush=True)
         settings = SINGLE_SHOT.get(suite, PROFILES[profile])
         out = tmp / f"{build.label}-{suite}.json"
-        show = _progress(suite, bench_patterns, quick)
+        monitor = noise.Monitor()
+        progress = _progress(suite, bench_patterns, quick)
+
+        def show(line: str, progress: Callable[[str], None] = progress,
+                 monitor: noise.Monitor = monitor) -> None:
+            head = line.split(": ", 1)[0]
+            if "[" in head:  # a benchmark's result line: it has just finished
+                monitor.mark(head)
+            progress(line)
+
+        cal_before = noise.calibrate()
+        monitor.start()
         ok, why = _run_suite(build, suite, bench_patterns, settings, out, quick,
                              SUITE_TIMEOUT[profile], show)
         done: set[str] = set()
@@ -156,6 +179,21 @@ def run(builds: list[BuildSpec], suites: list[str], bench_patterns: list[str], p
             print(f"    FAILED: {why}", flush=True)
             _salvage(build, suite, bench_patterns, settings, tmp, quick, profile,
                      done, outs, missing, why, show)
+        monitor.stop()
+        calibration = (cal_before, noise.calibrate())
+        best_calibration = min(best_calibration, *calibration)
+        reasons = _annotate(outs, monitor, calibration, best_calibration)
+        if reasons:
+            text = f"{build.label}: {suite} ({'; '.join(reasons)})"
+            disturbed.append(text)
+            print(f"    ⚠ DISTURBED: {text}", flush=True)
+            if strict:
+                for o in outs:
+                    dropped[build.label].update(
+                        pyperf.BenchmarkSuite.load(str(o)).get_benchmark_names())
+                missing.append(f"{build.label}: {suite} (disturbed, --strict: "
+                               f"{'; '.join(reasons)})")
+                outs = []
         per_build[build.label].extend(outs)
     for label, parts in per_build.items():
         if not parts:
@@ -164,7 +202,7 @@ def run(builds: list[BuildSpec], suites: list[str], bench_patterns: list[str], p
         # A benchmark that failed in this run loses its earlier value too: a stale
         # number next to "missing" would look current.
         failed = {m.split(": ", 1)[1].split(" (", 1)[0] for m in missing
-                  if m.startswith(f"{label}: ")}
+                  if m.startswith(f"{label}: ")} | dropped[label]
         if path.exists():
             fold_legacy_sidecar(path)
         merged = _merge(parts, keep=path if path.exists() else None, drop=failed)
@@ -176,15 +214,45 @@ def run(builds: list[BuildSpec], suites: list[str], bench_patterns: list[str], p
             "machine": machine, "cpu": cpu_model(),
             "cpus": os.cpu_count(), "os": platform.platform(), "date": time.strftime(
                 "%Y-%m-%d %H:%M UTC", time.gmtime()),
-            "builds": [dataclasses.asdict(b) for b in builds], "missing": missing}
+            "builds": [dataclasses.asdict(b) for b in builds], "missing": missing,
+            "disturbed": disturbed}
     (target / "run.json").write_text(json.dumps(meta, indent=2) + "\n")
     from . import report
     report.write_report(out_dir)
     print(f"done in {_fmt(time.monotonic() - start)}; report: {out_dir / 'README.md'}")
+    if disturbed:
+        print(f"THE MACHINE WAS BUSY during {len(disturbed)} of {len(jobs)} suite run(s); "
+              "their values are marked ⚠ in the report and left out of its verdicts"
+              + (" (--strict: dropped)" if strict else "") + ":\n  "
+              + "\n  ".join(disturbed))
+    else:
+        print(f"The machine was quiet during all {len(jobs)} suite run(s) "
+              f"(no other process above {noise.FOREIGN_CPU_LIMIT:.0%} of the CPUs, "
+              f"no steal above {noise.STEAL_LIMIT:.0%}, no calibration drift).")
     if missing:
         print("MISSING (crashed or timed out):\n  " + "\n  ".join(missing))
         return 1
     return 0
+
+
+def _annotate(outs: list[Path], monitor: noise.Monitor, calibration: tuple[float, float],
+              best: float) -> list[str]:
+    """Write the noise figures of each benchmark's window (``gort_noise_*``, and
+    ``gort_disturbed`` with its reasons) into the result files ``outs``; return
+    the reasons found, each once."""
+    reasons: list[str] = []
+    for o in outs:
+        suite = pyperf.BenchmarkSuite.load(str(o))
+        for b in suite.get_benchmarks():
+            # A memory result was measured in its time benchmark's window.
+            of = str(b.get_metadata().get("gort_memory_of") or b.get_name())
+            md = noise.metadata(monitor.window_of(of), calibration, best)
+            b.update_metadata(md)
+            if "gort_disturbed" in md:
+                reasons += [r for r in str(md["gort_disturbed"]).split("; ")
+                            if r not in reasons]
+        suite.dump(str(o), replace=True)
+    return reasons
 
 
 def _progress(suite: str, patterns: list[str], quick: bool) -> Callable[[str], None]:

@@ -104,14 +104,17 @@ def test_driver_rejects_unknown_suite_and_benchmark(tmp_path: Path) -> None:
     assert "no benchmark matches zzz*; valid:" in r.stderr
 
 
-def _write_results(machine: Path, builds: dict[str, dict[str, tuple[str | None, float]]]) -> None:
-    """pyperf JSON files made directly: {build: {name: (gort_suite or None, mean s)}}."""
+def _write_results(machine: Path, builds: dict[str, dict[str, tuple[str | None, float]]],
+                   extra_md: dict[str, dict[str, object]] | None = None) -> None:
+    """pyperf JSON files made directly: {build: {name: (gort_suite or None, mean s)}},
+    plus metadata per benchmark name from ``extra_md``."""
     machine.mkdir(parents=True)
     for build, benches in builds.items():
         out = []
         for name, (suite, mean) in benches.items():
             md: dict[str, object] = {"name": name, "unit": "second", "loops": 1,
-                                     "description": f"what {name} does"}
+                                     "description": f"what {name} does",
+                                     **(extra_md or {}).get(name, {})}
             if suite is not None:
                 md["gort_suite"] = suite
             runs = [pyperf.Run([mean * f for f in (0.9, 1.0, 1.1)], metadata=md,
@@ -300,3 +303,83 @@ def test_legacy_memory_sidecar_is_folded_into_the_result_file(tmp_path: Path) ->
                             "parked_rss_per_task[gort,n=10]"}  # no time, no memory row
     text = report.write_report(tmp_path).read_text()
     assert "3.13 | parked[gort,n=10] | 1,234 B " in text
+
+
+def test_noise_window_arithmetic() -> None:
+    from bench import noise
+    others0 = {(10, 1.0): ("spinner", 5.0), (11, 2.0): ("idle", 1.0)}
+    others1 = {(10, 1.0): ("spinner", 6.0), (11, 2.0): ("idle", 1.0), (12, 3.0): ("new", 0.5)}
+    a = noise.Snapshot(wall=100.0, busy=50.0, steal=1.0, own=20.0, others=others0, load1=1.0)
+    # 1 s on 2 CPUs: 1.9 CPU-s busy, 0.7 of them ours, 0.1 stolen.
+    b = noise.Snapshot(wall=101.0, busy=51.9, steal=1.1, own=20.7, others=others1, load1=3.0)
+    w = noise.window(a, b, cpus=2)
+    assert w.foreign_cpu == pytest.approx(0.6) and w.steal == pytest.approx(0.05)
+    assert w.load1 == 3.0 and w.top == (("spinner", 10, pytest.approx(1.0)),)
+    reasons = noise.disturbance(w, (0.010, 0.0105), best=0.010)
+    assert reasons == ["busy machine: other processes used 60% of the CPUs "
+                       "(spinner (pid 10) 100% of a CPU)",
+                       "hypervisor stole 5% of the CPU time"]
+    quiet = noise.Snapshot(101.0, 50.2, 1.0, 20.15, others0, 0.5)
+    assert noise.disturbance(noise.window(a, quiet, cpus=2), (0.01, 0.0125), 0.01) == [
+        "CPU slower: the calibration loop took 1.25× its best time in this run"]
+    md = noise.metadata(noise.window(a, quiet, cpus=2), (0.01, 0.0101), 0.01)
+    assert "gort_disturbed" not in md and md["gort_noise_foreign_cpu"] == 0.025
+
+
+def test_disturbed_values_get_a_warning_and_no_verdict(tmp_path: Path) -> None:
+    busy = "busy machine: other processes used 60% of the CPUs"
+    _write_results(tmp_path / "m", {
+        "3.13": {"pingpong[gort]": ("switch", 20e-6), "pingpong[lock]": ("switch", 30e-6),
+                 "mutex[gort]": ("sync", 1e-6), "mutex[threading]": ("sync", 1e-6),
+                 "scaling[gort,procs=1]": ("scaling", 0.2),
+                 "scaling[gort,procs=2]": ("scaling", 0.1)},
+    }, extra_md={"pingpong[lock]": {"gort_disturbed": busy},
+                 **{f"scaling[gort,procs={p}]": {"gil_enabled": "True"} for p in (1, 2)}})
+    text = report.write_report(tmp_path).read_text()
+    targets = text[text.index("### Performance targets"):text.index("### gort against")]
+    row = next(line for line in targets.splitlines() if line.startswith("| ping-pong <= 1.3x"))
+    assert f"⚠ 0.67× (no verdict: {busy})" in row and "✅" not in row and "❌" not in row
+    row = next(line for line in targets.splitlines() if "2 procs >= 1.8x" in line
+               and "coroutines" not in line)
+    assert "⚠ 2.00× (no verdict: 2.00× speedup with the GIL enabled is impossible" in row
+    row = next(line for line in targets.splitlines() if line.startswith("| Mutex"))
+    assert "1.00× ✅" in row  # undisturbed: a verdict
+    assert "| ⚠ 0.67×" in text  # the ratio table
+    assert f"- ⚠ `3.13`: {busy}: pingpong[lock]" in text
+    scaling = text[text.index("### Scaling"):text.index("### Memory")]
+    assert "⚠ 2.00×" in scaling and "impossible" in scaling
+
+
+@pytest.mark.timeout(180)
+def test_planted_foreign_load_marks_the_suite_and_strict_fails_it(tmp_path: Path) -> None:
+    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(0.5)  # spinning before the suite starts
+        build = f"--build-python=x::{sys.executable}"
+        cmd = [sys.executable, "-m", "bench", "run", build, "--suite", "sync",
+               "--bench", "atomic_add[gort]", "--smoke"]
+        r = subprocess.run([*cmd, "--out", str(tmp_path / "a")], cwd=ROOT, env=_env(),
+                           capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert "THE MACHINE WAS BUSY during 1 of 1 suite run(s)" in r.stdout
+        (machine,) = [p for p in (tmp_path / "a").iterdir() if p.is_dir()]
+        (b,) = pyperf.BenchmarkSuite.load(str(machine / "x.json")).get_benchmarks()
+        md = b.get_metadata()
+        assert md["gort_disturbed"].startswith("busy machine: other processes used ")
+        assert md["gort_noise_foreign_cpu"] > 0.1 and "gort_noise_load_avg" in md
+        text = (tmp_path / "a" / "README.md").read_text()
+        assert "⚠ **the machine was busy or throttled** during x: sync" in text
+        assert "| atomic_add[gort] " in text and " ⚠ |" in text
+
+        r = subprocess.run([*cmd, "--strict", "--out", str(tmp_path / "b")], cwd=ROOT,
+                           env=_env(), capture_output=True, text=True, timeout=120)
+        assert r.returncode == 1, r.stdout + r.stderr
+        missing = r.stdout[r.stdout.index("MISSING"):]
+        assert missing.startswith("MISSING (crashed or timed out):\n  x: sync (disturbed, "
+                                  "--strict: "), r.stdout
+        assert "busy machine: other processes used " in missing
+        (machine,) = [p for p in (tmp_path / "b").iterdir() if p.is_dir()]
+        assert not (machine / "x.json").exists()
+    finally:
+        spinner.kill()
+        spinner.wait(timeout=10)
