@@ -61,6 +61,7 @@ from __future__ import annotations
 
 import signal
 import threading
+import time
 import types
 from collections import deque
 from collections.abc import Callable, Generator
@@ -235,13 +236,21 @@ def protected_at(frame: types.FrameType | None) -> bool:
 
 
 _REDELIVER_AFTER = 0.001  # seconds between tries to deliver a deferred interrupt
-# Main-thread flags (the timer thread reads _deferred): a SIGINT waits to be
-# delivered outside protected code; a timer to send it again is running; a
-# signal gort sent again may still be on its way (one that arrives after its
-# interrupt was delivered is dropped, never delivered twice).
+
+# The deferral state.  Writers: _deferred is set by the main thread (the handler,
+# _redeliver) and cleared only by the handler when it delivers; _resent is set
+# only by the resender thread and cleared only by the handler.  Invariant: at
+# most one re-sent signal is in flight (the resender sends the next one only
+# after the handler has consumed the previous one), so a signal gort re-sent can
+# never arrive after its interrupt was delivered and be taken for a new Ctrl-C
+# (two timers in flight could do exactly that: one delivered the interrupt, the
+# other then raised a second KeyboardInterrupt).  _kick is a binary semaphore:
+# released (by a C call, so no handler can run inside it) to wake the resender.
 _deferred = False
-_resend_pending = False
 _resent = False
+_kick = threading.Lock()
+_kick.acquire()
+_resender: threading.Thread | None = None
 
 
 def _sigint(signum: int, frame: types.FrameType | None) -> None:
@@ -249,35 +258,59 @@ def _sigint(signum: int, frame: types.FrameType | None) -> None:
     protected section, where the interrupt is deferred: the signal is sent again
     a moment later (a real signal, so a blocking wait is interrupted too) until
     it lands outside."""
-    global _deferred, _resend_pending, _resent
+    global _deferred, _resent
     resent, _resent = _resent, False
     if resent and not _deferred:
-        return  # a re-sent signal whose interrupt was delivered already
+        return  # pragma: no cover - a re-sent signal that met a new Ctrl-C's delivery
     if protected_at(frame):
         _deferred = True
-        if not _resend_pending:
-            _resend_pending = True
-            t = threading.Timer(_REDELIVER_AFTER, _resend, (signum,))
-            t.daemon = True
-            t.start()
+        _wake_resender()
         return
     _deferred = False
     signal.default_int_handler(signum, frame)
 
 
-def _resend(signum: int) -> None:
-    global _resend_pending, _resent
-    _resend_pending = False
-    ident = threading.main_thread().ident
-    if _deferred and ident is not None:
-        _resent = True
-        signal.pthread_kill(ident, signum)
+def _wake_resender() -> None:
+    global _resender
+    if _resender is None:
+        # Set before start(): a handler nested inside start() only kicks.
+        _resender = threading.Thread(target=_resend_loop, name="gort-sigint", daemon=True)
+        _resender.start()
+    try:
+        _kick.release()
+    except RuntimeError:
+        pass  # a kick is already pending
+
+
+def _resend_loop() -> None:
+    """The resender thread: while an interrupt is deferred, send SIGINT to the
+    main thread again every ``_REDELIVER_AFTER`` seconds, one signal at a time."""
+    global _resent, _deferred
+    while True:
+        try:
+            _kick.acquire()
+            while _deferred:
+                time.sleep(_REDELIVER_AFTER)
+                if signal.getsignal(signal.SIGINT) is not _sigint:
+                    _deferred = False  # pragma: no cover - replaced: nothing to deliver to
+                    break
+                ident = threading.main_thread().ident
+                if _resent or ident is None:
+                    continue  # the last one is still on its way
+                if _deferred:
+                    _resent = True
+                    signal.pthread_kill(ident, signal.SIGINT)
+        except BaseException:  # pragma: no cover - this thread must never die
+            pass
 
 
 def _reset_after_fork() -> None:
-    """A forked child starts with no interrupt pending (its timers are gone)."""
-    global _deferred, _resend_pending, _resent
-    _deferred = _resend_pending = _resent = False
+    """A forked child starts with no interrupt pending (it has no resender)."""
+    global _deferred, _resent, _resender, _kick
+    _deferred = _resent = False
+    _resender = None
+    _kick = threading.Lock()
+    _kick.acquire()
 
 
 def interrupt_deferred() -> bool:
@@ -308,7 +341,7 @@ def _redeliver(e: BaseException) -> None:
     if isinstance(e, KeyboardInterrupt):
         global _deferred
         _deferred = True
-        _resend(signal.SIGINT)  # handled at once, here in protected code: deferred
+        _wake_resender()
         return
     raise e
 
@@ -337,6 +370,9 @@ def headroom() -> None:
 def run(body: Generator[Any, Any, T]) -> T:
     """Drive a blocking body for a plain caller: it parks the thread itself and
     never yields."""
+    m = _runtime._tls.m
+    if m is not None and m.p is not None and not m.pt:
+        _runtime._reacquire(m)  # our P was retaken while we were outside gort
     try:
         body.send(None)
     except StopIteration as e:

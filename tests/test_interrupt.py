@@ -266,9 +266,9 @@ def cond_scenario(k: int) -> Outcome:
     mu.lock()
     peer = Peer(lambda: cond._waiters.live() > 0, signal_it).start()
     out = run_with_sigint_at(k, cond.wait)
-    peer.finish()
     assert mu.locked(), "Cond.wait must return (or raise) with L held"
-    mu.unlock()
+    mu.unlock()  # first: a peer that saw the waiter may be waiting for L to signal
+    peer.finish()
     assert cond._waiters.live() == 0
     return out
 
