@@ -49,6 +49,7 @@ from ._runtime import ExceptHookArgs as ExceptHookArgs
 from ._runtime import Goroutine as Goroutine
 from ._runtime import GState as GState
 from ._runtime import SchedStatistics as SchedStatistics
+from ._runtime import blocking as blocking
 from ._runtime import current_goroutine as current_goroutine
 from ._runtime import excepthook as excepthook
 from ._runtime import free_threading as free_threading
@@ -114,6 +115,7 @@ __all__ = (
     "asleep",
     "atomic",
     "background",
+    "blocking",
     "cause",
     "context_after_func",
     "current_goroutine",

@@ -35,9 +35,20 @@ Run queues (Go's ``runq``/``runnext``, Tokio's LIFO slot):
 * a monitor thread (Go's sysmon, started with the first goroutine) checks
   every millisecond for a P whose worker has not come back to the scheduler
   since the last check while work sits in its queues, and wakes an idle worker
-  to steal it.  With no work on any P's local queue it sleeps (``ready`` kicks
-  it when it queues some).  It also retries dispatching after the OS refused
-  a worker thread, and makes the calls queued with ``defer_wake``.
+  to steal it.  With no work waiting it sleeps (``ready`` and ``go`` kick it
+  when they queue work).  It also retries dispatching after the OS refused a
+  worker thread, and makes the calls queued with ``defer_wake``.
+
+Blocking calls outside gort (Go's entersyscall and sysmon's ``retake``): a
+goroutine that waits in ``time.sleep``, a socket or a library call keeps its
+P, so while work waits for a P sysmon watches the held ones; a P whose tick has
+stood still for ``_RETAKE_AFTER`` while its thread did not run (its CPU clock,
+and the kernel's view) is taken from its worker and handed to the waiting work
+(the pool grows a thread if needed).  The worker notices at its next entry into
+the scheduler (a park, ``gosched``, the slow path of any blocking operation,
+``blocking()``, or its goroutine's end) and waits for a P before it goes on;
+until then the process runs one thread more than ``max_procs``.  A CPU-bound
+goroutine is never retaken.  ``blocking()`` hands the P off at once.
 
 Nothing is lost, whatever happens to a goroutine:
 
@@ -70,6 +81,12 @@ Shared state and what guards it (there is no GIL on 3.13t):
               holder appends; taking is ``pop()``, atomic, so a goroutine in the
               slot is taken by exactly one worker.
     _idle_m   workers parked with no goroutine.
+    m.pt      the claim on m's P: ``[m.p]`` while m holds it, ``[]`` once m gave it
+              up or sysmon retook it.  Whoever removes the element (m: ``pop``,
+              sysmon: ``remove(p)``, both atomic) owns the hand-off of that P,
+              so a P retaken while its worker wakes up is given away once.
+              Only the granter of a P appends (before waking m), so
+              ``len(m.pt) <= 1``.
 
     No lost wake-up: whoever adds to _runq calls ``_dispatch()`` afterwards, and
     whoever returns a P to _idle_p looks at _runq afterwards; ``_dispatch`` puts
@@ -95,6 +112,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import contextlib
 import contextvars
 import dataclasses
 import enum
@@ -184,19 +202,23 @@ def current_parker() -> threading.Lock:
 class GState(enum.Enum):
     """A goroutine's state (``Goroutine.state``; Go's ``_Grunnable`` etc.):
     ``RUNNABLE`` (queued, waiting for a processor), ``RUNNING`` (on a worker),
-    ``PARKED`` (blocked in a gort operation, its processor given away) or
-    ``DONE`` (returned or raised)."""
+    ``PARKED`` (blocked in a gort operation, its processor given away),
+    ``SYSCALL`` (in a blocking call outside gort, its processor handed to other
+    goroutines: ``blocking()``, or taken by the monitor) or ``DONE`` (returned
+    or raised)."""
 
     RUNNABLE = "runnable"
     RUNNING = "running"
     PARKED = "parked"
+    SYSCALL = "syscall"
     DONE = "done"
 
 
 class _P:
     """A processor: the right to run Python code, and a local run queue."""
 
-    __slots__ = ("id", "runq", "runnext", "tick", "seen_tick", "streak", "held")
+    __slots__ = ("id", "runq", "runnext", "tick", "seen_tick", "streak", "held", "m",
+                 "cpu0", "cpu0_at", "where")
 
     def __init__(self, id: int) -> None:
         self.id = id
@@ -206,6 +228,12 @@ class _P:
         self.seen_tick = -1
         self.streak = 0  # consecutive runnext picks
         self.held = False  # a worker holds it (a hint for sysmon)
+        self.m: _M | None = None  # its last holder (a hint for sysmon's retake)
+        # sysmon's retake watch, while the tick stands still and work waits: the
+        # holder's CPU time (or, without a CPU clock, its frame) when first seen.
+        self.cpu0: float | None = None
+        self.cpu0_at = 0.0
+        self.where: Any = None
 
     def __repr__(self) -> str:
         return f"<P {self.id} runq={len(self.runq)} runnext={len(self.runnext)}>"
@@ -215,12 +243,15 @@ class _M:
     """A worker thread.  Its fields are touched only by its own thread, except
     ``g``/``p``, which a dispatcher sets right before releasing its parker."""
 
-    __slots__ = ("parker", "p", "g", "cg", "thread", "wakes", "retired", "idle", "gen",
-                 "__weakref__")
+    __slots__ = ("parker", "p", "pt", "g", "cg", "thread", "wakes", "retired", "idle", "gen",
+                 "clock", "__weakref__")
 
     def __init__(self) -> None:
         self.parker = _new_parker()
         self.p: _P | None = None
+        # The claim on p: [p] while m holds p, [] once it gave p up or sysmon took
+        # it (retake).  Whoever pops the element owns the hand-off of p.
+        self.pt: list[_P] = []
         self.g: Goroutine[Any] | None = None
         self.cg: Goroutine[Any] | None = None  # the coroutine goroutine being stepped
         self.thread: threading.Thread | None = None
@@ -228,6 +259,7 @@ class _M:
         self.retired = False
         self.idle = False  # asleep (or falling asleep) in _idle_wait
         self.gen = _fork_gen  # the process it belongs to (see _after_fork_in_child)
+        self.clock: int | None = None  # its CPU clock id (for sysmon), once known
 
 
 _procs_lock = threading.Lock()
@@ -413,8 +445,11 @@ def _give(item: Any, p: _P) -> bool:
     """
     global _refused, _refused_error
     p.held = True
+    p.tick += 1  # a new holder: sysmon's watch starts again
     if type(item) is _M:
+        p.m = item
         item.p = p
+        item.pt.append(p)
         item.parker.release()
         return True
     try:
@@ -447,7 +482,9 @@ def _give(item: Any, p: _P) -> bool:
             return False
         return True
     m.g = item
+    p.m = m
     m.p = p
+    m.pt.append(p)
     m.parker.release()
     return True
 
@@ -459,7 +496,9 @@ def _start_worker(g: Goroutine[Any] | None, p: _P) -> None:
     _probe(_SCHED_DEPTH + 16)  # threading's own frames: fail here, before starting
     m = _M()
     m.g = g
+    p.m = m
     m.p = p
+    m.pt.append(p)
     t = threading.Thread(target=_worker_main, args=(m,),
                          name=f"gort-worker-{next(_thread_names)}", daemon=True)
     m.thread = t
@@ -511,14 +550,23 @@ def _schedule(m: _M) -> None:
                 _sysmon_q.put(None)
             return
         if g is None:
+            if not m.pt:  # sysmon retook p while our goroutine blocked outside gort
+                m.p = None
+                _orphan_local_work(p)
+                return
             g = _find_work(p)
             if g is None:
                 m.p = None
-                _put_p(p)
+                if _claim(m):
+                    _put_p(p)
                 return
         if type(g) is _M:  # a woken plain goroutine waits for a P: ours
             m.p = None
-            _give(g, p)
+            if _claim(m):
+                _give(g, p)
+            else:
+                _runq.append(g)
+                _dispatch()
             return
         if g._coro is not None:
             _step(g, m)
@@ -633,11 +681,151 @@ def _local_work() -> bool:
     return False
 
 
+# --------------------------------------------------------------------------- retake
+
+# Go's retake: a P whose goroutine has not come back to the scheduler for
+# _RETAKE_AFTER while work waits for a P, and whose thread is not running (it
+# waits in a blocking call outside gort: time.sleep, a socket, a library), is
+# handed to the waiting work.  10 ms: Go's sysmon retakes a P in a system call
+# after one to two of its ticks (20 us .. 10 ms) and preempts after 10 ms; a
+# hand-off costs a thread wake-up (~50 us here), so calls shorter than that
+# keep their P, and a goroutine behind a blocked one waits at most ~10-15 ms.
+# "Not running": its CPU clock advanced by less than _RETAKE_CPU_SHARE of the
+# window and the kernel does not show it runnable ('R' in /proc), so a
+# CPU-bound goroutine keeps its P however loaded the machine is.  Without a
+# per-thread CPU clock (e.g. macOS) the fallback is the thread's Python frame:
+# the same frame at the same instruction for the whole window means one long
+# call outside Python.
+_RETAKE_AFTER = 0.010
+_RETAKE_CPU_SHARE = 0.2
+_SYSMON_WATCH = 0.002  # sysmon's period while work waits for a held P
+_retakes = 0  # Ps retaken so far (written by sysmon only)
+_HAVE_CPU_CLOCK = hasattr(time, "pthread_getcpuclockid")
+
+
+def _claim(m: _M) -> bool:
+    """m gives its P up: take back its claim.  False when sysmon has taken the P
+    (``_retake``) meanwhile: then it is no longer m's to give."""
+    try:
+        m.pt.pop()
+    except IndexError:
+        return False
+    return True
+
+
+def _orphan_local_work(p: _P) -> None:
+    """m lost p to a retake: what its goroutine queued on p's local queues
+    afterwards goes to the global queue (p may be idle now)."""
+    moved = False
+    while True:
+        try:
+            _runq.append(p.runnext.pop())
+        except IndexError:
+            break
+        moved = True
+    while True:
+        try:
+            _runq.append(p.runq.popleft())
+        except IndexError:
+            break
+        moved = True
+    if moved:
+        _dispatch()
+
+
+def _reacquire(m: _M) -> None:
+    _probe(_SCHED_DEPTH)  # near the recursion limit, fail here, having changed nothing
+    p = m.p
+    m.p = None
+    if p is not None:
+        _orphan_local_work(p)
+    _acquire_p(m)
+
+
+def _cpu_time(m: _M) -> float | None:
+    """The CPU time m's thread has used, or None where it cannot be read."""
+    clock = m.clock
+    if clock is None:
+        t = m.thread
+        ident = t.ident if t is not None else None
+        if ident is None or not _HAVE_CPU_CLOCK:
+            return None
+        try:
+            clock = m.clock = time.pthread_getcpuclockid(ident)
+        except OSError:  # pragma: no cover - the thread is gone
+            return None
+    try:
+        return time.clock_gettime(clock)
+    except OSError:  # pragma: no cover - the thread is gone
+        return None
+
+
+def _runnable_in_kernel(m: _M) -> bool:
+    """Does the kernel show m's thread running or ready to run?  False where it
+    cannot tell."""
+    t = m.thread
+    tid = t.native_id if t is not None else None
+    if tid is None:
+        return False
+    try:
+        with open(f"/proc/self/task/{tid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return False
+    return stat[stat.rfind(b")") + 2:][:1] == b"R"
+
+
+def _where(m: _M) -> Any:
+    """The fallback probe: m's thread's top frame and instruction."""
+    t = m.thread
+    f = sys._current_frames().get(t.ident) if t is not None and t.ident is not None else None
+    return (f.f_code, f.f_lasti) if f is not None else None
+
+
+def _watch(p: _P, m: _M, now: float) -> None:
+    """p's tick stood still since sysmon's last look while work waits: retake p
+    once its holder has been blocked outside gort for _RETAKE_AFTER."""
+    if p.cpu0_at == 0.0:  # the start of a window
+        p.cpu0 = _cpu_time(m)
+        p.where = _where(m) if p.cpu0 is None else None
+        p.cpu0_at = now
+        return
+    elapsed = now - p.cpu0_at
+    if elapsed < _RETAKE_AFTER:
+        return
+    cpu0 = p.cpu0
+    if cpu0 is not None:
+        cpu = _cpu_time(m)
+        blocked = (cpu is not None and cpu - cpu0 < _RETAKE_CPU_SHARE * elapsed
+                   and not _runnable_in_kernel(m))
+    else:
+        where = p.where
+        blocked = where is not None and _where(m) == where
+    p.cpu0_at = 0.0  # a new window next time (if p is still held)
+    if blocked:
+        _retake(p, m)
+
+
+def _retake(p: _P, m: _M) -> None:
+    """Take p from m, whose goroutine is blocked outside gort, for other work."""
+    global _retakes
+    try:
+        m.pt.remove(p)  # the claim on p, unless m gave p up meanwhile
+    except ValueError:
+        return
+    _retakes += 1
+    g = m.cg if m.cg is not None else m.g
+    if g is not None:
+        g._state = GState.SYSCALL
+    _put_p(p)
+
+
 def _sysmon_main() -> None:
     """Go's sysmon: wake an idle worker when a busy P's queued work has waited a
-    whole tick; retry dispatching after the OS refused a worker thread; make the
-    calls queued with ``defer_wake``.  It sleeps while there is nothing to watch.
-    Never exits: a thread ending during interpreter exit can hang it."""
+    whole tick; retake the P of a goroutine blocked outside gort while work
+    waits (``_watch``); retry dispatching after the OS refused a worker thread;
+    make the calls queued with ``defer_wake``.  It sleeps while there is nothing
+    to watch.  Never exits: a thread ending during interpreter exit can hang it."""
     global _sysmon_sleeping, _sysmon_wakeups
     retry = 0.0  # > 0: the OS refused a worker thread; retry after this long
     while True:
@@ -649,10 +837,17 @@ def _sysmon_main() -> None:
                 timeout = retry
             elif _local_work():
                 timeout = _SYSMON_TICK
+            elif _runq and not _idle_p:
+                timeout = _SYSMON_WATCH
             else:
                 _sysmon_sleeping = True
-                # Look again: ready() queues work and then reads the flag.
-                timeout = _SYSMON_TICK if _local_work() else _SYSMON_IDLE
+                # Look again: whoever queues work queues it, then reads the flag.
+                if _local_work():
+                    timeout = _SYSMON_TICK
+                elif _runq and not _idle_p:
+                    timeout = _SYSMON_WATCH
+                else:
+                    timeout = _SYSMON_IDLE
             try:
                 fn = _sysmon_q.get(True, timeout)
             except Empty:
@@ -678,11 +873,20 @@ def _sysmon_main() -> None:
                     retry = 0.0
             else:
                 retry = 0.0
-            if _idle_p:
-                for p in _allp:
-                    if p.held and p.tick == p.seen_tick and (p.runnext or p.runq):
-                        _wakep()
+            now = time.monotonic()
+            for p in _allp:
+                if not p.held or p.tick != p.seen_tick:
                     p.seen_tick = p.tick
+                    p.cpu0_at = 0.0
+                    continue
+                # p's goroutine has not come back to the scheduler since last time.
+                local = bool(p.runnext or p.runq)
+                if local and _idle_p:
+                    _wakep()  # an idle P steals the queued work
+                elif local or (_runq and not _idle_p):
+                    m = p.m
+                    if m is not None and m.p is p:
+                        _watch(p, m, now)
         except BaseException as e:  # a bug in gort: sysmon must keep going
             _internal_error("sysmon", e)
 
@@ -752,6 +956,10 @@ def _release_p(reason: str, timed: bool) -> _M | None:
                     RuntimeWarning, stacklevel=4)
         p = m.p
         m.p = None
+        try:
+            m.pt.pop()  # _claim, inlined: a park is a hot path
+        except IndexError:
+            return m  # sysmon retook p (see _retake): it is not ours to give
         _put_p(p)
     return m
 
@@ -769,10 +977,15 @@ def _acquire_p(m: _M | None) -> None:
             g._state = GState.RUNNABLE
         _runq.append(m)
         _dispatch()
+        if _sysmon_sleeping and not _idle_p:  # C-level calls only: m is queued
+            _sysmon_q.put(None)
         m.parker.acquire()  # until _give hands us a P
     else:
         p.held = True
+        p.tick += 1  # a new holder: sysmon's watch starts again
+        p.m = m
         m.p = p
+        m.pt.append(p)
     if g is not None:
         g._state = GState.RUNNING
 
@@ -807,6 +1020,50 @@ def park(parker: threading.Lock, timeout: float | None,
         return True
     finally:
         _acquire_p(m)
+
+
+class _Blocking:
+    """The context manager of ``blocking()``."""
+
+    __slots__ = ("_m",)
+
+    def __init__(self) -> None:
+        self._m: _M | None = None
+
+    def __enter__(self) -> None:
+        m = _tls.m
+        if m is None or m.p is None:
+            return  # off the pool (nothing to hand off), or nested
+        _probe(_SCHED_DEPTH)  # near the recursion limit, fail here, before giving P away
+        g = m.cg if m.cg is not None else m.g
+        if g is not None:
+            g._state = GState.SYSCALL
+        p = m.p
+        m.p = None
+        self._m = m
+        if _claim(m):  # (else sysmon retook it already)
+            _put_p(p)
+
+    def __exit__(self, *exc: object) -> None:
+        m = self._m
+        if m is not None:
+            self._m = None
+            _acquire_p(m)
+
+
+def blocking() -> contextlib.AbstractContextManager[None]:
+    """A block that makes a long blocking call outside gort (Go's
+    ``entersyscallblock``): ``with gort.blocking(): data = f.read()``.
+
+    On entry the goroutine hands its processor to other goroutines at once; on
+    exit it waits for a processor again before it goes on.  Without it the
+    runtime does the same by itself, but only after the call has blocked for
+    about 10 ms (see the README).  Off the pool (the main thread, a thread gort
+    did not start) and when nested it does nothing.  A coroutine goroutine's
+    worker thread is held for the duration either way; for long calls from a
+    coroutine prefer ``await gort.to_thread(fn)``.
+    """
+    return _Blocking()
 
 
 _main_thread = threading.main_thread()
@@ -921,10 +1178,16 @@ def gosched() -> Any:
     _probe(_SCHED_DEPTH)  # near the recursion limit, fail here, before giving P away
     p = m.p
     m.p = None
+    g = m.g
+    if g is not None:
+        g._state = GState.RUNNABLE
     _runq.append(m)  # behind everything already waiting
-    _put_p(p)
+    if _claim(m):  # (else sysmon retook p while we were outside gort)
+        _put_p(p)
     _dispatch()
     m.parker.acquire()
+    if g is not None:
+        g._state = GState.RUNNING
     return None
 
 
@@ -990,6 +1253,9 @@ def ready(g: Goroutine[Any]) -> None:
             _dispatch()
         except RecursionError:
             pass  # sysmon was kicked: it dispatches g
+    elif _sysmon_sleeping:  # g is queued: only C-level calls from here
+        _sysmon_sleeping = False
+        _sysmon_q.put(None)
 
 
 def _step(g: Goroutine[Any], m: _M) -> None:
@@ -1370,7 +1636,7 @@ def go(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Goroutine[Any]:
         if _sysmon is None:
             _start_sysmon()
         g = Goroutine(fn, args, kwargs, None)
-    global _refused, _refused_error
+    global _refused, _refused_error, _sysmon_sleeping
     if _idle_p and not _runq:
         # An idle P and nothing queued before g: hand g to it directly, so that
         # if no thread can be started for g, g was never anywhere else.
@@ -1404,7 +1670,9 @@ def go(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Goroutine[Any]:
                     raise RuntimeError(f"gort.go: cannot start a worker thread: {e}") from e
             else:
                 m.g = g
+                p.m = m
                 m.p = p
+                m.pt.append(p)
                 m.parker.release()
             return g
     _runq.append(g)  # behind older work: it runs when a P (and a thread) is free
@@ -1413,6 +1681,9 @@ def go(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Goroutine[Any]:
             _dispatch()
         except RecursionError:
             pass  # g was queued again and sysmon kicked: it dispatches g
+    elif _sysmon_sleeping:  # every P is held: sysmon watches for one blocked outside gort
+        _sysmon_sleeping = False
+        _sysmon_q.put(None)  # a C-level call: g is queued, nothing here may raise
     return g
 
 
