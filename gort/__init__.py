@@ -44,6 +44,9 @@ from ._diag import install_dump_signal as install_dump_signal
 from ._diag import num_goroutine as num_goroutine
 from ._errgroup import ErrGroup as ErrGroup
 from ._errors import ChanClosed as ChanClosed
+from ._once import once_func as once_func
+from ._once import once_value as once_value
+from ._once import once_values as once_values
 from ._runtime import Deadlock as Deadlock
 from ._runtime import ExceptHookArgs as ExceptHookArgs
 from ._runtime import Goroutine as Goroutine
@@ -72,6 +75,7 @@ from ._sync import RWMutexStatistics as RWMutexStatistics
 from ._sync import Semaphore as Semaphore
 from ._sync import SemaphoreStatistics as SemaphoreStatistics
 from ._sync import WaitGroup as WaitGroup
+from ._syncmap import Map as Map
 from ._time import Ticker as Ticker
 from ._time import Timer as Timer
 from ._time import after as after
@@ -93,6 +97,7 @@ __all__ = (
     "ExceptHookArgs",
     "GState",
     "Goroutine",
+    "Map",
     "Mutex",
     "MutexStatistics",
     "Once",
@@ -127,6 +132,9 @@ __all__ = (
     "install_dump_signal",
     "max_procs",
     "num_goroutine",
+    "once_func",
+    "once_value",
+    "once_values",
     "patterns",
     "sched_statistics",
     "select",
