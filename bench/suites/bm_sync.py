@@ -7,15 +7,21 @@ between tasks), RWMutex read-mostly (P goroutines, one write in every
 section, so readers can overlap; the stdlib has no reader/writer lock, so the
 baseline is one threading.Lock for both), the atomic counter of the Go
 concurrency overview (50 goroutines x 1,000 increments), and WaitGroup
-``add(1)`` + ``done()`` by one and by P goroutines (no stdlib counterpart).
+``add(1)`` + ``done()`` by one and by P goroutines (no stdlib counterpart),
+and ``gort.Map`` (Go's sync.Map: lock-free loads, striped writes) against a dict
+guarded by one threading.Lock, P workers over ``MAP_KEYS`` keys, read-mostly
+(``MAP_READ_MOSTLY`` of the operations are writes) and write-heavy
+(``MAP_WRITE_HEAVY``).
 Go's reference: BenchmarkMutexUncontended, BenchmarkMutex, BenchmarkRWMutexWorkRead,
-BenchmarkWaitGroupUncontended / AddDone in sync's tests.
+BenchmarkWaitGroupUncontended / AddDone in sync's tests, BenchmarkLoadMostlyHits and
+BenchmarkLoadOrStoreBalanced-style mixes in sync's map_bench_test.go.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import random
 import threading
 import time
 
@@ -292,6 +298,67 @@ def waitgroup_contended_gort(loops: int, procs: int) -> float:
     return time.perf_counter() - t0
 
 
+MAP_OPS = scaled(4_000, 100)
+MAP_KEYS = 1_024
+MAP_READ_MOSTLY, MAP_WRITE_HEAVY = 0.01, 0.9  # fraction of operations that are writes
+_PATTERN = 4_096  # each worker cycles through this many (write?, key) operations
+
+
+def _map_ops(seed: int, writes: float) -> list[tuple[bool, int]]:
+    """A worker's operations, the same for gort and the baseline (fixed seed)."""
+    rng = random.Random(seed)
+    return [(rng.random() < writes, rng.randrange(MAP_KEYS)) for _ in range(_PATTERN)]
+
+
+def syncmap_gort(loops: int, procs: int, writes: float) -> float:
+    m: gort.Map[int, int] = gort.Map()
+    for k in range(MAP_KEYS):
+        m.store(k, k)
+    per = loops * MAP_OPS // procs
+    patterns = [_map_ops(i, writes) for i in range(procs)]
+
+    def work(ops: list[tuple[bool, int]]) -> None:
+        load, store = m.load, m.store
+        for i in range(per):
+            write, k = ops[i % _PATTERN]
+            if write:
+                store(k, i)
+            else:
+                load(k)
+
+    t0 = time.perf_counter()
+    gs = [gort.go(work, ops) for ops in patterns]
+    for g in gs:
+        g.result()
+    return time.perf_counter() - t0
+
+
+def syncmap_threading(loops: int, threads: int, writes: float) -> float:
+    d = {k: k for k in range(MAP_KEYS)}
+    lock = threading.Lock()
+    per = loops * MAP_OPS // threads
+    patterns = [_map_ops(i, writes) for i in range(threads)]
+
+    def work(ops: list[tuple[bool, int]]) -> None:
+        get = d.get
+        for i in range(per):
+            write, k = ops[i % _PATTERN]
+            if write:
+                with lock:
+                    d[k] = i
+            else:
+                with lock:
+                    get(k)
+
+    ts = [threading.Thread(target=work, args=(ops,)) for ops in patterns]
+    t0 = time.perf_counter()
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    return time.perf_counter() - t0
+
+
 if __name__ == "__main__":
     runner = make_runner(__doc__.splitlines()[0])
     bench_time(runner, "mutex[gort]", mutex_gort, inner_loops=OPS,
@@ -334,3 +401,11 @@ if __name__ == "__main__":
     bench_time(runner, "waitgroup_contended[gort]", waitgroup_contended_gort, procs,
                inner_loops=OPS,
                description=f"{procs} goroutines add(1) + done() on one WaitGroup, per op")
+    for what, writes in (("syncmap_read", MAP_READ_MOSTLY), ("syncmap_write", MAP_WRITE_HEAVY)):
+        bench_time(runner, f"{what}[gort]", syncmap_gort, procs, writes, inner_loops=MAP_OPS,
+                   description=f"{procs} goroutines, gort.Map load/store, {writes:.0%} writes, "
+                               "per op")
+        bench_time(runner, f"{what}[threading]", syncmap_threading, procs, writes,
+                   inner_loops=MAP_OPS,
+                   description=f"{procs} threads, dict + threading.Lock, {writes:.0%} writes, "
+                               "per op")
