@@ -16,6 +16,7 @@ A tour of the API
 from __future__ import annotations
 
 from . import atomic as atomic
+from . import net as net
 from . import patterns as patterns
 from ._aio import asleep as asleep
 from ._aio import sleep as sleep
@@ -44,6 +45,10 @@ from ._diag import install_dump_signal as install_dump_signal
 from ._diag import num_goroutine as num_goroutine
 from ._errgroup import ErrGroup as ErrGroup
 from ._errors import ChanClosed as ChanClosed
+from ._netpoll import await_readable as await_readable
+from ._netpoll import await_writable as await_writable
+from ._netpoll import wait_readable as wait_readable
+from ._netpoll import wait_writable as wait_writable
 from ._once import once_func as once_func
 from ._once import once_value as once_value
 from ._once import once_values as once_values
@@ -119,6 +124,8 @@ __all__ = (
     "aselect",
     "asleep",
     "atomic",
+    "await_readable",
+    "await_writable",
     "background",
     "blocking",
     "cause",
@@ -131,6 +138,7 @@ __all__ = (
     "gosched",
     "install_dump_signal",
     "max_procs",
+    "net",
     "num_goroutine",
     "once_func",
     "once_value",
@@ -143,6 +151,8 @@ __all__ = (
     "tick",
     "to_thread",
     "todo",
+    "wait_readable",
+    "wait_writable",
     "with_cancel",
     "with_cancel_cause",
     "with_deadline",

@@ -1,7 +1,8 @@
 """Every public name has a docstring: what ``nox -s docs`` (pdoc) builds the API
 reference from.
 
-Public means: every name in ``gort.__all__``, in ``gort.atomic.__all__`` and
+Public means: every name in ``gort.__all__``, in ``gort.atomic.__all__``,
+``gort.net.__all__`` and
 ``gort.testing.__all__``, the functions and classes defined in ``gort.patterns``
 (which has no ``__all__``), and, for each public class, its public methods and
 properties defined in gort (inherited from a private gort base included).  Enum
@@ -21,6 +22,7 @@ from typing import Any
 
 import gort
 import gort.atomic
+import gort.net
 import gort.patterns
 import gort.testing
 
@@ -105,7 +107,7 @@ def _undocumented_callable_slots(cls: type) -> list[str]:
 
 def undocumented() -> list[str]:
     missing: list[str] = []
-    modules = [gort, gort.atomic, gort.patterns, gort.testing]
+    modules = [gort, gort.atomic, gort.net, gort.patterns, gort.testing]
     for module in modules:
         for name in _module_names(module):
             obj = getattr(module, name)
