@@ -2,7 +2,7 @@
 
     python -m bench run --build-python LABEL:GIL:PYTHON [...] [--suite a,b]
                         [--bench 'pingpong*'] [--rigorous | --smoke] [--out results]
-                        [--strict]
+                        [--strict] [--mode time|instructions]
     python -m bench report [results]
     python -m bench compare BASE.json HEAD.json [...] [--mode absolute|ratio]
                         [--format md|text|json] [--fail-on-regression 10%]
@@ -16,7 +16,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import compare, report, runner
+from . import compare, instructions, report, runner
 
 
 def _csv(values: list[str]) -> list[str]:
@@ -34,6 +34,10 @@ def main(argv: list[str] | None = None) -> int:
     g = r.add_mutually_exclusive_group()
     g.add_argument("--rigorous", action="store_true", help="publication-grade pyperf runs")
     g.add_argument("--smoke", action="store_true", help="one value per benchmark, tiny loops")
+    r.add_argument("--mode", choices=("time", "instructions"), default="time",
+                   help="instructions: count instructions per operation of the "
+                        "single-threaded microbenchmarks under callgrind (reproducible "
+                        "on shared machines; see bench/instructions.py)")
     r.add_argument("--out", default="results", type=Path)
     r.add_argument("--strict", action="store_true",
                    help="a suite disturbed by other load or throttling fails instead of "
@@ -78,6 +82,12 @@ def main(argv: list[str] | None = None) -> int:
     if not args.build_python:
         ap.error("no build to run on: pass --build-python (nox -s bench does)")
     builds = [runner.BuildSpec.parse(b) for b in args.build_python]
+    if args.mode == "instructions":
+        if args.suite or args.rigorous or args.strict:
+            ap.error("--mode instructions takes no --suite, --rigorous or --strict: it "
+                     "counts the operations of bench/instructions.py (select with --bench)")
+        return instructions.run([(b.label, b.gil, b.python) for b in builds], _csv(args.bench),
+                                args.out, args.command, quick=args.smoke)
     suites = _csv(args.suite) or list(runner.SUITES)
     profile = "rigorous" if args.rigorous else "smoke" if args.smoke else "default"
     return runner.run(builds, suites, _csv(args.bench), profile, args.out, args.command,

@@ -14,6 +14,10 @@ Two modes:
   exceeds twice its standard error, from the relative standard errors of the
   four means involved.
 
+Instruction counts (``--mode instructions`` result files) compare in absolute
+mode; they are deterministic, so a change counts as significant when it exceeds
+the counter's run-to-run noise (``instructions.NOISE``, 0.5%).
+
 ``--fail-on-regression 10%`` exits 1 only for a change that is both significant
 and larger than the threshold.
 """
@@ -30,6 +34,8 @@ from pathlib import Path
 import pyperf
 from tabulate import tabulate
 
+from .instructions import NOISE as INSTRUCTION_NOISE
+from .instructions import is_instruction_count
 from .report import NAME_RE, significant
 
 Row = dict[str, object]
@@ -78,7 +84,11 @@ def absolute_changes(base: dict[str, pyperf.Benchmark],
     out = []
     for name in sorted(set(base) & set(head)):
         b, h = base[name], head[name]
-        sig = significant(Result("base", name, b), Result("head", name, h))
+        if is_instruction_count(b) and is_instruction_count(h):
+            # Deterministic: any change beyond run-to-run noise is real.
+            sig: bool | None = abs(h.mean() / b.mean() - 1.0) > INSTRUCTION_NOISE
+        else:
+            sig = significant(Result("base", name, b), Result("head", name, h))
         out.append(Change(name, b.mean(), h.mean(), sig, b.get_unit()))
     return out
 

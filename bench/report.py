@@ -111,12 +111,48 @@ def load(machine_dir: Path) -> dict[str, dict[str, Result]]:
     """{build: {benchmark name: Result}} for one machine's folder."""
     out: dict[str, dict[str, Result]] = {}
     for path in sorted(machine_dir.glob("*.json")):
-        if path.name == "run.json" or path.name.endswith(".extra.json"):
+        if path.name == "run.json" or path.name.endswith((".extra.json", INSTRUCTIONS_SUFFIX)):
             continue
         build = path.stem
         suite = pyperf.BenchmarkSuite.load(str(path))
         out[build] = {b.get_name(): Result(build, b.get_name(), b) for b in suite.get_benchmarks()}
     return out
+
+
+INSTRUCTIONS_SUFFIX = ".instructions.json"  # bench/instructions.py's result files
+
+
+def load_instructions(machine_dir: Path) -> dict[str, dict[str, Result]]:
+    """{build: {operation: Result}} of the instruction counts in one machine's folder."""
+    out: dict[str, dict[str, Result]] = {}
+    for path in sorted(machine_dir.glob("*" + INSTRUCTIONS_SUFFIX)):
+        build = path.name.removesuffix(INSTRUCTIONS_SUFFIX)
+        suite = pyperf.BenchmarkSuite.load(str(path))
+        out[build] = {b.get_name(): Result(build, b.get_name(), b) for b in suite.get_benchmarks()}
+    return out
+
+
+def instruction_table(counts: dict[str, dict[str, Result]]) -> str:
+    """Instructions per operation, rows = operations, columns = builds."""
+    builds = sorted(counts, key=build_sort_key)
+    names = sorted({n for d in counts.values() for n in d}, key=split_name)
+    rows = []
+    for name in names:
+        row = [name] + [f"{counts[b][name].mean:,.0f}" if name in counts[b] else "—"
+                        for b in builds]
+        desc = next((counts[b][name].bench.get_metadata().get("description", "")
+                     for b in builds if name in counts[b]), "")
+        rows.append([*row, str(desc).removeprefix("instructions per op: ")])
+    return tabulate(rows, headers=["instructions per op", *builds, "what"],
+                    tablefmt="github", disable_numparse=True)
+
+
+INSTRUCTIONS_TEXT = (
+    "Counted by `nox -s bench -- --mode instructions` under callgrind: (I(n2) − I(n1)) / "
+    "(n2 − n1) over two processes that run the operation n1 and n2 times, so start-up "
+    "cancels. Reproducible on a busy machine (two runs agree within 0.5%), hence CI's "
+    "regression gate; it covers only operations that never wait for another thread: a "
+    "contended one measures callgrind's thread schedule, not gort.")
 
 
 def build_sort_key(label: str) -> tuple[int, str]:
@@ -495,7 +531,13 @@ def write_report(results_dir: Path) -> Path:
                 "deviation over all values of all worker processes).", ""]
     for machine_dir in sorted(p for p in results_dir.iterdir() if p.is_dir()):
         data = load(machine_dir)
+        counts = load_instructions(machine_dir)
+        if not data and not counts:
+            continue
         if not data:
+            sections += [f"## Machine `{machine_dir.name}`", "",
+                         "### Instruction counts (callgrind)", "", INSTRUCTIONS_TEXT, "",
+                         instruction_table(counts), ""]
             continue
         meta_path = machine_dir / "run.json"
         meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
@@ -535,6 +577,8 @@ def write_report(results_dir: Path) -> Path:
                      "RSS growth per parked task (psutil); Go's minimum stack is 2 KB.", "",
                      memory_table(data), "",
                      "### Builds compared (gort benchmarks)", "", build_ratios(data), "",
+                     *(["### Instruction counts (callgrind)", "", INSTRUCTIONS_TEXT, "",
+                        instruction_table(counts), ""] if counts else []),
                      "### All benchmarks", "", suite_tables(data), ""]
         images = plot(data, machine_dir)
         if images:

@@ -210,3 +210,41 @@ def test_compare_refuses_a_file_that_is_not_a_result(tmp_path: Path) -> None:
                         "'list' object has no attribute 'get')\n")
     r = _compare(str(tmp_path / "nope.json"), str(good))
     assert r.returncode == 2 and "nope.json: cannot read it" in r.stderr
+
+
+@pytest.mark.timeout(600)
+def test_instruction_counts_gate_on_a_planted_loop(tmp_path: Path) -> None:
+    import shutil
+    if shutil.which("valgrind") is None:
+        pytest.skip("valgrind (callgrind) is not installed")
+    import pyperf
+
+    def count(out: Path, **env: str) -> Path:
+        r = subprocess.run([sys.executable, "-m", "bench", "run", "--mode", "instructions",
+                            f"--build-python=x::{sys.executable}", "--bench", "mutex[gort]",
+                            "--smoke", "--out", str(out)], cwd=ROOT, capture_output=True,
+                           text=True, timeout=600,
+                           env={**os.environ, "PYTHONPATH": str(ROOT), **env})
+        assert r.returncode == 0, r.stdout + r.stderr
+        (path,) = out.glob("*/x.instructions.json")
+        return path
+
+    base = count(tmp_path / "base")
+    # ~30 iterations of an empty loop: a few hundred instructions on a ~3,500 one.
+    planted = count(tmp_path / "planted", GORT_INSTR_PLANT="mutex[gort]=30")
+    (b,) = pyperf.BenchmarkSuite.load(str(base)).get_benchmarks()
+    (p,) = pyperf.BenchmarkSuite.load(str(planted)).get_benchmarks()
+    assert b.get_unit() == "integer" and b.get_metadata()["gort_mode"] == "instructions"
+    assert 1_000 < b.mean() < 50_000, b.mean()  # per op, start-up cancelled
+    assert p.mean() > b.mean() * 1.05
+    show = subprocess.run([sys.executable, "-m", "pyperf", "show", str(base)],
+                          capture_output=True, text=True, timeout=60)
+    assert show.returncode == 0, show.stderr
+    same = _compare(str(base), str(base), "--fail-on-regression", "2%")
+    assert same.returncode == 0, same.stderr
+    r = _compare(str(base), str(planted), "--fail-on-regression", "2%")
+    assert r.returncode == 1, r.stdout
+    assert r.stderr.startswith("REGRESSION:\n  x.instructions.json: mutex[gort] +"), r.stderr
+    assert "| mutex[gort]" in r.stdout and "significant" in r.stdout
+    text = (tmp_path / "base" / "README.md").read_text()
+    assert "### Instruction counts (callgrind)" in text and "| mutex[gort] " in text
