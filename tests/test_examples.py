@@ -48,6 +48,16 @@ worker stopped: context canceled
 gave up: context deadline exceeded
 is the deadline error a TimeoutError? True
 """
+FETCH_MANY = """\
+1000 requests, all in flight at once, all answered
+sum of the answers: 333833500 (expected 333833500)
+"""
+ECHO_SERVER = """\
+alice got back: hello | how are you? | bye
+bob got back: ping | pong
+carol got back: one line only
+server: listener closed after serving 3 connections
+"""
 
 EXPECTED = {
     "hello_goroutine": HELLO,
@@ -66,6 +76,8 @@ EXPECTED = {
     "pub_sub_async": PUB_SUB,
     "context_cancellation": CONTEXT,
     "context_cancellation_async": CONTEXT,
+    "fetch_many": FETCH_MANY,
+    "echo_server": ECHO_SERVER,
 }
 
 
