@@ -10,13 +10,16 @@ Two modes:
   baseline measured in the same run on the same interpreter
   (``pingpong[gort] / pingpong[threading]``, ``spawn[gort-async] / spawn[asyncio]``,
   ...).  Noise that slows the whole machine slows both sides and cancels out;
-  a regression in gort does not.  A ratio change counts as significant when it
-  exceeds twice its standard error, from the relative standard errors of the
-  four means involved.
+  a regression in gort does not.  A ratio change counts as significant when its
+  95% bootstrap interval (``bench/stats.py``: worker processes of both files
+  resampled, paired by round where the driver interleaved the two sides)
+  excludes zero; the interval is printed next to the change.  A side measured
+  while the machine was disturbed is flagged ⚠.
 
 Instruction counts (``--mode instructions`` result files) compare in absolute
 mode; they are deterministic, so a change counts as significant when it exceeds
-the counter's run-to-run noise (``instructions.NOISE``, 0.5%).
+the counter's run-to-run noise (``gort_noise``: 0.5% for a single-threaded
+operation, more for the two that hand over between threads).
 
 ``--fail-on-regression 10%`` exits 1 only for a change that is both significant
 and larger than the threshold.
@@ -26,7 +29,6 @@ from __future__ import annotations
 
 import json
 import math
-import statistics
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -37,6 +39,7 @@ from tabulate import tabulate
 from .instructions import NOISE as INSTRUCTION_NOISE
 from .instructions import is_instruction_count
 from .report import NAME_RE, significant
+from .stats import change_interval, ratio_interval
 
 Row = dict[str, object]
 
@@ -48,6 +51,9 @@ class Change:
     head: float
     significant: bool | None
     unit: str = "second"  # pyperf's unit; "ratio" in ratio mode
+    lo: float | None = None  # 95% interval of the change (ratio mode)
+    hi: float | None = None
+    disturbed: bool = False  # a side carries gort_disturbed (contention, throttling)
 
     @property
     def change(self) -> float:
@@ -70,14 +76,6 @@ def _load(path: Path) -> dict[str, pyperf.Benchmark]:
     return {b.get_name(): b for b in suite.get_benchmarks()}
 
 
-def _rse(b: pyperf.Benchmark) -> float:
-    """Relative standard error of a benchmark's mean."""
-    vals = list(b.get_values())
-    if len(vals) < 2:
-        return math.inf
-    return statistics.stdev(vals) / math.sqrt(len(vals)) / statistics.mean(vals)
-
-
 def absolute_changes(base: dict[str, pyperf.Benchmark],
                      head: dict[str, pyperf.Benchmark]) -> list[Change]:
     from .report import Result
@@ -85,8 +83,9 @@ def absolute_changes(base: dict[str, pyperf.Benchmark],
     for name in sorted(set(base) & set(head)):
         b, h = base[name], head[name]
         if is_instruction_count(b) and is_instruction_count(h):
-            # Deterministic: any change beyond run-to-run noise is real.
-            sig: bool | None = abs(h.mean() / b.mean() - 1.0) > INSTRUCTION_NOISE
+            # Deterministic up to the operation's stated run-to-run noise.
+            noise = float(h.get_metadata().get("gort_noise", INSTRUCTION_NOISE))
+            sig: bool | None = abs(h.mean() / b.mean() - 1.0) > noise
         else:
             sig = significant(Result("base", name, b), Result("head", name, h))
         out.append(Change(name, b.mean(), h.mean(), sig, b.get_unit()))
@@ -114,11 +113,14 @@ def ratio_changes(base: dict[str, pyperf.Benchmark],
     for g, ref in ratio_pairs(head):
         if g not in base or ref not in base:
             continue
-        rb = base[g].mean() / base[ref].mean()
-        rh = head[g].mean() / head[ref].mean()
-        se = math.sqrt(sum(_rse(x) ** 2 for x in (base[g], base[ref], head[g], head[ref])))
-        sig = None if math.isinf(se) else abs(math.log(rh / rb)) > 2 * se
-        out.append(Change(f"{g} / {ref}", rb, rh, sig, "ratio"))
+        rb = ratio_interval(base[g], base[ref]).ratio
+        rh = ratio_interval(head[g], head[ref]).ratio
+        iv = change_interval((base[g], base[ref]), (head[g], head[ref]))
+        sig = None if iv is None else not (iv[0] <= 0.0 <= iv[1])
+        disturbed = any(x.get_metadata().get("gort_disturbed")
+                        for x in (base[g], base[ref], head[g], head[ref]))
+        out.append(Change(f"{g} / {ref}", rb, rh, sig, "ratio",
+                          *(iv if iv is not None else (None, None)), disturbed))
     return out
 
 
@@ -154,12 +156,16 @@ def render(changes: list[Change], mode: str, fmt: str, base_name: str, head_name
     rows = []
     for c in changes:
         verdict = {True: "significant", False: "not significant", None: "too few values"}
+        change = f"{c.change:+.1%}"
+        if c.lo is not None and c.hi is not None:
+            change += f" [{c.lo:+.1%}, {c.hi:+.1%}]"
         rows.append([c.name, _fmt_value(c.base, c.unit), _fmt_value(c.head, c.unit),
-                     f"{c.change:+.1%}", verdict[c.significant]])
+                     change, verdict[c.significant] + (" ⚠ disturbed" if c.disturbed else "")])
     if gm is not None:
         rows.append(["geometric mean", "", "", f"{gm - 1:+.1%}", ""])
     what = "gort / baseline (same run)" if mode == "ratio" else "benchmark"
-    headers = [what, base_name, head_name, "change", "verdict"]
+    headers = [what, base_name, head_name,
+               "change [95% interval]" if mode == "ratio" else "change", "verdict"]
     return tabulate(rows, headers=headers, tablefmt="github" if fmt == "md" else "simple")
 
 

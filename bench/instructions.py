@@ -3,8 +3,13 @@
 Times on a shared machine move with everything else the machine does; the number
 of instructions an operation executes does not.  Like CodSpeed, this mode runs
 each single-threaded microbenchmark under ``valgrind --tool=callgrind`` and reports
-instructions per operation, a number that two runs of the same commit reproduce
-(within 0.5%; in practice far closer), so CI can gate on a few percent.
+instructions per operation, a number that two runs of the same commit reproduce,
+so CI can gate on a few percent.  Measured on this project's machine: the
+single-threaded operations agree within 0.01% between runs (mutex 3,516.3 and
+3,515.9; chan_buffered 12,816.6 and 12,817.6), but one run of chan_buffered once
+gave 13,593 (+6%) for a reason not yet found, so a gate failure on a single
+operation deserves a rerun; spawn+join and timer, which hand over between threads,
+agree within about 3% and say so in their ``noise``.
 
 **The N-differential.**  Each operation's loop runs in a fresh interpreter at
 two counts, ``n1`` and ``n2``; everything else the process does (start-up,
@@ -51,7 +56,9 @@ ROOT = Path(__file__).resolve().parent.parent
 SUITES_DIR = Path(__file__).resolve().parent / "suites"
 
 # Two runs of the same code differ by less than this (relative); compare treats a
-# larger change of an instruction count as significant.
+# larger change of an instruction count as significant.  An operation that hands
+# over between threads (spawn+join, a timer's wake-up of the timer thread) varies
+# more under callgrind's thread schedule: it states its own, measured, noise.
 NOISE = 0.005
 COUNTS = (1_000, 11_000)  # n1, n2 of the differential
 QUICK = 5  # --smoke and the tests divide the counts by this
@@ -67,6 +74,7 @@ class Op:
     loop: Callable[[int, int], None]
     env: tuple[tuple[str, str], ...] = ()  # extra environment for its process
     counts: tuple[int, int] = COUNTS  # n1, n2
+    noise: float = NOISE  # run-to-run difference beyond which a change is real
 
 
 def _spin(k: int) -> None:
@@ -134,13 +142,15 @@ def _timer(n: int, plant: int) -> None:
 
 OPS = (
     # ~150,000 instructions each (two threads hand over twice): fewer of them.
+    # Two runs of one commit: 138,781 and 142,644 (2.8%).
     Op("spawn[gort]", "go(no-op) + join, one proc", _spawn, (("GORT_MAXPROCS", "1"),),
-       (200, 2_200)),
+       (200, 2_200), noise=0.05),
     Op("mutex[gort]", "Mutex lock + unlock, uncontended", _mutex),
     Op("chan_buffered[gort]", "Chan(1) send + recv by one goroutine", _chan_buffered),
     Op("select_default[gort]", "2-case select with default, nothing ready", _select_default),
     Op("atomic_add[gort]", "atomic.Int64.add(1)", _atomic_add),
-    Op("timer[gort]", "Timer(3600) created + stopped", _timer),
+    # Two runs of one commit: 114,106 and 112,997 (1.0%).
+    Op("timer[gort]", "Timer(3600) created + stopped", _timer, noise=0.03),
 )
 BY_NAME = {op.name: op for op in OPS}
 
@@ -236,6 +246,7 @@ def to_benchmark(c: Count, label: str, python: str, command: str) -> object:
         f"{op.description}", "gort_mode": "instructions", "gort_counter": "callgrind",
         "gort_suite": "instructions", "gort_counts": f"{c.counts[0]},{c.counts[1]}",
         "gort_totals": f"{c.totals[0]},{c.totals[1]}", "python_build_label": label,
+        "gort_noise": op.noise,
         "python_executable": python, "gort_command": command,
         "date": time.strftime("%Y-%m-%d %H:%M:%S")}
     if _plant(c.name):

@@ -19,6 +19,8 @@ from typing import Any
 import pyperf
 from tabulate import tabulate
 
+from .stats import Interval, ratio_interval
+
 try:  # pyperf's own significance test (Student's two-sample t-test)
     from pyperf._utils import is_significant as _pyperf_significant
 except ImportError:  # pragma: no cover - older or newer pyperf
@@ -150,8 +152,9 @@ def instruction_table(counts: dict[str, dict[str, Result]]) -> str:
 INSTRUCTIONS_TEXT = (
     "Counted by `nox -s bench -- --mode instructions` under callgrind: (I(n2) − I(n1)) / "
     "(n2 − n1) over two processes that run the operation n1 and n2 times, so start-up "
-    "cancels. Reproducible on a busy machine (two runs agree within 0.5%), hence CI's "
-    "regression gate; it covers only operations that never wait for another thread: a "
+    "cancels. Reproducible on a busy machine (single-threaded operations: two runs "
+    "within 0.5%; spawn and timer, which hand over between threads, within their stated "
+    "noise), hence CI's regression gate; it covers only operations that never wait for another thread: a "
     "contended one measures callgrind's thread schedule, not gort.")
 
 
@@ -194,14 +197,35 @@ def significant(a: Result, b: Result) -> bool | None:
     return se > 0 and abs(ma - mb) / se > 2.0
 
 
+def fmt_interval(iv: Interval) -> str:
+    """``[lo, hi]`` of a ratio's 95% interval, "paired" when the sides interleaved."""
+    if not iv.known:
+        return ""
+    return (f" [{fmt_ratio(iv.lo)}, {fmt_ratio(iv.hi)}]"  # type: ignore[arg-type]
+            + (" paired" if iv.paired else ""))
+
+
 def ratio_cell(a: Result, b: Result, invert: bool = False) -> str:
-    """``a / b`` (or ``b / a``) with pyperf's significance verdict, ⚠ first when
-    either side was disturbed."""
-    r = (b.mean / a.mean) if invert else (a.mean / b.mean)
-    sig = significant(a, b)
-    tag = "" if sig else (" (not significant)" if sig is False else " (too few values)")
+    """``a / b`` (or ``b / a``) with its 95% bootstrap interval; "not significant"
+    when the interval includes 1.0; ⚠ first when either side was disturbed."""
+    iv = ratio_interval(a.bench, b.bench)
+    if invert:
+        iv = iv.inverted()
+    tag = (" (too few values)" if not iv.known
+           else "" if iv.excludes(1.0) else " (not significant)")
     warn = f"{WARN} " if warnings_of(a, b) else ""
-    return f"{warn}{fmt_ratio(r)}×{tag}"
+    return f"{warn}{fmt_ratio(iv.ratio)}×{fmt_interval(iv)}{tag}"
+
+
+def target_verdict(t: Target, iv: Interval) -> str:
+    """✅ when the whole 95% interval meets the target, ❌ when the whole interval
+    misses it, otherwise ❔ (the data cannot tell)."""
+    if not iv.known:
+        return "❔ (too few values for an interval)"
+    assert iv.lo is not None and iv.hi is not None
+    if t.lower_is_better:
+        return "✅" if iv.hi <= t.limit else "❌" if iv.lo > t.limit else "❔"
+    return "✅" if iv.lo >= t.limit else "❌" if iv.hi < t.limit else "❔"
 
 
 def fmt_ratio(r: float) -> str:
@@ -366,13 +390,15 @@ def target_table(data: dict[str, dict[str, Result]]) -> str:
                 row.append("—")
                 continue
             a, base = d[t.gort], d[t.baseline]
-            r = a.mean / base.mean if t.lower_is_better else base.mean / a.mean
+            iv = ratio_interval(a.bench, base.bench)
+            if not t.lower_is_better:
+                iv = iv.inverted()
+            r = iv.ratio
             warn = target_warnings(data, b, t, r)
             if warn:  # no verdict on a value that is not to be trusted
-                row.append(f"{WARN} {r:.2f}× (no verdict: {'; '.join(warn)})")
+                row.append(f"{WARN} {r:.2f}×{fmt_interval(iv)} (no verdict: {'; '.join(warn)})")
                 continue
-            ok = r <= t.limit if t.lower_is_better else r >= t.limit
-            row.append(f"{r:.2f}× {'✅' if ok else '❌'}")
+            row.append(f"{r:.2f}×{fmt_interval(iv)} {target_verdict(t, iv)}")
         rows.append(row)
     return tabulate(rows, headers=["target", *builds], tablefmt="github")
 
@@ -568,10 +594,16 @@ def write_report(results_dir: Path) -> Path:
                          "Measured while other processes used the CPUs, the hypervisor "
                          "stole time or the CPU ran slower (`bench/noise.py`); not to be "
                          "trusted, and never given a ✅/❌.", "", marked]
-        sections += ["", "### Performance targets of the issues", "", target_table(data), "",
+        sections += ["", "### Performance targets of the issues", "",
+                     "Each ratio with its 95% bootstrap interval: ✅ only when the whole "
+                     "interval meets the target, ❌ when the whole interval misses it, "
+                     "❔ when it straddles the target (more values needed).", "",
+                     target_table(data), "",
                      "### gort against the baselines, same build", "",
-                     "A time ratio per operation; below 1.0× gort is faster. "
-                     "“not significant” is pyperf's t-test verdict.", "",
+                     "A time ratio per operation; below 1.0× gort is faster. In brackets "
+                     "its 95% bootstrap interval over worker processes (“paired”: the "
+                     "two sides ran interleaved, round by round); “not significant”: "
+                     "the interval includes 1.0×.", "",
                      baseline_ratios(data), "", "### Scaling", "", scaling_table(data), "",
                      "### Memory: many parked goroutines", "",
                      "RSS growth per parked task (psutil); Go's minimum stack is 2 KB.", "",
