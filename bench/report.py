@@ -154,8 +154,8 @@ INSTRUCTIONS_TEXT = (
     "(n2 − n1) over two processes that run the operation n1 and n2 times, so start-up "
     "cancels. Reproducible on a busy machine (single-threaded operations: two runs "
     "within 0.5%; spawn and timer, which hand over between threads, within their stated "
-    "noise), hence CI's regression gate; it covers only operations that never wait for another thread: a "
-    "contended one measures callgrind's thread schedule, not gort.")
+    "noise), hence CI's regression gate; it covers only operations that never wait for "
+    "another thread: a contended one measures callgrind's thread schedule, not gort.")
 
 
 def build_sort_key(label: str) -> tuple[int, str]:

@@ -36,7 +36,7 @@ from common import name_matches, split_patterns  # noqa: E402, F401 - the suites
 
 from . import noise  # noqa: E402
 
-SUITES = ("spawn", "switch", "channels", "select", "sync", "scaling", "patterns", "scale")
+SUITES = ("spawn", "switch", "channels", "select", "sync", "scaling", "patterns", "scale", "io")
 
 # pyperf settings per profile: processes, values per process, warmups, min time.
 PROFILES = {

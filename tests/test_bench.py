@@ -338,13 +338,15 @@ def test_disturbed_values_get_a_warning_and_no_verdict(tmp_path: Path) -> None:
     text = report.write_report(tmp_path).read_text()
     targets = text[text.index("### Performance targets"):text.index("### gort against")]
     row = next(line for line in targets.splitlines() if line.startswith("| ping-pong <= 1.3x"))
-    assert f"⚠ 0.67× (no verdict: {busy})" in row and "✅" not in row and "❌" not in row
+    assert f"⚠ 0.67× [0.67, 0.67] (no verdict: {busy})" in row
+    assert "✅" not in row and "❌" not in row
     row = next(line for line in targets.splitlines() if "2 procs >= 1.8x" in line
                and "coroutines" not in line)
-    assert "⚠ 2.00× (no verdict: 2.00× speedup with the GIL enabled is impossible" in row
+    assert "⚠ 2.00× [2.00, 2.00] (no verdict: 2.00× speedup with the GIL enabled is " \
+        "impossible" in row
     row = next(line for line in targets.splitlines() if line.startswith("| Mutex"))
-    assert "1.00× ✅" in row  # undisturbed: a verdict
-    assert "| ⚠ 0.67×" in text  # the ratio table
+    assert "1.00× [1.00, 1.00] ✅" in row  # undisturbed: a verdict
+    assert "| ⚠ 0.67× [0.67, 0.67]" in text  # the ratio table
     assert f"- ⚠ `3.13`: {busy}: pingpong[lock]" in text
     scaling = text[text.index("### Scaling"):text.index("### Memory")]
     assert "⚠ 2.00×" in scaling and "impossible" in scaling
@@ -383,3 +385,47 @@ def test_planted_foreign_load_marks_the_suite_and_strict_fails_it(tmp_path: Path
     finally:
         spinner.kill()
         spinner.wait(timeout=10)
+
+
+def _bench_of(name: str, rounds: list[list[float]], paired: bool) -> object:
+    """A pyperf benchmark with one run per element of ``rounds`` (its values),
+    tagged ``gort_round`` when ``paired``."""
+    runs = []
+    for i, values in enumerate(rounds):
+        md: dict[str, object] = {"name": name, "unit": "second", "loops": 1}
+        if paired:
+            md["gort_round"] = i
+        runs.append(pyperf.Run(values, metadata=md, collect_metadata=False))
+    return pyperf.Benchmark(runs)
+
+
+def test_paired_rounds_cancel_drift_that_unpaired_intervals_cannot() -> None:
+    from bench import stats
+    # The machine drifts 3x slower over the rounds; gort is 0.5x its baseline in
+    # every round.  Paired, the interval is exactly 0.5; unpaired, it is wide.
+    drift = [1.0, 1.5, 2.0, 2.5, 3.0]
+    a = [[0.5 * d, 0.5 * d] for d in drift]
+    b = [[1.0 * d, 1.0 * d] for d in drift]
+    paired = stats.ratio_interval(_bench_of("x[gort]", a, True), _bench_of("x[t]", b, True))
+    assert paired.paired and paired.pairs == 5
+    assert (paired.ratio, paired.lo, paired.hi) == pytest.approx((0.5, 0.5, 0.5))
+    loose = stats.ratio_interval(_bench_of("x[gort]", a, False), _bench_of("x[t]", b, False))
+    assert not loose.paired and loose.ratio == pytest.approx(0.5)
+    assert loose.lo < 0.4 and loose.hi > 0.6  # type: ignore[operator]
+    # Deterministic: the same data, the same interval.
+    again = stats.ratio_interval(_bench_of("x[gort]", a, False), _bench_of("x[t]", b, False))
+    assert again == loose
+    one = stats.ratio_interval(_bench_of("x[gort]", a[:1], False), _bench_of("x[t]", b, False))
+    assert not one.known and one.ratio == pytest.approx(0.5 / 2.0)
+
+
+def test_a_target_is_met_only_when_its_whole_interval_is(tmp_path: Path) -> None:
+    t = report.TARGETS[2]  # ping-pong <= 1.3x two-Lock hand-off
+    from bench.stats import Interval
+    assert report.target_verdict(t, Interval(1.2, 1.1, 1.29, True, 5)) == "✅"
+    assert report.target_verdict(t, Interval(1.2, 1.1, 1.35, True, 5)) == "❔"
+    assert report.target_verdict(t, Interval(1.5, 1.31, 1.6, True, 5)) == "❌"
+    assert report.target_verdict(t, Interval(1.2, None, None, False, 1)).startswith("❔")
+    thr = next(t for t in report.TARGETS if t.limit == 1.8)  # a speedup: higher is better
+    assert report.target_verdict(thr, Interval(2.0, 1.85, 2.2, True, 5)) == "✅"
+    assert report.target_verdict(thr, Interval(2.0, 1.7, 2.2, True, 5)) == "❔"
