@@ -2,7 +2,8 @@
 
     python -m bench run --build-python LABEL:GIL:PYTHON [...] [--suite a,b]
                         [--bench 'pingpong*'] [--rigorous | --smoke] [--out results]
-                        [--strict] [--mode time|instructions]
+                        [--strict] [--paired-rounds N]
+                        [--mode time|instructions]
     python -m bench report [results]
     python -m bench compare BASE.json HEAD.json [...] [--mode absolute|ratio]
                         [--format md|text|json] [--fail-on-regression 10%]
@@ -39,6 +40,9 @@ def main(argv: list[str] | None = None) -> int:
                         "single-threaded microbenchmarks under callgrind (reproducible "
                         "on shared machines; see bench/instructions.py)")
     r.add_argument("--out", default="results", type=Path)
+    r.add_argument("--paired-rounds", type=int, metavar="N",
+                   help="rounds of the interleaved pass that measures the headline "
+                        "comparisons (default: 4, --rigorous 10, --smoke 0; 0 or 1: none)")
     r.add_argument("--strict", action="store_true",
                    help="a suite disturbed by other load or throttling fails instead of "
                         "being published with a warning")
@@ -91,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     suites = _csv(args.suite) or list(runner.SUITES)
     profile = "rigorous" if args.rigorous else "smoke" if args.smoke else "default"
     return runner.run(builds, suites, _csv(args.bench), profile, args.out, args.command,
-                      quick=args.smoke, strict=args.strict)
+                      quick=args.smoke, strict=args.strict, paired_rounds=args.paired_rounds)
 
 
 if __name__ == "__main__":

@@ -46,6 +46,13 @@ PROFILES = {
 }
 SUITE_TIMEOUT = {"smoke": 300, "default": 900, "rigorous": 3600}
 BENCH_TIMEOUT = {"smoke": 120, "default": 300, "rigorous": 1800}  # one benchmark alone
+# The headline comparisons are measured interleaved (runner.paired_pass): this many
+# rounds, each one process per side, in alternating order (A B, B A, ...).
+PAIRED_ROUNDS = {"smoke": 0, "default": 4, "rigorous": 10}
+# One round of one side: pyperf settings (the loops are fixed after the first round).
+PAIRED_ROUND = {"smoke": ["--processes=1", "--values=1", "--warmups=0"],
+                "default": ["--processes=1", "--values=3", "--warmups=1", "--min-time=0.05"],
+                "rigorous": ["--processes=1", "--values=5", "--warmups=2", "--min-time=0.1"]}
 # Suites measured once per build whatever the profile (minutes of work per value).
 SINGLE_SHOT = {"scale": ["--processes=1", "--values=1", "--warmups=0", "--loops=1"]}
 
@@ -107,13 +114,65 @@ def _fmt(seconds: float) -> str:
     return f"{m}:{s:02d}"
 
 
+def paired_groups(names: list[str]) -> list[list[str]]:
+    """The headline comparisons among ``names`` (a suite's selected benchmarks), as
+    groups to interleave: each gort benchmark of a report target with every
+    baseline it is compared with (``spawn[gort]``, ``spawn[futures]``,
+    ``spawn[threading]``)."""
+    from .report import TARGETS
+    groups: dict[str, list[str]] = {}
+    for t in TARGETS:
+        if t.gort in names and t.baseline in names:
+            g = groups.setdefault(t.gort, [t.gort])
+            if t.baseline not in g:
+                g.append(t.baseline)
+    return list(groups.values())
+
+
+def paired_pass(build: BuildSpec, suite: str, group: list[str], rounds: int,
+                settings: list[str], tmp: Path, quick: bool, timeout: int,
+                show: Callable[[str], None]) -> tuple[Path | None, str]:
+    """Measure the benchmarks of ``group`` interleaved: ``rounds`` rounds, each
+    running every member in a process of its own, in alternating order, so that
+    drift of the machine hits every side of a round alike.  Each run is tagged
+    ``gort_round`` (``bench/stats.py`` pairs by it).  Returns (a result file with
+    one benchmark per member, or None; why not)."""
+    runs: dict[str, list[pyperf.Run]] = {n: [] for n in group}
+    loops: dict[str, int] = {}
+    for i in range(rounds):
+        order = group if i % 2 == 0 else group[::-1]
+        for j, name in enumerate(order):
+            out = tmp / f"{build.label}-{suite}-pair{i}-{j}.json"
+            fixed = [f"--loops={loops[name]}"] if name in loops else []
+            ok, why = _run_suite(build, suite, [name], [*settings, *fixed], out, quick,
+                                 timeout, show)
+            if not ok:
+                return None, f"{name} (round {i + 1} of {rounds}): {why}"
+            (b,) = pyperf.BenchmarkSuite.load(str(out)).get_benchmarks()
+            for r in b.get_runs():
+                md = r.get_metadata()
+                if r.values and "loops" in md:
+                    loops.setdefault(name, int(md["loops"]))
+                runs[name].append(pyperf.Run(r.values, warmups=r.warmups,
+                                             metadata={**md, "gort_round": i},
+                                             collect_metadata=False))
+    path = tmp / f"{build.label}-{suite}-paired-{group[0]}.json"
+    pyperf.BenchmarkSuite([pyperf.Benchmark(rs) for rs in runs.values()]).dump(
+        str(path), replace=True)
+    return path, ""
+
+
 def run(builds: list[BuildSpec], suites: list[str], bench_patterns: list[str], profile: str,
-        out_dir: Path, command: str, quick: bool = False, strict: bool = False) -> int:
+        out_dir: Path, command: str, quick: bool = False, strict: bool = False,
+        paired_rounds: int | None = None) -> int:
     """Run ``suites`` on ``builds`` into ``out_dir/<machine>/``; write the report.
 
     Every suite is watched for contention and throttling (``bench/noise.py``); a
     disturbed benchmark carries ``gort_disturbed`` in its metadata, and with
-    ``strict`` a disturbed suite fails like a crashed one.  Returns the exit status:
+    ``strict`` a disturbed suite fails like a crashed one.  The headline comparisons
+    (``paired_groups``) are measured interleaved in ``paired_rounds`` rounds
+    (default: ``PAIRED_ROUNDS`` of the profile; 0: with the rest of their suite).
+    Returns the exit status:
     0, 1 when something is missing, 2 for an unknown name.
     """
     unknown = [s for s in suites if s not in SUITES]
@@ -164,20 +223,46 @@ def run(builds: list[BuildSpec], suites: list[str], bench_patterns: list[str], p
                 monitor.mark(head)
             progress(line)
 
+        rounds = PAIRED_ROUNDS[profile] if paired_rounds is None else paired_rounds
+        groups: list[list[str]] = []
+        patterns = bench_patterns
+        if rounds >= 2 and suite not in SINGLE_SHOT:
+            try:
+                names = [b for b in suite_benchmarks(suite, quick)
+                         if not bench_patterns or any(name_matches(b, p) for p in bench_patterns)]
+            except ListingError:
+                names = []
+            groups = paired_groups(names)
+            in_groups = {n for g in groups for n in g}
+            if in_groups:
+                patterns = [n for n in names if n not in in_groups]
         cal_before = noise.calibrate()
         monitor.start()
-        ok, why = _run_suite(build, suite, bench_patterns, settings, out, quick,
-                             SUITE_TIMEOUT[profile], show)
+        pair_outs: list[Path] = []
+        for group in groups:
+            print(f"    interleaving {' / '.join(group)}: {rounds} rounds", flush=True)
+            path, pwhy = paired_pass(build, suite, group, rounds, PAIRED_ROUND[profile], tmp,
+                                     quick, BENCH_TIMEOUT[profile], show)
+            if path is None:
+                print(f"    FAILED: {pwhy}", flush=True)
+                missing.append(f"{build.label}: {group[0]} (interleaved pass: {_summary(pwhy)})")
+            else:
+                pair_outs.append(path)
+        if patterns:
+            ok, why = _run_suite(build, suite, patterns, settings, out, quick,
+                                 SUITE_TIMEOUT[profile], show)
+        else:  # every selected benchmark was measured interleaved
+            ok, why = True, ""
         done: set[str] = set()
         if not ok and out.exists():  # pyperf writes the file after each benchmark
             try:
                 done = set(pyperf.BenchmarkSuite.load(str(out)).get_benchmark_names())
             except Exception:  # a file cut short: nothing to keep
                 done = set()
-        outs = [out] if ok or done else []
+        outs = [*pair_outs, *([out] if (ok and out.exists()) or done else [])]
         if not ok:
             print(f"    FAILED: {why}", flush=True)
-            _salvage(build, suite, bench_patterns, settings, tmp, quick, profile,
+            _salvage(build, suite, patterns, settings, tmp, quick, profile,
                      done, outs, missing, why, show)
         monitor.stop()
         calibration = (cal_before, noise.calibrate())
@@ -238,21 +323,27 @@ def run(builds: list[BuildSpec], suites: list[str], bench_patterns: list[str], p
 def _annotate(outs: list[Path], monitor: noise.Monitor, calibration: tuple[float, float],
               best: float) -> list[str]:
     """Write the noise figures of each benchmark's window (``gort_noise_*``, and
-    ``gort_disturbed`` with its reasons) into the result files ``outs``; return
-    the reasons found, each once."""
-    reasons: list[str] = []
+    ``gort_disturbed`` with its reasons) into the result files ``outs``.  Returns
+    the reasons against the suite as a whole ([] if none): those of its whole
+    window, else how many of its benchmarks were disturbed and the first reason."""
+    flagged: list[tuple[str, str]] = []
+    total = 0
     for o in outs:
         suite = pyperf.BenchmarkSuite.load(str(o))
         for b in suite.get_benchmarks():
+            total += 1
             # A memory result was measured in its time benchmark's window.
             of = str(b.get_metadata().get("gort_memory_of") or b.get_name())
             md = noise.metadata(monitor.window_of(of), calibration, best)
             b.update_metadata(md)
             if "gort_disturbed" in md:
-                reasons += [r for r in str(md["gort_disturbed"]).split("; ")
-                            if r not in reasons]
+                flagged.append((b.get_name(), str(md["gort_disturbed"])))
         suite.dump(str(o), replace=True)
-    return reasons
+    whole = noise.disturbance(monitor.suite_window(), calibration, best) if outs else []
+    if whole or not flagged:
+        return whole
+    name, why = flagged[0]
+    return [f"{len(flagged)} of {total} benchmarks disturbed, e.g. {name}: {why}"]
 
 
 def _progress(suite: str, patterns: list[str], quick: bool) -> Callable[[str], None]:
@@ -262,13 +353,14 @@ def _progress(suite: str, patterns: list[str], quick: bool) -> Callable[[str], N
                 if not patterns or any(name_matches(b, p) for p in patterns))
     except ListingError:
         n = 0
-    k = 0
+    seen: list[str] = []
 
     def show(line: str) -> None:
-        nonlocal k
-        if "[" in line.split(": ", 1)[0]:  # "name[impl]: Mean +- std dev: ..."
-            k += 1
-            print(f"    ({k}/{n or '?'}) {line}", flush=True)
+        head = line.split(": ", 1)[0]
+        if "[" in head:  # "name[impl]: Mean +- std dev: ..."
+            if head not in seen:  # an interleaved benchmark reports once per round
+                seen.append(head)
+            print(f"    ({seen.index(head) + 1}/{n or '?'}) {line}", flush=True)
         else:
             print(f"    {line}", flush=True)
 

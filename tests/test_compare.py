@@ -89,22 +89,39 @@ def test_ratio_gate_arithmetic_on_known_values(tmp_path: Path) -> None:
     assert "not significant" in r.stdout
 
 
+def _driver(out: Path, **env: str) -> Path:
+    """atomic_add[gort] and its baseline measured interleaved by the driver (6 rounds)."""
+    e = {**os.environ, "PYTHONPATH": str(ROOT), **env}
+    r = subprocess.run([sys.executable, "-m", "bench", "run", f"--build-python=x::{sys.executable}",
+                        "--suite", "sync", "--bench", "atomic_add[*]", "--smoke",
+                        "--paired-rounds", "6", "--out", str(out)],
+                       cwd=ROOT, env=e, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    (path,) = out.glob("*/x.json")
+    return path
+
+
 @pytest.mark.timeout(900)
 def test_planted_slowdown_trips_the_ratio_gate_end_to_end(tmp_path: Path) -> None:
-    # Real runs: process-to-process jitter on a shared 2-core machine moves one
-    # run's ratio by up to ~25%, so the plant (3x) and the gate (50%) sit far
-    # outside it; the arithmetic near the threshold is tested above on known values.
-    base, rerun, slow = (tmp_path / f"{n}.json" for n in ("base", "rerun", "slow"))
-    _bench(base)
-    _bench(rerun)
-    _bench(slow, GORT_BENCH_SLOWDOWN="atomic_add[gort]=3")
+    # Real runs, interleaved round by round (A B, B A, ...), so that a machine
+    # whose load changes from minute to minute moves both sides of each pair; the
+    # plant (3x) and the gate (50%) still sit far outside what a loaded 2-core
+    # machine does to one run; the arithmetic near the threshold is tested above.
+    import pyperf
+    base = _driver(tmp_path / "base")
+    rerun = _driver(tmp_path / "rerun")
+    slow = _driver(tmp_path / "slow", GORT_BENCH_SLOWDOWN="atomic_add[gort]=3")
+    for b in pyperf.BenchmarkSuite.load(str(base)).get_benchmarks():
+        rounds = {r.get_metadata().get("gort_round") for r in b.get_runs() if r.values}
+        assert rounds == set(range(6)), (b.get_name(), rounds)
     r_rerun = _compare(str(base), str(rerun), "--mode", "ratio", "--fail-on-regression", "50%")
-    assert r_rerun.returncode == 0, r_rerun.stderr
+    assert r_rerun.returncode == 0, r_rerun.stdout + r_rerun.stderr
     r_slow = _compare(str(base), str(slow), "--mode", "ratio", "--fail-on-regression", "50%")
     assert r_slow.returncode == 1, r_slow.stdout
     assert "REGRESSION" in r_slow.stderr
     assert "atomic_add[gort] / atomic_add[threading]" in r_slow.stderr
     assert "atomic_add[gort] / atomic_add[threading]" in r_slow.stdout
+    assert "change [95% interval]" in r_slow.stdout
 
 
 def test_compare_formats_and_geomean(tmp_path: Path) -> None:
