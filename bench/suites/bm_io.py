@@ -34,15 +34,18 @@ the netpoller, ``gort.net``), against what a Python programmer has today.
   Skipped (with a message) when wrk is not on PATH.
 
 The echo load comes from io_loadgen.py, started as a separate process for every
-measured run (the same generator for every server): it connects and primes
-every connection before its timed phase, so a value is the steady state, not
-the accept storm.  Every loop is bounded in count and in time; a server that
-stops answering fails its benchmark instead of hanging it.
+measured run (the same generator for every server, ``LOADGEN_PROCS`` processes):
+it connects and primes every connection before its timed phase, so a value is
+the steady state, not the accept storm.  A run ends after ``REQUESTS`` requests
+or ``DURATION`` seconds, whichever comes first; its pyperf value is the time per
+request (pyperf sees the run's real duration, scaled to ``REQUESTS`` requests
+when the time limit came first).  Every loop is bounded in count and in time; a
+server that stops answering fails its benchmark instead of hanging it.
 
 Latency percentiles (p50/p99, seconds) and requests/s of every measured run
 (pyperf's warmups left out) go beside the times as ``record_extra`` lines
 (``latency_p50``, ``latency_p99``, ``requests_per_s``, keyed by benchmark name,
-one line per run, like the pyperf values).
+one line per pyperf value, like the times).
 """
 
 from __future__ import annotations
@@ -67,7 +70,7 @@ from pathlib import Path
 from typing import Any
 
 import io_loadgen
-from common import QUICK, bench_time, make_runner, record_extra, scaled
+from common import QUICK, bench_time, make_runner, record_extra, scaled, selected
 
 import gort
 
@@ -657,7 +660,8 @@ def _plan() -> tuple[Plan, list[str]]:
             description: str, inner_loops: int = 1, why_not: str | None = None) -> None:
         why_not = why_not or missing.get(impl)
         if why_not:
-            skipped.append(f"io: skipped {name}: {why_not}")
+            if selected(name):  # (one the filter leaves out is not news)
+                skipped.append(f"io: skipped {name}: {why_not}")
         else:
             plan.append((name, func, args, description, inner_loops))
 
