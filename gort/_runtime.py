@@ -116,6 +116,7 @@ import contextlib
 import contextvars
 import dataclasses
 import enum
+import gc
 import inspect
 import itertools
 import os
@@ -218,7 +219,7 @@ class _P:
     """A processor: the right to run Python code, and a local run queue."""
 
     __slots__ = ("id", "runq", "runnext", "tick", "seen_tick", "streak", "held", "m",
-                 "cpu0", "cpu0_at", "where")
+                 "cpu0", "cpu0_at", "where", "gc0")
 
     def __init__(self, id: int) -> None:
         self.id = id
@@ -234,6 +235,7 @@ class _P:
         self.cpu0: float | None = None
         self.cpu0_at = 0.0
         self.where: Any = None
+        self.gc0 = 0
 
     def __repr__(self) -> str:
         return f"<P {self.id} runq={len(self.runq)} runnext={len(self.runnext)}>"
@@ -686,20 +688,34 @@ def _local_work() -> bool:
 # Go's retake: a P whose goroutine has not come back to the scheduler for
 # _RETAKE_AFTER while work waits for a P, and whose thread is not running (it
 # waits in a blocking call outside gort: time.sleep, a socket, a library), is
-# handed to the waiting work.  10 ms: Go's sysmon retakes a P in a system call
-# after one to two of its ticks (20 us .. 10 ms) and preempts after 10 ms; a
-# hand-off costs a thread wake-up (~50 us here), so calls shorter than that
-# keep their P, and a goroutine behind a blocked one waits at most ~10-15 ms.
+# handed to the waiting work.  0.5 ms: Go retakes a P in a system call after
+# one sysmon tick (20 us .. 10 ms) when work waits; gort cannot see a system
+# call begin, so it needs a window to see that the thread does not run: one
+# sysmon tick (0.5 ms while work waits for a held P; sysmon sleeps otherwise),
+# long against a hand-off's cost (a thread wake-up, ~50 us here) and short
+# against the 10 ms calls of the fan-out benchmark.  The window starts when
+# sysmon sees a new holder (or a tick standing still) while work waits.
 # "Not running": its CPU clock advanced by less than _RETAKE_CPU_SHARE of the
 # window and the kernel does not show it runnable ('R' in /proc), so a
 # CPU-bound goroutine keeps its P however loaded the machine is.  Without a
 # per-thread CPU clock (e.g. macOS) the fallback is the thread's Python frame:
 # the same frame at the same instruction for the whole window means one long
 # call outside Python.
-_RETAKE_AFTER = 0.010
+_RETAKE_AFTER = 0.0005
 _RETAKE_CPU_SHARE = 0.2
-_SYSMON_WATCH = 0.002  # sysmon's period while work waits for a held P
+_SYSMON_WATCH = 0.0005  # sysmon's period while work waits for a held P
 _retakes = 0  # Ps retaken so far (written by sysmon only)
+# A collection stops every thread (3.13t's GC stops the world): a window that
+# saw one, or sees one running, proves nothing.  Bumped at each start and stop.
+_gc_epoch = 0
+
+
+def _on_gc(phase: str, info: dict[str, int]) -> None:
+    global _gc_epoch
+    _gc_epoch += 1
+
+
+gc.callbacks.append(_on_gc)
 _HAVE_CPU_CLOCK = hasattr(time, "pthread_getcpuclockid")
 
 
@@ -786,6 +802,7 @@ def _watch(p: _P, m: _M, now: float) -> None:
     """p's tick stood still since sysmon's last look while work waits: retake p
     once its holder has been blocked outside gort for _RETAKE_AFTER."""
     if p.cpu0_at == 0.0:  # the start of a window
+        p.gc0 = _gc_epoch
         p.cpu0 = _cpu_time(m)
         p.where = _where(m) if p.cpu0 is None else None
         p.cpu0_at = now
@@ -794,7 +811,9 @@ def _watch(p: _P, m: _M, now: float) -> None:
     if elapsed < _RETAKE_AFTER:
         return
     cpu0 = p.cpu0
-    if cpu0 is not None:
+    if _gc_epoch != p.gc0 or _gc_epoch & 1:
+        blocked = False  # the world stopped meanwhile
+    elif cpu0 is not None:
         cpu = _cpu_time(m)
         blocked = (cpu is not None and cpu - cpu0 < _RETAKE_CPU_SHARE * elapsed
                    and not _runnable_in_kernel(m))
@@ -874,19 +893,25 @@ def _sysmon_main() -> None:
             else:
                 retry = 0.0
             now = time.monotonic()
+            waiting = bool(_runq) and not _idle_p
             for p in _allp:
-                if not p.held or p.tick != p.seen_tick:
+                if not p.held:
                     p.seen_tick = p.tick
                     p.cpu0_at = 0.0
                     continue
-                # p's goroutine has not come back to the scheduler since last time.
                 local = bool(p.runnext or p.runq)
+                m = p.m
+                if p.tick != p.seen_tick:  # p's holder came back to the scheduler
+                    p.seen_tick = p.tick
+                    p.cpu0_at = 0.0
+                    if (waiting or local) and m is not None and m.p is p:
+                        _watch(p, m, now)  # a window starts now
+                    continue
+                # p's goroutine has not come back to the scheduler since last time.
                 if local and _idle_p:
                     _wakep()  # an idle P steals the queued work
-                elif local or (_runq and not _idle_p):
-                    m = p.m
-                    if m is not None and m.p is p:
-                        _watch(p, m, now)
+                elif (local or waiting) and m is not None and m.p is p:
+                    _watch(p, m, now)
         except BaseException as e:  # a bug in gort: sysmon must keep going
             _internal_error("sysmon", e)
 
