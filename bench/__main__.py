@@ -67,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.cmd == "list":
         for s in runner.SUITES:
             print(f"{s}: {', '.join(runner.suite_benchmarks(s))}")
+        print(f"--mode instructions: {', '.join(instructions.BY_NAME)}")
         return 0
     if args.cmd == "migrate":
         for sidecar in sorted(args.dir.glob("*/*.extra.json")):

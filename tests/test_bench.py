@@ -80,6 +80,12 @@ def test_report_from_real_pyperf_json(results_dir: Path) -> None:
     assert "Mutex lock+unlock <= 2x threading.Lock" in text
     # The builds table compares 3.13t against 3.13 for gort's benchmarks.
     assert "time vs 3.13" in text
+    # How the interpreter was built, from its sysconfig (recorded in the worker).
+    import sysconfig
+    args = str(sysconfig.get_config_var("CONFIG_ARGS") or "")
+    optimized = "--enable-optimizations" in args and ("--with-lto" in args or "-flto" in str(
+        sysconfig.get_config_var("PY_CFLAGS") or ""))
+    assert ("; built with PGO + LTO" if optimized else "; built **without** ") in text
 
 
 def test_report_ratios_are_computed_from_the_data(results_dir: Path) -> None:
@@ -272,6 +278,7 @@ def test_memory_results_are_pyperf_benchmarks(tmp_path: Path) -> None:
     benches = {b.get_name(): b for b in
                pyperf.BenchmarkSuite.load(str(machine / "x.json")).get_benchmarks()}
     (timed,) = [n for n in benches if n.startswith("parked[asyncio,")]
+    assert runner.memory_name(timed, "rss_per_task") in benches, r.stdout + r.stderr
     mem = benches[runner.memory_name(timed, "rss_per_task")]
     assert mem.get_unit() == "byte" and mem.get_metadata()["gort_memory_of"] == timed
     assert mem.get_metadata()["gort_suite"] == "scale"
@@ -348,6 +355,8 @@ def test_disturbed_values_get_a_warning_and_no_verdict(tmp_path: Path) -> None:
     assert "1.00× [1.00, 1.00] ✅" in row  # undisturbed: a verdict
     assert "| ⚠ 0.67× [0.67, 0.67]" in text  # the ratio table
     assert f"- ⚠ `3.13`: {busy}: pingpong[lock]" in text
+    # pyperf check's rule: values of 0.9, 1.0, 1.1 x the mean are not unstable.
+    assert "unstable: ±" not in text[text.index("### All benchmarks"):]
     scaling = text[text.index("### Scaling"):text.index("### Memory")]
     assert "⚠ 2.00×" in scaling and "impossible" in scaling
 
@@ -429,3 +438,13 @@ def test_a_target_is_met_only_when_its_whole_interval_is(tmp_path: Path) -> None
     thr = next(t for t in report.TARGETS if t.limit == 1.8)  # a speedup: higher is better
     assert report.target_verdict(thr, Interval(2.0, 1.85, 2.2, True, 5)) == "✅"
     assert report.target_verdict(thr, Interval(2.0, 1.7, 2.2, True, 5)) == "❔"
+
+
+def test_unstable_values_are_marked(tmp_path: Path) -> None:
+    machine = tmp_path / "m"
+    machine.mkdir()
+    md = {"name": "mutex[gort]", "unit": "second", "loops": 1, "gort_suite": "sync"}
+    runs = [pyperf.Run([v], metadata=md, collect_metadata=False) for v in (1.0, 1.5, 0.6, 1.2)]
+    pyperf.BenchmarkSuite([pyperf.Benchmark(runs)]).dump(str(machine / "3.13.json"))
+    text = report.write_report(tmp_path).read_text()
+    assert "(unstable: ±35%)" in text

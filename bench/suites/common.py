@@ -56,7 +56,22 @@ def scaled(n: int, quick: int) -> int:
     return quick if QUICK else n
 
 
+def build_info() -> dict[str, str]:
+    """How this interpreter was built: its configure arguments, and whether they
+    include profile-guided optimisation (``--enable-optimizations``) and link-time
+    optimisation (``--with-lto``, or ``-flto`` in the compiler flags).  A
+    distribution's Python has both; one built from the tarball with defaults has
+    neither and runs Python code measurably slower."""
+    args = str(sysconfig.get_config_var("CONFIG_ARGS") or "")
+    cflags = str(sysconfig.get_config_var("PY_CFLAGS") or "")
+    return {"python_config_args": args[:1000] or "unknown",
+            "python_cflags": cflags[:300] or "unknown",
+            "python_pgo": str("--enable-optimizations" in args),
+            "python_lto": str("--with-lto" in args or "-flto" in cflags)}
+
+
 def make_runner(description: str) -> pyperf.Runner:
+    """A pyperf Runner whose metadata records the build as observed in the worker."""
     # pyperf passes only a few variables to its workers; the GIL setting must
     # reach them or a 3.13t+gil run would silently measure 3.13t.
     argv = sys.argv[1:]
@@ -73,6 +88,7 @@ def make_runner(description: str) -> pyperf.Runner:
     runner.metadata["gort_max_procs"] = str(gort.max_procs())
     runner.metadata["python_build_label"] = os.environ.get("GORT_BUILD_LABEL") or "unnamed"
     runner.metadata["python_implementation_version"] = platform.python_version()
+    runner.metadata.update(build_info())
     return runner
 
 
