@@ -41,8 +41,10 @@ STEAL_LIMIT = 0.02
 # ... or when the calibration loop ran this much slower than its best in the run,
 # before or after the suite (throttling, a slower core, a noisy neighbour).
 CALIBRATION_LIMIT = 1.10
-# Process times are counted in clock ticks (10 ms): a shorter window says little.
-MIN_WINDOW = 0.2
+# Process times are counted in clock ticks (10 ms) and a snapshot takes a moment
+# on a loaded machine: a benchmark's window shorter than this falls back to its
+# whole suite's.
+MIN_WINDOW = 0.5
 
 
 @dataclasses.dataclass(frozen=True)
@@ -87,10 +89,9 @@ def _cpu(p: psutil.Process, children: bool) -> float:
 def snapshot(root: int | None = None) -> Snapshot:
     """The counters now; ``root`` is the benchmark tree's top process (default: this one)."""
     root = os.getpid() if root is None else root
-    ct = psutil.cpu_times()
-    steal = float(getattr(ct, "steal", 0.0))
-    busy = float(sum(getattr(ct, f) for f in ("user", "nice", "system", "irq", "softirq")
-                     if hasattr(ct, f)))
+    # The tree first, then the machine's counters at once: the two are subtracted,
+    # and a gap between reading them (the tree walk on a loaded machine) would
+    # count the tree's CPU time in that gap as its own but not as busy.
     own = 0.0
     mine: set[int] = set()
     for p in _tree(root):
@@ -101,6 +102,11 @@ def snapshot(root: int | None = None) -> Snapshot:
             mine.add(p.pid)
         except psutil.Error:
             pass
+    ct = psutil.cpu_times()
+    wall = time.monotonic()
+    steal = float(getattr(ct, "steal", 0.0))
+    busy = float(sum(getattr(ct, f) for f in ("user", "nice", "system", "irq", "softirq")
+                     if hasattr(ct, f)))
     others: dict[tuple[int, float], tuple[str, float]] = {}
     for p in psutil.process_iter(["name", "create_time"]):
         if p.pid in mine or p.pid == 0:
@@ -110,7 +116,7 @@ def snapshot(root: int | None = None) -> Snapshot:
                                                               _cpu(p, children=False))
         except psutil.Error:
             pass
-    return Snapshot(time.monotonic(), busy, steal, own, others, os.getloadavg()[0])
+    return Snapshot(wall, busy, steal, own, others, os.getloadavg()[0])
 
 
 def window(a: Snapshot, b: Snapshot, cpus: int | None = None) -> Window:
