@@ -259,7 +259,8 @@ def split_name(name: str) -> tuple[str, str, str]:
 
 # The order of the per-suite subsections of "All benchmarks"; any other suite
 # follows in alphabetical order, then OTHER_SUITE.
-SUITE_ORDER = ("spawn", "switch", "channels", "select", "sync", "scaling", "patterns", "scale")
+SUITE_ORDER = ("spawn", "switch", "channels", "select", "sync", "scaling", "patterns", "scale",
+               "io")
 OTHER_SUITE = "other"  # benchmarks without "gort_suite" metadata (older result files)
 
 
@@ -452,8 +453,9 @@ def memory_table(data: dict[str, dict[str, Result]]) -> str:
     for b in sorted(data, key=build_sort_key):
         for name in sorted(data[b], key=split_name):
             r = data[b][name]
-            of = r.bench.get_metadata().get("gort_memory_of")
-            if r.bench.get_unit() != "byte" or not of:
+            md = r.bench.get_metadata()
+            of = md.get("gort_memory_of")
+            if md.get("gort_extra_key", "rss_per_task") != "rss_per_task" or not of:
                 continue
             t = data[b].get(str(of))
             values[(b, name)] = r.mean

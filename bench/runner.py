@@ -483,10 +483,18 @@ def _run_suite(build: BuildSpec, suite: str, patterns: list[str], settings: list
     return False, f"exit {rc}: {_root_cause(text)}\n{text[-800:]}"
 
 
-# --------------------------------------------------------------------------- memory
+# --------------------------------------------------------------------------- extras
 
-# A record_extra() key, the pyperf unit of its value, and how the report names it.
-MEMORY_KEYS = {"rss_per_task": "byte"}
+# The record_extra() keys that are measurements: the pyperf unit of each, and what
+# the report says it is.  Any other numeric key of a record (``tasks``,
+# ``connections``, ``requests``) is context: metadata ``gort_<key>`` of these.
+EXTRA_KEYS = {
+    "rss_per_task": ("byte", "RSS growth per task"),
+    "latency_p50": ("second", "median latency"),
+    "latency_p99": ("second", "99th percentile latency"),
+    "requests_per_s": ("integer", "requests per second"),
+}
+MEMORY_KEYS = {k: v[0] for k, v in EXTRA_KEYS.items() if v[0] == "byte"}
 
 
 def memory_name(name: str, key: str) -> str:
@@ -498,30 +506,32 @@ def memory_name(name: str, key: str) -> str:
 
 def memory_benchmarks(records: list[dict[str, Any]],
                       timed: dict[str, pyperf.Benchmark]) -> list[pyperf.Benchmark]:
-    """pyperf benchmarks (unit ``byte``, one value per record) from the records that
+    """pyperf benchmarks (one value per record, in each key's unit: bytes of RSS,
+    seconds of latency, requests per second) from the records that
     ``common.record_extra`` wrote, for the benchmarks in ``timed`` only (a record of
     a benchmark whose time was not kept has nothing to stand next to).  Each
-    carries its time benchmark's metadata plus ``gort_memory_of`` (that name)."""
+    carries its time benchmark's metadata plus ``gort_memory_of`` (that name; the
+    key predates latencies) and ``gort_extra_key``."""
     by: dict[tuple[str, str], list[float]] = {}
-    tasks: dict[str, int] = {}
+    context: dict[str, dict[str, int | float]] = {}
     for rec in records:
         name = str(rec.get("name", ""))
         if name not in timed:
             continue
-        for key in MEMORY_KEYS:
-            if key in rec:
-                by.setdefault((name, key), []).append(float(rec[key]))
-        if "tasks" in rec:
-            tasks[name] = int(rec["tasks"])
+        for key, value in rec.items():
+            if key in EXTRA_KEYS:
+                by.setdefault((name, key), []).append(float(value))
+            elif key != "name" and isinstance(value, int | float):
+                context.setdefault(name, {})[f"gort_{key}"] = value
     out = []
     for (name, key), values in sorted(by.items()):
+        unit, what = EXTRA_KEYS[key]
         md = dict(timed[name].get_metadata())
         for k in ("inner_loops", "loops", "warmups", "calibrate_loops", "recalibrate_loops"):
             md.pop(k, None)
-        md.update(name=memory_name(name, key), unit=MEMORY_KEYS[key], gort_memory_of=name,
-                  description=f"RSS growth per task: {md.get('description', name)}")
-        if name in tasks:
-            md["gort_tasks"] = tasks[name]
+        md.update(context.get(name, {}))
+        md.update(name=memory_name(name, key), unit=unit, gort_memory_of=name,
+                  gort_extra_key=key, description=f"{what}: {md.get('description', name)}")
         runs = [pyperf.Run([v], metadata=md, collect_metadata=False) for v in values]
         out.append(pyperf.Benchmark(runs))
     return out

@@ -448,3 +448,24 @@ def test_unstable_values_are_marked(tmp_path: Path) -> None:
     pyperf.BenchmarkSuite([pyperf.Benchmark(runs)]).dump(str(machine / "3.13.json"))
     text = report.write_report(tmp_path).read_text()
     assert "(unstable: ±35%)" in text
+
+
+def test_latency_records_become_benchmarks_in_their_units() -> None:
+    md = {"name": "echo[gort]", "unit": "second", "loops": 4, "gort_suite": "io",
+          "description": "echo"}
+    timed = {"echo[gort]": pyperf.Benchmark([pyperf.Run([1e-4], metadata=md,
+                                                          collect_metadata=False)])}
+    records = [{"name": "echo[gort]", "latency_p50": 1e-4, "latency_p99": 5e-4,
+                "requests_per_s": 9000.5, "requests": 1000, "connections": 10},
+               {"name": "echo[gort]", "latency_p50": 2e-4, "latency_p99": 6e-4,
+                "requests_per_s": 8000.0, "requests": 1000, "connections": 10},
+               {"name": "not-kept[gort]", "latency_p50": 1.0}]
+    out = {b.get_name(): b for b in runner.memory_benchmarks(records, timed)}
+    assert set(out) == {"echo_latency_p50[gort]", "echo_latency_p99[gort]",
+                        "echo_requests_per_s[gort]"}
+    p50 = out["echo_latency_p50[gort]"]
+    assert p50.get_unit() == "second" and list(p50.get_values()) == [1e-4, 2e-4]
+    assert out["echo_requests_per_s[gort]"].get_unit() == "integer"
+    md50 = p50.get_metadata()
+    assert md50["gort_connections"] == 10 and md50["gort_suite"] == "io"
+    assert md50["description"] == "median latency: echo" and "loops" not in md50
