@@ -822,6 +822,9 @@ for _fn in (Mutex.__enter__, Mutex.alock, _mutex_lock, _mutex_wake_one, _mutex_h
             RWMutex._lock, RWMutex._abort, RWMutex.runlock, RWMutex.unlock, RWMutex.try_rlock,
             RWMutex.try_lock, WaitGroup.add, WaitGroup.done, WaitGroup._wait, WaitGroup.wait,
             Cond._wait, Cond.wait, Cond.signal, Cond.broadcast, Semaphore.try_acquire,
-            Semaphore._acquire, Semaphore._abort, Semaphore.release, Semaphore._grant):
+            Semaphore._acquire, Semaphore._abort, Semaphore.release, Semaphore._grant,
+            # The public forms too: an interrupt landing in their frame after the
+            # body returned would lose a lock that was taken.
+            RWMutex.lock, RWMutex.rlock, Semaphore.acquire, Semaphore.lock):
     protect(_fn)
 protect_nested(Mutex.__init__)

@@ -45,7 +45,7 @@ from . import _runtime
 from ._context import Context
 from ._netpoll import ClosedError, PollDesc, poll_desc
 from ._timeout import timeout as _check_timeout
-from ._waitq import run
+from ._waitq import protect, run
 
 __all__ = ["ClosedError", "Conn", "Listener", "adial", "dial", "listen"]
 
@@ -329,3 +329,10 @@ def adial(host: str, port: int, timeout: float | None = None,
           ctx: Context | None = None) -> Any:
     """Coroutine form of ``dial``: ``conn = await gort.net.adial(host, port)``."""
     return _dial(host, port, timeout, ctx, False)
+
+
+# An interrupt landing in these frames after the system call returned would lose
+# the bytes received or the connection accepted: it is deferred (see _waitq).
+for _fn in (Conn._recv, Conn.recv, Conn._send_all, Conn.send_all, Listener._accept,
+            Listener.accept, _dial, dial):
+    protect(_fn)
