@@ -5,11 +5,10 @@ ordinary blocking socket calls (``socket.create_connection``, ``sendall``,
 A goroutine blocked in a call outside gort does not keep its processor: it is
 handed to another goroutine, and the pool of threads grows as Go's does.  So a
 thousand goroutines can wait on the network together while only
-``gort.max_procs()`` of them run Python code at a time.  ``with
-gort.blocking():`` announces the blocking calls, so the processor is handed over
-at once; without that line the program works the same, only slower: the runtime
-notices each blocked call by itself after about 10 ms, which for a thousand
-calls on two processors adds seconds.
+``gort.max_procs()`` of them run Python code at a time.  The runtime notices a
+blocked call by itself (within about a millisecond, while other goroutines wait
+for a processor); ``with gort.blocking():`` around a call known to block hands
+the processor over at once.
 
 The server, started here on a coroutine goroutine per connection (``gort.net``),
 answers no request until all 1,000 are waiting: the program finishes only
@@ -52,7 +51,7 @@ async def serve(ln: gort.net.Listener, arrived: gort.WaitGroup) -> None:
 
 def fetch(addr: tuple[str, int], n: int) -> int:
     """One "request", written as any blocking client would be."""
-    with gort.blocking(), socket.create_connection(addr, timeout=TIMEOUT) as s:
+    with socket.create_connection(addr, timeout=TIMEOUT) as s:
         s.sendall(f"SQUARE {n}\n".encode())
         reply = b""
         while chunk := s.recv(1024):

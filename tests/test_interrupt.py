@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 import os
 import signal
+import socket
 import sys
 import threading
 import time
@@ -25,6 +26,8 @@ from typing import Any
 import pytest
 
 import gort
+import gort._netpoll
+import gort.net
 from gort import _runtime, _waitq
 
 pytestmark = [
@@ -304,6 +307,33 @@ def rwmutex_writer_scenario(k: int) -> Outcome:
     return out
 
 
+def net_recv_scenario(k: int) -> Outcome:
+    a, b = socket.socketpair()
+    conn = gort.net.Conn.__new__(gort.net.Conn)  # a Conn over one end of a socketpair
+    _conn_over(conn, a)
+    try:
+        peer = Peer(lambda: conn._pd.rq.live() > 0, lambda: b.send(b"xy")).start()
+        out = run_with_sigint_at(k, lambda: conn.recv(1))
+        peer.finish()
+        assert conn._pd.rq.live() == 0, (k, conn._pd.rq)
+        # Exactly once: the byte received is not lost, the rest is still there.
+        rest = b"" if peer.acted is None else conn.recv(2, timeout=10)
+        got = (out.result if out.completed else b"") + rest
+        assert got == (b"xy" if peer.acted else b""), (k, out, got)
+        return out
+    finally:
+        conn.close()
+        b.close()
+
+
+def _conn_over(conn: Any, sock: socket.socket) -> None:
+    """Conn.__init__ for a socket that is not TCP (no TCP_NODELAY, no peer name)."""
+    sock.setblocking(False)
+    conn._sock = sock
+    conn._pd = gort._netpoll.poll_desc(sock, fresh=True)
+    conn.local_addr = conn.remote_addr = ()
+
+
 SCENARIOS = {
     "recv": recv_scenario,
     "send": send_scenario,
@@ -315,6 +345,7 @@ SCENARIOS = {
     "cond": cond_scenario,
     "join": join_scenario,
     "rwmutex": rwmutex_writer_scenario,
+    "net_recv": net_recv_scenario,
 }
 
 
