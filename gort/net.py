@@ -38,8 +38,8 @@ import os
 import socket
 import time
 import types
-from collections.abc import Generator
-from typing import Any
+from collections.abc import Callable, Generator
+from typing import Any, Self, TypeVar
 
 from . import _runtime
 from ._context import Context
@@ -50,6 +50,7 @@ from ._waitq import protect, run
 __all__ = ["ClosedError", "Conn", "Listener", "adial", "dial", "listen"]
 
 _RECV_DEFAULT = 65536
+R = TypeVar("R")
 
 
 def _deadline(timeout: float | None) -> float | None:
@@ -61,22 +62,28 @@ def _left(deadline: float | None) -> float | None:
     return None if deadline is None else max(0.0, deadline - time.monotonic())
 
 
-class Conn:
-    """A TCP connection (Go's ``net.Conn``).  Use it from any goroutine or
-    thread; it is a context manager that closes it."""
+class _Endpoint:
+    """What a connection and a listener share: a non-blocking socket, its
+    PollDesc, the system-call rule, ``close`` and ``with``."""
 
-    __slots__ = ("_sock", "_pd", "local_addr", "remote_addr")
+    __slots__ = ("_sock", "_pd")
 
     def __init__(self, sock: socket.socket) -> None:
         sock.setblocking(False)
-        if sock.family in (socket.AF_INET, socket.AF_INET6):
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._sock = sock
         self._pd: PollDesc = poll_desc(sock, fresh=True)
-        self.local_addr: tuple[Any, ...] = sock.getsockname()
-        """The local address, ``(host, port)``."""
-        self.remote_addr: tuple[Any, ...] = sock.getpeername()
-        """The peer's address, ``(host, port)``."""
+
+    def _try(self, call: Callable[..., R], *args: Any) -> R | None:
+        """One non-blocking system call: its result, or None if it would block.
+        On a closed endpoint its error becomes ``ClosedError``."""
+        try:
+            return call(*args)
+        except BlockingIOError:
+            return None
+        except OSError:
+            if self._pd.closed:
+                raise ClosedError("use of closed network connection") from None
+            raise
 
     def fileno(self) -> int:
         """The socket's file descriptor (-1 once closed)."""
@@ -87,35 +94,50 @@ class Conn:
         """True once ``close`` was called."""
         return self._pd.closed
 
+    def close(self) -> None:
+        """Close it: calls waiting on it raise ``ClosedError``."""
+        self._pd.close()
+        self._sock.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class Conn(_Endpoint):
+    """A TCP connection (Go's ``net.Conn``).  Use it from any goroutine or
+    thread; it is a context manager that closes it."""
+
+    __slots__ = ("local_addr", "remote_addr")
+
+    def __init__(self, sock: socket.socket) -> None:
+        if sock.family in (socket.AF_INET, socket.AF_INET6):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        super().__init__(sock)
+        self.local_addr: tuple[Any, ...] = sock.getsockname()
+        """The local address, ``(host, port)``."""
+        self.remote_addr: tuple[Any, ...] = sock.getpeername()
+        """The peer's address, ``(host, port)``."""
+
     @types.coroutine
     def _recv(self, n: int, timeout: float | None, ctx: Context | None,
               sync: bool) -> Generator[Any, Any, bytes]:
         """The one body of a receive, in every world."""
         deadline = _deadline(timeout)
-        while True:
-            try:
-                return self._sock.recv(n)
-            except BlockingIOError:
-                pass
-            except OSError:
-                if self._pd.closed:
-                    raise ClosedError("use of closed network connection") from None
-                raise
+        while (data := self._try(self._sock.recv, n)) is None:
             yield from self._pd.wait(False, _left(deadline), ctx, sync, False)
+        return data
 
     def recv(self, n: int = _RECV_DEFAULT, timeout: float | None = None,
              ctx: Context | None = None) -> bytes:
         """Receive up to ``n`` bytes, blocking until some arrive; ``b""`` at the
         end of the stream."""
         if ctx is None and timeout is None:
-            try:
-                return self._sock.recv(n)  # the fast path: data is there
-            except BlockingIOError:
-                pass
-            except OSError:
-                if self._pd.closed:
-                    raise ClosedError("use of closed network connection") from None
-                raise
+            data = self._try(self._sock.recv, n)  # the fast path: data is there
+            if data is not None:
+                return data
         return run(self._recv(n, timeout, ctx, True))
 
     def arecv(self, n: int = _RECV_DEFAULT, timeout: float | None = None,
@@ -129,36 +151,22 @@ class Conn:
         """The one body of ``send_all``, in every world."""
         deadline = _deadline(timeout)
         view = memoryview(data).cast("B")
-        sent = 0
-        total = len(view)
-        while sent < total:
-            try:
-                sent += self._sock.send(view[sent:])
-                continue
-            except BlockingIOError:
-                pass
-            except OSError:
-                if self._pd.closed:
-                    raise ClosedError("use of closed network connection") from None
-                raise
-            yield from self._pd.wait(True, _left(deadline), ctx, sync, False)
+        while view:
+            sent = self._try(self._sock.send, view)
+            if sent is None:
+                yield from self._pd.wait(True, _left(deadline), ctx, sync, False)
+            else:
+                view = view[sent:]
 
     def send_all(self, data: bytes | bytearray | memoryview, timeout: float | None = None,
                  ctx: Context | None = None) -> None:
         """Send all of ``data``, blocking while the socket's buffer is full.
         On a timeout or cancellation an unknown prefix may have been sent."""
         if ctx is None and timeout is None:
-            try:
-                n = self._sock.send(data)
-            except BlockingIOError:
-                n = 0
-            except OSError:
-                if self._pd.closed:
-                    raise ClosedError("use of closed network connection") from None
-                raise
-            if n == len(data):
+            sent = self._try(self._sock.send, data)  # the fast path: it all fits
+            if sent == len(data):
                 return
-            data = memoryview(data)[n:]
+            data = memoryview(data).cast("B")[sent or 0:]
         run(self._send_all(data, timeout, ctx, True))
 
     def asend_all(self, data: bytes | bytearray | memoryview, timeout: float | None = None,
@@ -168,66 +176,36 @@ class Conn:
 
     def close_write(self) -> None:
         """Shut down the sending side (the peer reads ``b""``); Go's CloseWrite."""
-        try:
-            self._sock.shutdown(socket.SHUT_WR)
-        except OSError:
-            if self._pd.closed:
-                raise ClosedError("use of closed network connection") from None
-            raise
-
-    def close(self) -> None:
-        """Close the connection: calls waiting on it raise ``ClosedError``."""
-        self._pd.close()
-        self._sock.close()
-
-    def __enter__(self) -> Conn:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+        self._try(self._sock.shutdown, socket.SHUT_WR)
 
     def __repr__(self) -> str:
         state = "closed" if self._pd.closed else f"{self.local_addr} -> {self.remote_addr}"
         return f"<gort.net.Conn {state}>"
 
 
-class Listener:
+class Listener(_Endpoint):
     """A TCP listener (Go's ``net.Listener``); a context manager that closes it."""
 
-    __slots__ = ("_sock", "_pd", "addr")
+    __slots__ = ("addr",)
 
     def __init__(self, sock: socket.socket) -> None:
-        sock.setblocking(False)
-        self._sock = sock
-        self._pd: PollDesc = poll_desc(sock, fresh=True)
+        super().__init__(sock)
         self.addr: tuple[Any, ...] = sock.getsockname()
         """The address it listens on, ``(host, port)`` (the port chosen when 0)."""
-
-    def fileno(self) -> int:
-        """The listening socket's file descriptor (-1 once closed)."""
-        return self._sock.fileno()
 
     @types.coroutine
     def _accept(self, timeout: float | None, ctx: Context | None,
                 sync: bool) -> Generator[Any, Any, Conn]:
         """The one body of ``accept``, in every world."""
         deadline = _deadline(timeout)
-        while True:
-            try:
-                sock, _ = self._sock.accept()
-            except BlockingIOError:
-                pass
-            except OSError:
-                if self._pd.closed:
-                    raise ClosedError("use of closed network connection") from None
-                raise
-            else:
-                try:
-                    return Conn(sock)
-                except BaseException:
-                    sock.close()
-                    raise
+        while (pair := self._try(self._sock.accept)) is None:
             yield from self._pd.wait(False, _left(deadline), ctx, sync, False)
+        sock = pair[0]
+        try:
+            return Conn(sock)
+        except BaseException:
+            sock.close()
+            raise
 
     def accept(self, timeout: float | None = None, ctx: Context | None = None) -> Conn:
         """Wait for the next connection and return it."""
@@ -236,17 +214,6 @@ class Listener:
     def aaccept(self, timeout: float | None = None, ctx: Context | None = None) -> Any:
         """Coroutine form of ``accept``: ``conn = await ln.aaccept()``."""
         return self._accept(timeout, ctx, False)
-
-    def close(self) -> None:
-        """Stop listening: pending ``accept`` calls raise ``ClosedError``."""
-        self._pd.close()
-        self._sock.close()
-
-    def __enter__(self) -> Listener:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"<gort.net.Listener {'closed' if self._pd.closed else self.addr}>"
