@@ -703,8 +703,11 @@ def _local_work() -> bool:
 # call outside Python.
 _RETAKE_AFTER = 0.0005
 _RETAKE_CPU_SHARE = 0.2
-_SYSMON_WATCH = 0.0005  # sysmon's period while work waits for a held P
+_SYSMON_WATCH = 0.0005  # sysmon's period while work waits for a held P ...
+_SYSMON_BACKOFF = 50  # ... for this many looks that retake nothing, then doubling
+_SYSMON_WATCH_MAX = 0.010  # ... up to this
 _retakes = 0  # Ps retaken so far (written by sysmon only)
+_running_seen = 0  # windows that found their holder running (sysmon only)
 # A collection stops every thread (3.13t's GC stops the world): a window that
 # saw one, or sees one running, proves nothing.  Bumped at each start and stop.
 _gc_epoch = 0
@@ -823,6 +826,9 @@ def _watch(p: _P, m: _M, now: float) -> None:
     p.cpu0_at = 0.0  # a new window next time (if p is still held)
     if blocked:
         _retake(p, m)
+    else:
+        global _running_seen
+        _running_seen += 1
 
 
 def _retake(p: _P, m: _M) -> None:
@@ -847,6 +853,13 @@ def _sysmon_main() -> None:
     to watch.  Never exits: a thread ending during interpreter exit can hang it."""
     global _sysmon_sleeping, _sysmon_wakeups
     retry = 0.0  # > 0: the OS refused a worker thread; retry after this long
+    # The period while work waits for a held P: _SYSMON_WATCH, doubled (up to
+    # _SYSMON_WATCH_MAX) after _SYSMON_BACKOFF looks that found a holder running
+    # and retook nothing, as Go's sysmon backs off, so a CPU-bound program with
+    # more goroutines than Ps does not pay for a watch that finds nothing; back
+    # to _SYSMON_WATCH after a retake.
+    watch = _SYSMON_WATCH
+    quiet = 0
     while True:
         try:
             timeout: float | None
@@ -857,14 +870,15 @@ def _sysmon_main() -> None:
             elif _local_work():
                 timeout = _SYSMON_TICK
             elif _runq and not _idle_p:
-                timeout = _SYSMON_WATCH
+                timeout = watch
             else:
                 _sysmon_sleeping = True
+                watch, quiet = _SYSMON_WATCH, 0  # new work is watched closely at first
                 # Look again: whoever queues work queues it, then reads the flag.
                 if _local_work():
                     timeout = _SYSMON_TICK
                 elif _runq and not _idle_p:
-                    timeout = _SYSMON_WATCH
+                    timeout = watch
                 else:
                     timeout = _SYSMON_IDLE
             try:
@@ -894,6 +908,7 @@ def _sysmon_main() -> None:
                 retry = 0.0
             now = time.monotonic()
             waiting = bool(_runq) and not _idle_p
+            retaken, running = _retakes, _running_seen
             for p in _allp:
                 if not p.held:
                     p.seen_tick = p.tick
@@ -912,6 +927,12 @@ def _sysmon_main() -> None:
                     _wakep()  # an idle P steals the queued work
                 elif (local or waiting) and m is not None and m.p is p:
                     _watch(p, m, now)
+            if _retakes != retaken:
+                watch, quiet = _SYSMON_WATCH, 0
+            elif _running_seen != running:  # a whole window found its holder running
+                quiet += 1
+                if quiet > _SYSMON_BACKOFF:
+                    watch = min(2 * watch, _SYSMON_WATCH_MAX)
         except BaseException as e:  # a bug in gort: sysmon must keep going
             _internal_error("sysmon", e)
 
