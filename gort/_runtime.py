@@ -447,11 +447,8 @@ def _give(item: Any, p: _P) -> bool:
     """
     global _refused, _refused_error
     p.held = True
-    p.tick += 1  # a new holder: sysmon's watch starts again
     if type(item) is _M:
-        p.m = item
-        item.p = p
-        item.pt.append(p)
+        _grant(item, p)
         item.parker.release()
         return True
     try:
@@ -484,9 +481,7 @@ def _give(item: Any, p: _P) -> bool:
             return False
         return True
     m.g = item
-    p.m = m
-    m.p = p
-    m.pt.append(p)
+    _grant(m, p)
     m.parker.release()
     return True
 
@@ -498,9 +493,7 @@ def _start_worker(g: Goroutine[Any] | None, p: _P) -> None:
     _probe(_SCHED_DEPTH + 16)  # threading's own frames: fail here, before starting
     m = _M()
     m.g = g
-    p.m = m
-    m.p = p
-    m.pt.append(p)
+    _grant(m, p)
     t = threading.Thread(target=_worker_main, args=(m,),
                          name=f"gort-worker-{next(_thread_names)}", daemon=True)
     m.thread = t
@@ -568,7 +561,10 @@ def _schedule(m: _M) -> None:
                 _give(g, p)
             else:
                 _runq.append(g)
+                _orphan_local_work(p)
                 _dispatch()
+                if _sysmon_sleeping and not _idle_p:
+                    _sysmon_q.put(None)
             return
         if g._coro is not None:
             _step(g, m)
@@ -722,6 +718,29 @@ gc.callbacks.append(_on_gc)
 _HAVE_CPU_CLOCK = hasattr(time, "pthread_getcpuclockid")
 
 
+def _grant(m: _M, p: _P) -> None:
+    """Make m the holder of p (m is not running yet, or is m itself).  The one
+    place a P changes hands to a worker: its tick moves (sysmon's watch of the
+    previous holder ends) before m's claim appears."""
+    p.held = True
+    p.tick += 1
+    p.m = m
+    m.p = p
+    m.pt.append(p)
+
+
+def _drop_p(m: _M) -> None:
+    """m gives its P up (it holds one): to others, unless sysmon retook it."""
+    p = m.p
+    m.p = None
+    if p is None:
+        return
+    if _claim(m):
+        _put_p(p)
+    else:
+        _orphan_local_work(p)
+
+
 def _claim(m: _M) -> bool:
     """m gives its P up: take back its claim.  False when sysmon has taken the P
     (``_retake``) meanwhile: then it is no longer m's to give."""
@@ -750,6 +769,8 @@ def _orphan_local_work(p: _P) -> None:
         moved = True
     if moved:
         _dispatch()
+        if _sysmon_sleeping and not _idle_p:
+            _sysmon_q.put(None)
 
 
 def _reacquire(m: _M) -> None:
@@ -794,6 +815,20 @@ def _runnable_in_kernel(m: _M) -> bool:
     return stat[stat.rfind(b")") + 2:][:1] == b"R"
 
 
+def _waits_on_futex(m: _M) -> bool:
+    """Is m's thread asleep on a futex (a lock, a condition: with the GIL, maybe
+    the GIL itself)?  False where the kernel does not say (/proc's wchan)."""
+    t = m.thread
+    tid = t.native_id if t is not None else None
+    if tid is None:
+        return False
+    try:
+        with open(f"/proc/self/task/{tid}/wchan", "rb") as f:
+            return b"futex" in f.read()
+    except OSError:
+        return False
+
+
 def _where(m: _M) -> Any:
     """The fallback probe: m's thread's top frame and instruction."""
     t = m.thread
@@ -803,25 +838,32 @@ def _where(m: _M) -> Any:
 
 def _watch(p: _P, m: _M, now: float) -> None:
     """p's tick stood still since sysmon's last look while work waits: retake p
-    once its holder has been blocked outside gort for _RETAKE_AFTER."""
+    once its holder has been blocked outside gort for a whole window.
+
+    With the GIL, a thread waiting for it looks blocked too (no CPU, asleep), so
+    its Python frame must also have stood still, and a thread asleep on a futex
+    (which may be the GIL's) is never taken for blocked: with the GIL, a
+    goroutine waiting on a lock outside gort keeps its P unless it says
+    ``blocking()`` (sleeps and sockets are recognised)."""
+    gil = not free_threading()
     if p.cpu0_at == 0.0:  # the start of a window
         p.gc0 = _gc_epoch
         p.cpu0 = _cpu_time(m)
-        p.where = _where(m) if p.cpu0 is None else None
+        p.where = _where(m) if p.cpu0 is None or gil else None
         p.cpu0_at = now
         return
     elapsed = now - p.cpu0_at
     if elapsed < _RETAKE_AFTER:
         return
-    cpu0 = p.cpu0
+    cpu0, where = p.cpu0, p.where
     if _gc_epoch != p.gc0 or _gc_epoch & 1:
         blocked = False  # the world stopped meanwhile
     elif cpu0 is not None:
         cpu = _cpu_time(m)
         blocked = (cpu is not None and cpu - cpu0 < _RETAKE_CPU_SHARE * elapsed
-                   and not _runnable_in_kernel(m))
+                   and not _runnable_in_kernel(m)
+                   and (not gil or (_where(m) == where and not _waits_on_futex(m))))
     else:
-        where = p.where
         blocked = where is not None and _where(m) == where
     p.cpu0_at = 0.0  # a new window next time (if p is still held)
     if blocked:
@@ -913,6 +955,8 @@ def _sysmon_main() -> None:
                 if not p.held:
                     p.seen_tick = p.tick
                     p.cpu0_at = 0.0
+                    if p.runnext or p.runq:  # queued by a holder that lost p: run it
+                        _orphan_local_work(p)
                     continue
                 local = bool(p.runnext or p.runq)
                 m = p.m
@@ -984,8 +1028,10 @@ def ensure_sysmon() -> None:
 _warned_blocking = False
 
 
-def _release_p(reason: str, timed: bool) -> _M | None:
-    """Before a thread parks: give its P back.  Returns the M (None off-pool)."""
+def _release_p(reason: str, timed: bool) -> bool:
+    """Before a thread parks: give its P back.  True if it held one (then it
+    must take one again with ``_acquire_p`` after the park; not inside
+    ``blocking()``, say, where it holds none)."""
     global _warned_blocking
     m = _tls.m
     if m is not None and m.p is not None:
@@ -1005,9 +1051,11 @@ def _release_p(reason: str, timed: bool) -> _M | None:
         try:
             m.pt.pop()  # _claim, inlined: a park is a hot path
         except IndexError:
-            return m  # sysmon retook p (see _retake): it is not ours to give
+            _orphan_local_work(p)  # sysmon retook p (see _retake): not ours to give
+            return True
         _put_p(p)
-    return m
+        return True
+    return False
 
 
 def _acquire_p(m: _M | None) -> None:
@@ -1027,45 +1075,9 @@ def _acquire_p(m: _M | None) -> None:
             _sysmon_q.put(None)
         m.parker.acquire()  # until _give hands us a P
     else:
-        p.held = True
-        p.tick += 1  # a new holder: sysmon's watch starts again
-        p.m = m
-        m.p = p
-        m.pt.append(p)
+        _grant(m, p)
     if g is not None:
         g._state = GState.RUNNING
-
-
-def park(parker: threading.Lock, timeout: float | None,
-         abort: Callable[[Any], bool], token: Any = None, reason: str = "") -> bool:
-    """Block the calling thread on its parker, giving up its P meanwhile.
-
-    The caller has queued a waiter whose wake-up releases ``parker``.  When
-    ``timeout`` expires, ``abort(token)`` must, under the lock of the structure
-    the waiter is queued on, remove the waiter and return True, or return False
-    when a waker already took it (its wake-up is then on the way and is
-    consumed here).  Returns True if woken, False on timeout.  ``reason`` says
-    what it waits for (Go's wait reasons: "chan receive", ...), for dumps.
-
-    The main thread, waiting without a timeout, checks now and then whether every
-    goroutine is asleep with nothing left that could wake anyone, and raises
-    ``Deadlock`` if so (after removing its waiter with ``abort``).
-    """
-    m = _release_p(reason, timeout is not None)
-    try:
-        if timeout is None:
-            if m is None and threading.current_thread() is _main_thread:
-                return _park_main(parker, abort, token, reason)
-            parker.acquire()
-            return True
-        if parker.acquire(timeout=max(timeout, 0.0)):
-            return True
-        if abort(token):
-            return False
-        parker.acquire()
-        return True
-    finally:
-        _acquire_p(m)
 
 
 class _Blocking:
@@ -1084,16 +1096,15 @@ class _Blocking:
         g = m.cg if m.cg is not None else m.g
         if g is not None:
             g._state = GState.SYSCALL
-        p = m.p
-        m.p = None
         self._m = m
-        if _claim(m):  # (else sysmon retook it already)
-            _put_p(p)
+        _drop_p(m)
 
     def __exit__(self, *exc: object) -> None:
         m = self._m
-        if m is not None:
-            self._m = None
+        self._m = None
+        # Only on the thread that entered, and only if nothing in the block took
+        # a P meanwhile (a coroutine that awaited inside may resume elsewhere).
+        if m is not None and m is _tls.m and m.p is None:
             _acquire_p(m)
 
 
@@ -1227,9 +1238,14 @@ def gosched() -> Any:
     g = m.g
     if g is not None:
         g._state = GState.RUNNABLE
+    # Take back the claim before m is queued: a dispatcher may grant m a new P
+    # as soon as it is in _runq.
+    claimed = _claim(m)
     _runq.append(m)  # behind everything already waiting
-    if _claim(m):  # (else sysmon retook p while we were outside gort)
+    if claimed:
         _put_p(p)
+    else:  # sysmon retook p while we were outside gort
+        _orphan_local_work(p)
     _dispatch()
     m.parker.acquire()
     if g is not None:
@@ -1273,7 +1289,7 @@ def ready(g: Goroutine[Any]) -> None:
     m = _tls.m
     if m is not None and m.cg is not None:
         p = m.p
-        if p is not None:
+        if p is not None and m.pt:  # (not a P sysmon retook: nobody would run it)
             rn = p.runnext
             moved = False
             if rn:
@@ -1716,9 +1732,7 @@ def go(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Goroutine[Any]:
                     raise RuntimeError(f"gort.go: cannot start a worker thread: {e}") from e
             else:
                 m.g = g
-                p.m = m
-                m.p = p
-                m.pt.append(p)
+                _grant(m, p)
                 m.parker.release()
             return g
     _runq.append(g)  # behind older work: it runs when a P (and a thread) is free

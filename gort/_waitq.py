@@ -275,7 +275,11 @@ def _wake_resender() -> None:
     if _resender is None:
         # Set before start(): a handler nested inside start() only kicks.
         _resender = threading.Thread(target=_resend_loop, name="gort-sigint", daemon=True)
-        _resender.start()
+        try:
+            _resender.start()
+        except BaseException:  # no thread now (at exit, or refused): the interrupt
+            _resender = None  # stays deferred until the next SIGINT or deferral
+            return
     try:
         _kick.release()
     except RuntimeError:
@@ -498,6 +502,7 @@ def park_thread(parker: threading.Lock, timeout: float | None,
         aborted = abort(a)
         return aborted
 
+    had_p = m is not None and m.p is not None  # (not inside blocking(), say)
     try:
         try:
             _runtime._release_p(reason, timeout is not None)
@@ -527,7 +532,7 @@ def park_thread(parker: threading.Lock, timeout: float | None,
         _consume(parker)
         return True
     finally:
-        if m is not None and m.p is None:  # its P was given away: take one again
+        if had_p:  # its P was given away (or retaken): take one again
             _runtime._acquire_p(m)
 
 

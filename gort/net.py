@@ -164,7 +164,7 @@ class Conn(_Endpoint):
         On a timeout or cancellation an unknown prefix may have been sent."""
         if ctx is None and timeout is None:
             sent = self._try(self._sock.send, data)  # the fast path: it all fits
-            if sent == len(data):
+            if sent == (len(data) if type(data) is bytes else memoryview(data).nbytes):
                 return
             data = memoryview(data).cast("B")[sent or 0:]
         run(self._send_all(data, timeout, ctx, True))

@@ -29,15 +29,38 @@ from tests.conftest import wait_until
 pytestmark = pytest.mark.timeout(120)
 
 
+class Foreign:
+    """A blocking call foreign to gort that the test ends: ``wait()`` blocks in
+    ``socket.recv`` until ``set()`` (a socket, not a lock: with the GIL a thread
+    asleep on a futex may be waiting for the GIL itself, and is left its P)."""
+
+    def __init__(self) -> None:
+        self.a, self.b = socket.socketpair()
+        self.released = False
+
+    def wait(self, _timeout: float = 60) -> bool:
+        return self.a.recv(1) == b"x"
+
+    def set(self) -> None:
+        if not self.released:
+            self.released = True
+            self.b.sendall(b"x" * 64)
+
+    def is_set(self) -> bool:
+        return self.released
+
+
 @pytest.fixture
 def release() -> Any:
-    """An event foreign to gort that blocked goroutines wait on; set at teardown."""
-    ev = threading.Event()
-    yield ev
-    ev.set()
+    """A foreign blocking call that blocked goroutines wait in; ended at teardown."""
+    f = Foreign()
+    yield f
+    f.set()
+    f.a.close()
+    f.b.close()
 
 
-def test_sleepers_do_not_stall_a_new_goroutine(release: threading.Event) -> None:
+def test_sleepers_do_not_stall_a_new_goroutine(release: Foreign) -> None:
     gort.set_max_procs(2)
     blockers = [gort.go(release.wait, 60) for _ in range(2)]  # foreign blocking calls
     wait_until(lambda: all(g.state is gort.GState.RUNNING for g in blockers), what="blockers run")
@@ -109,7 +132,7 @@ def test_a_cpu_bound_goroutine_keeps_its_processor() -> None:
     assert gort.sched_statistics().threads <= max(threads, 2)
 
 
-def test_blocking_hands_the_processor_off_at_once(release: threading.Event) -> None:
+def test_blocking_hands_the_processor_off_at_once(release: Foreign) -> None:
     gort.set_max_procs(1)
     entered = threading.Event()
 
@@ -146,7 +169,7 @@ def test_blocking_off_the_pool_and_nested_does_nothing() -> None:
 
 
 def test_a_retaken_goroutine_waits_for_a_processor_at_its_next_gort_call(
-        release: threading.Event) -> None:
+        release: Foreign) -> None:
     gort.set_max_procs(1)
     stop = threading.Event()
     continued = [False]
@@ -262,3 +285,56 @@ def test_stress_retakes_lose_no_processor() -> None:
                 and set(map(id, idle)) == set(map(id, allp)) and not _runtime._runq)
 
     wait_until(consistent, 30, "every processor idle exactly once")
+
+
+def test_a_gort_wait_inside_blocking_loses_no_processor() -> None:
+    gort.set_max_procs(2)
+
+    def f() -> tuple[bool, int]:
+        with gort.blocking():
+            gort.sleep(0.001)  # a parking gort call inside the block
+        m = _runtime._tls.m
+        assert m is not None
+        return m.p is not None and m.pt == [m.p], len(m.pt)
+
+    assert gort.go(f).result(timeout=30) == (True, 1)
+
+    async def g() -> str:
+        with gort.blocking():
+            await gort.asleep(0.001)  # may resume on another worker
+        return "ok"
+
+    assert gort.go(g).result(timeout=30) == "ok"
+    wait_until(lambda: len(_runtime._idle_p) == len(_runtime._allp) == 2, 30,
+               "every processor idle again")
+
+
+def test_a_coroutine_woken_after_a_retake_is_run(release: Foreign) -> None:
+    """A coroutine goroutine whose P was retaken wakes another one: it must not
+    be queued on the P it lost (nobody would run it)."""
+    gort.set_max_procs(1)
+    ch: gort.Chan[int] = gort.Chan()
+    ran = Foreign()
+
+    async def receiver() -> None:
+        await ch.arecv()
+        ran.set()
+
+    async def sender() -> bool:
+        release.wait()  # foreign: its P is retaken for the goroutine below
+        await ch.asend(1)  # wakes the receiver
+        return ran.wait()  # foreign again: the receiver must run meanwhile
+
+    r = gort.go(receiver)
+    wait_until(lambda: r.state is gort.GState.PARKED)
+    s = gort.go(sender)
+    wait_until(lambda: s.state is gort.GState.RUNNING)
+    assert gort.go(lambda: "x").result(timeout=30) == "x"  # ran on the retaken P
+    release.set()
+    try:
+        assert s.result(timeout=30) is True
+        r.result(timeout=30)
+    finally:
+        ran.set()
+        ran.a.close()
+        ran.b.close()

@@ -11,6 +11,7 @@ import socket
 import struct
 import subprocess
 import sys
+import textwrap
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -364,3 +365,38 @@ def test_the_backend_in_use() -> None:
     assert type(_netpoll._backend).__name__ == expected
 
 
+
+
+def test_a_listener_made_before_fork_accepts_in_the_child() -> None:
+    """The pre-fork server: the child registers what it inherited with its own
+    poller (it shares the parent's epoll instance otherwise)."""
+    code = textwrap.dedent("""
+        import os, socket, gort
+        from gort import net
+        ln = net.listen("127.0.0.1", 0)
+        try:
+            ln.accept(timeout=0.001)  # the parent waited on it once: registered
+        except TimeoutError:
+            pass
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(r)
+            try:
+                conn = ln.accept(timeout=30)  # waits: the connection comes later
+                conn.send_all(b"from the child")
+                conn.close()
+                os._exit(0)
+            except BaseException:
+                os._exit(1)
+        os.close(w)
+        s = socket.create_connection(ln.addr)
+        data = s.recv(100)
+        _, st = os.waitpid(pid, 0)
+        print(data.decode(), os.waitstatus_to_exitcode(st))
+    """)
+    for backend in ("epoll", "selectors"):
+        env = {**os.environ, "GORT_NETPOLL": backend}
+        r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           timeout=90, env=env)
+        assert r.stdout.strip() == "from the child 0", (backend, r.stdout, r.stderr[-2000:])
