@@ -22,7 +22,9 @@ the counter's run-to-run noise (``gort_noise``: 0.5% for a single-threaded
 operation, more for the two that hand over between threads).
 
 ``--fail-on-regression 10%`` exits 1 only for a change that is both significant
-and larger than the threshold.
+and larger than the threshold, in the direction that is worse: more time, more
+bytes, fewer requests per second (the io suite's ``*_requests_per_s`` records).
+Ratio mode pairs times only.
 """
 
 from __future__ import annotations
@@ -54,10 +56,20 @@ class Change:
     lo: float | None = None  # 95% interval of the change (ratio mode)
     hi: float | None = None
     disturbed: bool = False  # a side carries gort_disturbed (contention, throttling)
+    higher_is_better: bool = False  # a throughput (requests/s), not a cost
 
     @property
     def change(self) -> float:
         return self.head / self.base - 1.0
+
+    @property
+    def loss(self) -> float:
+        """How much worse HEAD is than BASE (negative: better)."""
+        return self.base / self.head - 1.0 if self.higher_is_better else self.change
+
+
+# The record_extra measurements where more is better (runner.EXTRA_KEYS).
+HIGHER_IS_BETTER = frozenset({"requests_per_s"})
 
 
 class NotAResultFile(ValueError):
@@ -88,7 +100,8 @@ def absolute_changes(base: dict[str, pyperf.Benchmark],
             sig: bool | None = abs(h.mean() / b.mean() - 1.0) > noise
         else:
             sig = significant(Result("base", name, b), Result("head", name, h))
-        out.append(Change(name, b.mean(), h.mean(), sig, b.get_unit()))
+        more = b.get_metadata().get("gort_extra_key") in HIGHER_IS_BETTER
+        out.append(Change(name, b.mean(), h.mean(), sig, b.get_unit(), higher_is_better=more))
     return out
 
 
@@ -96,6 +109,8 @@ def ratio_pairs(bench: dict[str, pyperf.Benchmark]) -> list[tuple[str, str]]:
     """(gort benchmark, baseline benchmark) pairs present in one result file."""
     pairs = []
     for name in bench:
+        if bench[name].get_unit() != "second":  # a ratio of throughputs reads the other way
+            continue
         m = NAME_RE.match(name)
         if not m or not m["impl"].startswith("gort") or m["param"]:
             continue
@@ -131,7 +146,7 @@ def geomean(changes: list[Change]) -> float | None:
 
 
 def regressions(changes: list[Change], threshold: float) -> list[Change]:
-    return [c for c in changes if c.significant and c.change > threshold]
+    return [c for c in changes if c.significant and c.loss > threshold]
 
 
 def _fmt_value(v: float, unit: str) -> str:

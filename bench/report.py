@@ -61,6 +61,12 @@ TARGETS = (
            "pingpong[asyncio]", 0.5),
     Target("8 CPU coroutines: 2 procs >= 1.8x faster than 1", "scaling[gort-async,procs=2]",
            "scaling[gort-async,procs=1]", 1.8, lower_is_better=False),
+    # The I/O issue (#10): the io suite's values are times per request, so a ratio
+    # of requests/s is the inverse ratio of times.
+    Target("echo+work c100: gort-async >= 1.5x asyncio req/s", "echo_work_c100[gort-async]",
+           "echo_work_c100[asyncio]", 1.5, lower_is_better=False),
+    Target("echo+work c1000: gort-async >= 1.5x asyncio req/s", "echo_work_c1000[gort-async]",
+           "echo_work_c1000[asyncio]", 1.5, lower_is_better=False),
 )
 # Memory targets: RSS growth per parked task, from the scale suite (byte-unit
 # benchmarks, see runner.memory_benchmarks).
@@ -320,6 +326,9 @@ def baseline_ratios(data: dict[str, dict[str, Result]]) -> str:
     for d in data.values():
         for name in d:
             what, impl, param = split_name(name)
+            # Times only: a ratio of requests/s (unit integer) reads the other way.
+            if d[name].bench.get_unit() != "second":
+                continue
             if impl and not impl.startswith("gort") and not param:
                 for mine in ("gort", "gort-async"):
                     g = f"{what}[{mine}]"
@@ -468,6 +477,45 @@ def memory_table(data: dict[str, dict[str, Result]]) -> str:
               for text, name, limit in MEMORY_TARGETS
               for (b, n), v in values.items() if n == name]
     return table + ("\n\n" + "\n".join(checks) if checks else "")
+
+
+def io_table(data: dict[str, dict[str, Result]]) -> str:
+    """The io suite's request benchmarks (those with latency records: echo, HTTP):
+    requests/s (1 / the mean time per request) with the median and 99th percentile
+    latency of the sibling benchmarks ``<what>_latency_p50[...]`` (the mean of the
+    per-value percentiles), one row per benchmark and build."""
+    rows = []
+    for b in sorted(data, key=build_sort_key):
+        d = data[b]
+        for name in sorted(d, key=split_name):
+            r = d[name]
+            md = r.bench.get_metadata()
+            if md.get("gort_suite") != "io" or md.get("gort_memory_of") \
+                    or r.bench.get_unit() != "second":
+                continue
+            p50, p99 = (d.get(memory_name(name, k)) for k in ("latency_p50", "latency_p99"))
+            if p50 is None and p99 is None:  # a wall time (the fan-outs), not per request
+                continue
+            parts = [x for x in (r, p50, p99) if x is not None]
+            warn = f" {WARN}" if warnings_of(*parts) else ""
+            # The context of a record (connections) is in its benchmarks' metadata.
+            conns = parts[1].bench.get_metadata().get("gort_connections", "—")
+            rows.append([name, b, f"{1.0 / r.mean:,.0f}{warn}",
+                         fmt_time(p50.mean) if p50 else "—", fmt_time(p99.mean) if p99 else "—",
+                         str(conns)])
+    if not rows:
+        return "_(no io results)_"
+    return tabulate(rows, headers=["benchmark", "build", "requests/s", "p50 latency",
+                                   "p99 latency", "connections"],
+                    tablefmt="github", disable_numparse=True)
+
+
+def memory_name(name: str, key: str) -> str:
+    """The benchmark name of a ``record_extra`` measurement ``key`` of benchmark
+    ``name``: ``parked[gort-async,n=100]`` -> ``parked_rss_per_task[gort-async,n=100]``,
+    ``echo_c100[gort]`` -> ``echo_c100_latency_p50[gort]``."""
+    what, bracket, rest = name.partition("[")
+    return f"{what}_{key}{bracket}{rest}"
 
 
 # No "Software" version stamp in the PNGs: the same data gives the same file.
@@ -644,6 +692,11 @@ def write_report(results_dir: Path) -> Path:
                      "### Memory: many parked goroutines", "",
                      "RSS growth per parked task (psutil); Go's minimum stack is 2 KB.", "",
                      memory_table(data), "",
+                     "### I/O", "",
+                     "The io suite's servers under load: requests/s is 1 / the mean time "
+                     "per request; p50 and p99 are request latencies seen by the load "
+                     "generator (wrk for HTTP), the mean over values.", "",
+                     io_table(data), "",
                      "### Builds compared (gort benchmarks)", "", build_ratios(data), "",
                      *(["### Instruction counts (callgrind)", "", INSTRUCTIONS_TEXT, "",
                         instruction_table(counts), ""] if counts else []),

@@ -5,8 +5,9 @@ the script under pyperf in that build's own processes, then merges the suites
 into ``results/<machine>/<build>.json`` (pyperf JSON, ``pyperf compare_to``
 can read it) and regenerates ``results/README.md``.  A suite that crashes or
 times out is reported and the run continues; the summary names what is missing.
-Measurements that are not times (RSS per parked task) become pyperf benchmarks
-with unit ``byte`` in the same file: there is no other result format.
+Measurements that are not times become pyperf benchmarks in their own unit in
+the same file (RSS per parked task in bytes, request latency percentiles in
+seconds, requests per second): there is no other result format.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ sys.path.insert(0, str(SUITES_DIR))
 from common import name_matches, split_patterns  # noqa: E402, F401 - the suites' own rules; split_patterns is re-exported
 
 from . import noise  # noqa: E402
+from .report import memory_name  # noqa: E402 - a measurement's benchmark name
 
 SUITES = ("spawn", "switch", "channels", "select", "sync", "scaling", "patterns", "scale", "io")
 
@@ -55,6 +57,38 @@ PAIRED_ROUND = {"smoke": ["--processes=1", "--values=1", "--warmups=0"],
                 "rigorous": ["--processes=1", "--values=5", "--warmups=2", "--min-time=0.1"]}
 # Suites measured once per build whatever the profile (minutes of work per value).
 SINGLE_SHOT = {"scale": ["--processes=1", "--values=1", "--warmups=0", "--loops=1"]}
+# Suites whose values are long enough to need profiles of their own: {suite:
+# {profile: pyperf settings}}; a profile not named here is the general one.  An io
+# value is a run of up to half a second of load against a fresh server (one loop,
+# never calibrated): with the general default profile the suite took ~330 s per
+# build on 2 cores, with these ~150 s (the limit is 3 minutes, issue #10).
+SUITE_PROFILES = {
+    "io": {"default": ["--processes=1", "--values=3", "--warmups=1", "--loops=1"],
+           "rigorous": ["--processes=3", "--values=5", "--warmups=1", "--loops=1"]},
+}
+# The same for the interleaved pass of the headline comparisons: rounds, and the
+# pyperf settings of one side's round.  io: its two echo+work targets (4 benchmarks)
+# in 3 rounds of 2 values each, so the suite stays within its 3 minutes.
+SUITE_PAIRED_ROUNDS = {"io": {"smoke": 0, "default": 3, "rigorous": 6}}
+SUITE_PAIRED_ROUND = {
+    "io": {"default": ["--processes=1", "--values=2", "--warmups=1", "--loops=1"],
+           "rigorous": ["--processes=1", "--values=3", "--warmups=1", "--loops=1"]},
+}
+
+
+def suite_settings(suite: str, profile: str) -> list[str]:
+    """The pyperf settings of ``suite`` in ``profile``: a single-shot suite's, else
+    the suite's own for that profile (``SUITE_PROFILES``), else the profile's."""
+    if suite in SINGLE_SHOT:
+        return SINGLE_SHOT[suite]
+    return SUITE_PROFILES.get(suite, {}).get(profile, PROFILES[profile])
+
+
+def paired_settings(suite: str, profile: str) -> tuple[int, list[str]]:
+    """(rounds, pyperf settings of one side's round) of ``suite``'s interleaved
+    pass in ``profile``."""
+    rounds = SUITE_PAIRED_ROUNDS.get(suite, {}).get(profile, PAIRED_ROUNDS[profile])
+    return rounds, SUITE_PAIRED_ROUND.get(suite, {}).get(profile, PAIRED_ROUND[profile])
 
 
 @dataclasses.dataclass(frozen=True)
@@ -211,7 +245,7 @@ def run(builds: list[BuildSpec], suites: list[str], bench_patterns: list[str], p
         eta = f", about {_fmt(elapsed / (n - 1) * (len(jobs) - n + 1))} left" if n > 1 else ""
         print(f"[{n}/{len(jobs)}] {build.label}: {suite} (elapsed {_fmt(elapsed)}{eta})",
               flush=True)
-        settings = SINGLE_SHOT.get(suite, PROFILES[profile])
+        settings = suite_settings(suite, profile)
         out = tmp / f"{build.label}-{suite}.json"
         monitor = noise.Monitor()
         progress = _progress(suite, bench_patterns, quick)
@@ -223,9 +257,12 @@ def run(builds: list[BuildSpec], suites: list[str], bench_patterns: list[str], p
                 monitor.mark(head)
             progress(line)
 
-        rounds = PAIRED_ROUNDS[profile] if paired_rounds is None else paired_rounds
+        rounds, round_settings = paired_settings(suite, profile)
+        if paired_rounds is not None:
+            rounds = paired_rounds
         groups: list[list[str]] = []
         patterns = bench_patterns
+        rest = True  # whether any selected benchmark is left for the suite's own run
         if rounds >= 2 and suite not in SINGLE_SHOT:
             try:
                 names = [b for b in suite_benchmarks(suite, quick)
@@ -236,19 +273,20 @@ def run(builds: list[BuildSpec], suites: list[str], bench_patterns: list[str], p
             in_groups = {n for g in groups for n in g}
             if in_groups:
                 patterns = [n for n in names if n not in in_groups]
+                rest = bool(patterns)
         cal_before = noise.calibrate()
         monitor.start()
         pair_outs: list[Path] = []
         for group in groups:
             print(f"    interleaving {' / '.join(group)}: {rounds} rounds", flush=True)
-            path, pwhy = paired_pass(build, suite, group, rounds, PAIRED_ROUND[profile], tmp,
+            path, pwhy = paired_pass(build, suite, group, rounds, round_settings, tmp,
                                      quick, BENCH_TIMEOUT[profile], show)
             if path is None:
                 print(f"    FAILED: {pwhy}", flush=True)
                 missing.append(f"{build.label}: {group[0]} (interleaved pass: {_summary(pwhy)})")
             else:
                 pair_outs.append(path)
-        if patterns:
+        if rest:  # (no patterns: every benchmark of the suite)
             ok, why = _run_suite(build, suite, patterns, settings, out, quick,
                                  SUITE_TIMEOUT[profile], show)
         else:  # every selected benchmark was measured interleaved
@@ -421,8 +459,8 @@ def _run_suite(build: BuildSpec, suite: str, patterns: list[str], settings: list
     """One suite script (or the benchmarks of it matching ``patterns``) under
     pyperf in ``build``'s own processes, passing each line it prints (a
     benchmark's result, as it finishes) to ``show``.  What the script records with
-    ``record_extra`` is folded into ``out`` as byte-unit benchmarks.  Returns
-    (succeeded, why not)."""
+    ``record_extra`` is folded into ``out`` as benchmarks in their own units
+    (``EXTRA_KEYS``).  Returns (succeeded, why not)."""
     extra = out.with_name(out.name + ".extra.jsonl")
     extra.unlink(missing_ok=True)
     env = {k: v for k, v in os.environ.items() if k != "PYTHON_GIL"}
@@ -472,7 +510,8 @@ def _run_suite(build: BuildSpec, suite: str, patterns: list[str], settings: list
         try:
             fold_memory(out, extra)
         except Exception as e:  # a result file cut short by a crash: keep what pyperf wrote
-            print(f"    (memory records not kept: {type(e).__name__}: {e})", flush=True)
+            print(f"    (record_extra measurements not kept: {type(e).__name__}: {e})",
+                  flush=True)
     if expired and rc != 0:  # (a timer firing just after a clean exit killed nothing)
         return False, f"timed out after {timeout} s"
     if rc == 0 and out.exists():
@@ -486,22 +525,17 @@ def _run_suite(build: BuildSpec, suite: str, patterns: list[str], settings: list
 # --------------------------------------------------------------------------- extras
 
 # The record_extra() keys that are measurements: the pyperf unit of each, and what
-# the report says it is.  Any other numeric key of a record (``tasks``,
-# ``connections``, ``requests``) is context: metadata ``gort_<key>`` of these.
+# it is (the start of its benchmark's description).  pyperf knows three units:
+# second, byte and integer (a count; requests per second is a rate, not a whole
+# number, but pyperf stores any float).  Any other numeric key of a record
+# (``tasks``, ``connections``, ``requests``) is context: metadata ``gort_<key>``.
 EXTRA_KEYS = {
     "rss_per_task": ("byte", "RSS growth per task"),
-    "latency_p50": ("second", "median latency"),
-    "latency_p99": ("second", "99th percentile latency"),
+    "latency_p50": ("second", "median request latency"),
+    "latency_p99": ("second", "99th percentile request latency"),
     "requests_per_s": ("integer", "requests per second"),
 }
 MEMORY_KEYS = {k: v[0] for k, v in EXTRA_KEYS.items() if v[0] == "byte"}
-
-
-def memory_name(name: str, key: str) -> str:
-    """The benchmark name of a measurement ``key`` of benchmark ``name``:
-    ``parked[gort-async,n=100]`` -> ``parked_rss_per_task[gort-async,n=100]``."""
-    what, bracket, rest = name.partition("[")
-    return f"{what}_{key}{bracket}{rest}"
 
 
 def memory_benchmarks(records: list[dict[str, Any]],
@@ -530,8 +564,10 @@ def memory_benchmarks(records: list[dict[str, Any]],
         for k in ("inner_loops", "loops", "warmups", "calibrate_loops", "recalibrate_loops"):
             md.pop(k, None)
         md.update(context.get(name, {}))
+        # "...; time per request" describes the time benchmark, not this one.
+        of = re.sub(r"[;,] (time per \w+|wall time)$", "", str(md.get("description", name)))
         md.update(name=memory_name(name, key), unit=unit, gort_memory_of=name,
-                  gort_extra_key=key, description=f"{what}: {md.get('description', name)}")
+                  gort_extra_key=key, description=f"{what}: {of}")
         runs = [pyperf.Run([v], metadata=md, collect_metadata=False) for v in values]
         out.append(pyperf.Benchmark(runs))
     return out
@@ -542,7 +578,8 @@ def _read_records(path: Path) -> list[dict[str, Any]]:
 
 
 def fold_memory(result: Path, records: Path) -> None:
-    """Add the memory records of ``records`` (JSON lines) to the pyperf file ``result``."""
+    """Add the ``record_extra`` measurements of ``records`` (JSON lines: memory,
+    latencies, throughput) to the pyperf file ``result``, each in its unit."""
     suite = pyperf.BenchmarkSuite.load(str(result))
     timed = {b.get_name(): b for b in suite.get_benchmarks()}
     for b in memory_benchmarks(_read_records(records), timed):

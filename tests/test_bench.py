@@ -468,4 +468,177 @@ def test_latency_records_become_benchmarks_in_their_units() -> None:
     assert out["echo_requests_per_s[gort]"].get_unit() == "integer"
     md50 = p50.get_metadata()
     assert md50["gort_connections"] == 10 and md50["gort_suite"] == "io"
-    assert md50["description"] == "median latency: echo" and "loops" not in md50
+    assert md50["description"] == "median request latency: echo" and "loops" not in md50
+    p99 = out["echo_latency_p99[gort]"]
+    assert p99.get_unit() == "second" and list(p99.get_values()) == [5e-4, 6e-4]
+    assert p99.get_metadata()["description"] == "99th percentile request latency: echo"
+    rps = out["echo_requests_per_s[gort]"].get_metadata()
+    assert rps["description"] == "requests per second: echo"
+    assert rps["gort_extra_key"] == "requests_per_s" and rps["gort_memory_of"] == "echo[gort]"
+
+
+@pytest.mark.timeout(60)
+def test_folded_latencies_keep_their_units_in_the_file(tmp_path: Path) -> None:
+    """Through the file, as the driver folds them: seconds stay seconds (pyperf
+    show prints them as times), and a description says what the value is, not
+    what its time benchmark measured ("; time per request")."""
+    machine = tmp_path / "m"
+    _write_results(machine, {"3.13t": {"echo_c100[gort]": ("io", 1e-4)}}, extra_md={
+        "echo_c100[gort]": {"description": "TCP echo, 100 connections; time per request"}})
+    records = tmp_path / "extra.jsonl"
+    records.write_text("".join(json.dumps({"name": "echo_c100[gort]", "latency_p50": p,
+                                           "latency_p99": 4 * p, "requests_per_s": 1 / p,
+                                           "connections": 100}) + "\n" for p in (1e-4, 2e-4)))
+    runner.fold_memory(machine / "3.13t.json", records)
+    benches = {b.get_name(): b for b in
+               pyperf.BenchmarkSuite.load(str(machine / "3.13t.json")).get_benchmarks()}
+    assert {n: b.get_unit() for n, b in benches.items()} == {
+        "echo_c100[gort]": "second", "echo_c100_latency_p50[gort]": "second",
+        "echo_c100_latency_p99[gort]": "second", "echo_c100_requests_per_s[gort]": "integer"}
+    assert benches["echo_c100_latency_p99[gort]"].get_metadata()["description"] == \
+        "99th percentile request latency: TCP echo, 100 connections"
+    show = subprocess.run([sys.executable, "-m", "pyperf", "show", "--quiet",
+                           str(machine / "3.13t.json")],
+                          capture_output=True, text=True, timeout=50)
+    assert show.returncode == 0, show.stderr
+    assert "echo_c100_latency_p99[gort]: Mean +- std dev: 600 us +- 283 us" in show.stdout
+
+
+def test_io_has_profiles_of_its_own() -> None:
+    io, smoke = runner.SUITE_PROFILES["io"], runner.PROFILES["smoke"]
+    assert runner.suite_settings("io", "default") == io["default"] == [
+        "--processes=1", "--values=3", "--warmups=1", "--loops=1"]
+    assert runner.suite_settings("io", "rigorous") == io["rigorous"] == [
+        "--processes=3", "--values=5", "--warmups=1", "--loops=1"]
+    assert runner.suite_settings("io", "smoke") == smoke
+    for profile in ("smoke", "default", "rigorous"):
+        assert runner.suite_settings("sync", profile) == runner.PROFILES[profile]
+        assert runner.suite_settings("scale", profile) == runner.SINGLE_SHOT["scale"]
+        assert runner.paired_settings("sync", profile) == (runner.PAIRED_ROUNDS[profile],
+                                                           runner.PAIRED_ROUND[profile])
+    assert runner.paired_settings("io", "default") == (3, runner.SUITE_PAIRED_ROUND["io"][
+        "default"])
+    assert runner.paired_settings("io", "smoke") == (0, runner.PAIRED_ROUND["smoke"])
+
+
+IO_NAMES = ["echo_c100[gort-async]", "echo_c100[asyncio]", "echo_work_c100[gort-async]",
+            "echo_work_c100[asyncio]", "sleep_fanout[gort]"]
+
+
+def _fake_driver(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, list[str], list[str]]]:
+    """The driver with a fake suite (IO_NAMES, each a tiny pyperf result): returns
+    the list that collects (suite, patterns, pyperf settings) of every suite run."""
+    monkeypatch.setattr(runner, "suite_benchmarks", lambda suite, quick=False: IO_NAMES)
+    calls: list[tuple[str, list[str], list[str]]] = []
+
+    def run_suite(build: object, suite: str, patterns: list[str], settings: list[str],
+                  out: Path, quick: bool, timeout: int, show: object = None
+                  ) -> tuple[bool, str]:
+        calls.append((suite, list(patterns), list(settings)))
+        names = [n for n in IO_NAMES if not patterns
+                 or any(runner.name_matches(n, p) for p in patterns)]
+        pyperf.BenchmarkSuite([pyperf.Benchmark([pyperf.Run(
+            [1e-5, 1.1e-5], metadata={"name": n, "unit": "second", "loops": 1,
+                                      "gort_suite": suite}, collect_metadata=False)])
+            for n in names]).dump(str(out), replace=True)
+        return True, ""
+
+    monkeypatch.setattr(runner, "_run_suite", run_suite)
+    return calls
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("profile", ["default", "smoke"])
+def test_the_driver_runs_io_with_its_profile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                             profile: str) -> None:
+    calls = _fake_driver(monkeypatch)
+    build = runner.BuildSpec("x", "", sys.executable)
+    assert runner.run([build], ["io"], [], profile, tmp_path, "pytest",
+                      quick=profile == "smoke") == 0
+    *paired, (suite, patterns, settings) = calls
+    assert suite == "io" and settings == runner.suite_settings("io", profile)
+    if profile == "smoke":  # no interleaved pass
+        assert paired == [] and patterns == []
+        return
+    # The echo+work c100 target's two sides, 3 rounds in alternating order, each
+    # with io's round settings (the loops fixed after the first round).
+    rounds, round_settings = runner.paired_settings("io", "default")
+    sides = ["echo_work_c100[gort-async]", "echo_work_c100[asyncio]"]
+    assert [p for _, (p,), _ in paired] == [*sides, *sides[::-1], *sides][:2 * rounds]
+    assert all(s[:len(round_settings)] == round_settings for _, _, s in paired)
+    assert sorted(patterns) == sorted(n for n in IO_NAMES if n not in sides)
+
+
+
+@pytest.mark.timeout(60)
+def test_a_suite_without_headline_comparisons_still_runs(tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """No --bench and nothing to interleave: the whole suite runs (once, it ran
+    nothing and called that a success)."""
+    calls = _fake_driver(monkeypatch)
+    monkeypatch.setattr(runner, "suite_benchmarks", lambda suite, quick=False: IO_NAMES[:2])
+    build = runner.BuildSpec("x", "", sys.executable)
+    assert runner.run([build], ["io"], [], "default", tmp_path, "pytest") == 0
+    assert calls == [("io", [], runner.suite_settings("io", "default"))]
+    (machine,) = [p for p in tmp_path.iterdir() if p.is_dir()]
+    assert len(pyperf.BenchmarkSuite.load(str(machine / "x.json")).get_benchmarks()) == 5
+
+
+def _io_results(root: Path) -> Path:
+    """Synthetic io results of two builds, latency records folded in as the
+    driver does: echo+work c100 gort-async at 2x asyncio's requests/s (a met
+    target), c1000 at 1.2x (a missed one); a fan-out without records."""
+    means = {"echo_work_c100[gort-async]": 50e-6, "echo_work_c100[asyncio]": 100e-6,
+             "echo_work_c1000[gort-async]": 100e-6, "echo_work_c1000[asyncio]": 120e-6,
+             "sleep_fanout[gort]": 0.02}
+    machine = root / "m"
+    _write_results(machine, {b: {n: ("io", m * f) for n, m in means.items()}
+                             for b, f in (("3.13", 1.0), ("3.13t", 0.5))})
+    for b, f in (("3.13", 1.0), ("3.13t", 0.5)):
+        records = root / f"{b}.jsonl"
+        records.write_text("".join(
+            json.dumps({"name": n, "latency_p50": 4 * m * f * k, "latency_p99": 20 * m * f * k,
+                        "requests_per_s": 1 / (m * f),
+                        "connections": 100 if "c100[" in n else 1000}) + "\n"
+            for n, m in means.items() if n.startswith("echo") for k in (0.5, 1.5)))
+        runner.fold_memory(machine / f"{b}.json", records)
+    return machine
+
+
+@pytest.mark.timeout(60)
+def test_io_table_and_targets(tmp_path: Path) -> None:
+    _io_results(tmp_path)
+    text = report.write_report(tmp_path).read_text()
+    section = text[text.index("### I/O"):text.index("### Builds compared")]
+    rows = {tuple(c.strip() for c in line.strip("|").split("|"))[:2]:
+            [c.strip() for c in line.strip("|").split("|")][2:]
+            for line in section.splitlines() if line.startswith("| echo")}
+    # One row per request benchmark and build; the fan-out is a wall time, not here.
+    assert len(rows) == 8 and "sleep_fanout" not in section
+    # 1 / 25 µs per request; p50 = mean of 50 and 150 µs; p99 = 5x that.
+    assert rows["echo_work_c100[gort-async]", "3.13t"] == ["40,000", "100 µs", "500 µs", "100"]
+    assert rows["echo_work_c1000[asyncio]", "3.13"] == ["8,333", "480 µs", "2.4 ms", "1000"]
+    targets = text[text.index("### Performance targets"):text.index("### gort against")]
+    c100 = next(r for r in targets.splitlines()
+                if r.startswith("| echo+work c100: gort-async >= 1.5x asyncio req/s"))
+    assert c100.count("2.00× [2.00, 2.00] ✅") == 2  # both builds
+    c1000 = next(r for r in targets.splitlines() if r.startswith("| echo+work c1000:"))
+    assert c1000.count("1.20× [1.20, 1.20] ❌") == 2
+    # Throughput is compared as times (lower is better) and never as requests/s.
+    ratios = text[text.index("### gort against"):text.index("### Scaling")]
+    assert "echo_work_c100[gort-async] / echo_work_c100[asyncio]" in ratios
+    assert "requests_per_s" not in ratios
+    assert "#### io" in text and "| echo_work_c100_latency_p99[asyncio] " in text
+
+
+def test_io_targets_need_the_whole_interval() -> None:
+    from bench.stats import Interval
+    t = next(t for t in report.TARGETS if t.gort == "echo_work_c100[gort-async]")
+    assert (t.baseline, t.limit, t.lower_is_better) == ("echo_work_c100[asyncio]", 1.5, False)
+    assert report.target_verdict(t, Interval(1.7, 1.55, 1.9, True, 3)) == "✅"
+    assert report.target_verdict(t, Interval(1.7, 1.45, 1.9, True, 3)) == "❔"
+    assert report.target_verdict(t, Interval(1.3, 1.2, 1.45, True, 3)) == "❌"
+    # Interleaved by the driver like every target: its two sides form a group.
+    assert runner.paired_groups(["echo_work_c1000[asyncio]", "echo_work_c1000[gort-async]",
+                                 "echo_c100[gort]"]) == [["echo_work_c1000[gort-async]",
+                                                          "echo_work_c1000[asyncio]"]]

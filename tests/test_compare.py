@@ -265,3 +265,30 @@ def test_instruction_counts_gate_on_a_planted_loop(tmp_path: Path) -> None:
     assert "| mutex[gort]" in r.stdout and "significant" in r.stdout
     text = (tmp_path / "base" / "README.md").read_text()
     assert "### Instruction counts (callgrind)" in text and "| mutex[gort] " in text
+
+
+def test_fewer_requests_per_second_is_the_regression(tmp_path: Path) -> None:
+    """The io suite's requests_per_s records: more is better, so the gate trips on
+    a drop, not a rise; ratio mode pairs times only."""
+    import pyperf
+
+    from bench import compare
+
+    def rps(mean: float) -> dict[str, pyperf.Benchmark]:
+        md = {"name": "echo_c100_requests_per_s[gort]", "unit": "integer",
+              "gort_extra_key": "requests_per_s"}
+        runs = [pyperf.Run([mean * f], metadata=md, collect_metadata=False)
+                for f in (0.99, 1.01) * 6]
+        b = pyperf.Benchmark(runs)
+        other = pyperf.Benchmark([pyperf.Run([mean * f], metadata={
+            **md, "name": "echo_c100_requests_per_s[asyncio]"}, collect_metadata=False)
+            for f in (0.99, 1.01) * 6])
+        return {b.get_name(): b, other.get_name(): other}
+
+    base, worse, better = rps(10_000), rps(8_000), rps(12_000)
+    (down,) = [c for c in compare.absolute_changes(base, worse) if "gort" in c.name]
+    assert down.higher_is_better and down.change == pytest.approx(-0.2)
+    assert down.loss == pytest.approx(0.25) and compare.regressions([down], 0.10) == [down]
+    (up,) = [c for c in compare.absolute_changes(base, better) if "gort" in c.name]
+    assert up.loss < 0 and compare.regressions([up], 0.10) == []
+    assert compare.ratio_pairs(base) == []

@@ -39,10 +39,12 @@ _FILTER = split_patterns(os.environ.get("GORT_BENCH_FILTER", ""))
 
 
 def record_extra(name: str, **values: float | int | str) -> None:
-    """Measurements that are not times (``rss_per_task`` bytes, ``tasks``), as JSON
-    lines in ``$GORT_BENCH_EXTRA``; the driver folds them into the suite's pyperf
-    result file as byte-unit benchmarks (``runner.memory_benchmarks``), so every
-    number is in pyperf JSON.  Without the driver they are not recorded."""
+    """Measurements that are not times (``rss_per_task`` bytes, ``latency_p50``
+    seconds, ``requests_per_s``; context such as ``tasks``), as JSON lines in
+    ``$GORT_BENCH_EXTRA``; the driver folds them into the suite's pyperf result
+    file as benchmarks in their own units (``runner.EXTRA_KEYS``,
+    ``runner.memory_benchmarks``), so every number is in pyperf JSON.  Without the
+    driver they are not recorded."""
     path = os.environ.get("GORT_BENCH_EXTRA")
     if not path:
         return
