@@ -20,6 +20,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import nox
@@ -130,11 +131,55 @@ def tests(session: nox.Session) -> None:
         session.error(f"tests failed on: {', '.join(failed)}")
 
 
+def _runs_io(args: list[str]) -> bool:
+    """Whether the driver's arguments ``args`` run the io suite (all suites do)."""
+    modes, rest = _take_option(args, "--mode")
+    suites, _ = _take_option(rest, "--suite")
+    return "instructions" not in modes and (not suites or "io" in suites)
+
+
+WRK_INSTALL_TIMEOUT = 300  # seconds for apt-get in all (a package-list update included)
+
+
+def _find_wrk(session: nox.Session) -> None:
+    """wrk on PATH for the io suite's HTTP benchmarks: found, or installed with
+    apt-get when running as root on Debian (or a derivative); otherwise the suite
+    skips those benchmarks and says why."""
+    if shutil.which("wrk"):
+        return
+    if not (hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get")
+            and Path("/etc/debian_version").exists()):
+        session.log("wrk not found (Debian: apt-get install wrk); the io suite skips "
+                    "its HTTP benchmarks")
+        return
+    session.log("wrk not found: apt-get install -y wrk")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    install = ["apt-get", "install", "-y", "-q", "--no-install-recommends", "wrk"]
+    why = ""
+    deadline = time.monotonic() + WRK_INSTALL_TIMEOUT
+    try:
+        # A fresh container has no package lists: update only if the install fails.
+        for cmd in (install, ["apt-get", "update", "-q"], install):
+            r = subprocess.run(cmd, env=env, capture_output=True, text=True,
+                               timeout=max(1.0, deadline - time.monotonic()))
+            if cmd is install and r.returncode == 0:
+                break
+            why = (r.stderr.strip().splitlines() or [f"exit {r.returncode}"])[-1]
+    except subprocess.TimeoutExpired:
+        why = f"apt-get timed out after {WRK_INSTALL_TIMEOUT} s"
+    if shutil.which("wrk"):
+        session.log(f"wrk installed: {shutil.which('wrk')}")
+    else:
+        session.warn(f"could not install wrk ({why}); the io suite skips its HTTP benchmarks")
+
+
 @nox.session(python=False)
 def bench(session: nox.Session) -> None:
     """The main job: run the benchmark suites on every build, write results/."""
     wanted, args = _take_option(list(session.posargs), "--build")
     pythons, args = _take_option(args, "--python")
+    if _runs_io(args):
+        _find_wrk(session)
     builds = _builds(session, wanted) if not (pythons and not wanted) else []
     for p in pythons:
         try:
