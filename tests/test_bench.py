@@ -368,8 +368,11 @@ def test_planted_foreign_load_marks_the_suite_and_strict_fails_it(tmp_path: Path
         time.sleep(0.5)  # spinning before the suite starts
         build = f"--build-python=x::{sys.executable}"
         cmd = [sys.executable, "-m", "bench", "run", build, "--suite", "sync",
-               "--bench", "atomic_add[gort]", "--smoke"]
-        r = subprocess.run([*cmd, "--out", str(tmp_path / "a")], cwd=ROOT, env=_env(),
+               "--bench", "atomic_add[gort]"]  # the default profile: a window of seconds
+        # Full-size work (not GORT_BENCH_QUICK): the suite's window must be long
+        # enough (noise.MIN_WINDOW) for the driver to judge it at all.
+        r = subprocess.run([*cmd, "--out", str(tmp_path / "a")], cwd=ROOT,
+                           env=_env(GORT_BENCH_QUICK="0"),
                            capture_output=True, text=True, timeout=120)
         assert r.returncode == 0, r.stdout + r.stderr
         assert "THE MACHINE WAS BUSY during 1 of 1 suite run(s)" in r.stdout
@@ -383,7 +386,8 @@ def test_planted_foreign_load_marks_the_suite_and_strict_fails_it(tmp_path: Path
         assert "| atomic_add[gort] " in text and " ⚠ |" in text
 
         r = subprocess.run([*cmd, "--strict", "--out", str(tmp_path / "b")], cwd=ROOT,
-                           env=_env(), capture_output=True, text=True, timeout=120)
+                           env=_env(GORT_BENCH_QUICK="0"), capture_output=True, text=True,
+                           timeout=120)
         assert r.returncode == 1, r.stdout + r.stderr
         missing = r.stdout[r.stdout.index("MISSING"):]
         assert missing.startswith("MISSING (crashed or timed out):\n  x: sync (disturbed, "

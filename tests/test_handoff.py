@@ -279,7 +279,10 @@ def test_stress_retakes_lose_no_processor() -> None:
     assert wg.wait(timeout=120)
 
     def consistent() -> bool:
-        idle = list(_runtime._idle_p)
+        try:
+            idle = list(_runtime._idle_p)
+        except RuntimeError:  # mutated while we copied it: not quiet yet
+            return False
         allp = list(_runtime._allp)
         return (len(idle) == len(allp) == gort.max_procs()
                 and set(map(id, idle)) == set(map(id, allp)) and not _runtime._runq)

@@ -40,7 +40,10 @@ def run_python(code: str, timeout: float = 60,
 
 def procs_consistent() -> bool:
     """Every P is idle exactly once (nothing runs, none lost, none duplicated)."""
-    idle = list(_runtime._idle_p)
+    try:
+        idle = list(_runtime._idle_p)
+    except RuntimeError:  # mutated while we copied it: not quiet yet
+        return False
     allp = list(_runtime._allp)
     return len(idle) == len(allp) and set(map(id, idle)) == set(map(id, allp))
 
@@ -220,7 +223,10 @@ REFUSE = """
         raise RuntimeError("can't start new thread")
 
     def consistent():
-        idle = list(_runtime._idle_p)
+        try:
+            idle = list(_runtime._idle_p)
+        except RuntimeError:  # mutated while we copied it: not quiet yet
+            return False
         return len(idle) == len(_runtime._allp) and len(set(map(id, idle))) == len(idle)
 
     def wait(pred, what):
