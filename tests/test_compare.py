@@ -115,7 +115,11 @@ def test_planted_slowdown_trips_the_ratio_gate_end_to_end(tmp_path: Path) -> Non
         rounds = {r.get_metadata().get("gort_round") for r in b.get_runs() if r.values}
         assert rounds == set(range(6)), (b.get_name(), rounds)
     r_rerun = _compare(str(base), str(rerun), "--mode", "ratio", "--fail-on-regression", "50%")
-    assert r_rerun.returncode == 0, r_rerun.stdout + r_rerun.stderr
+    if "disturbed" not in r_rerun.stdout:
+        # Two runs of the same code pass the gate, unless the machine was so busy
+        # that the driver marked them disturbed (then nothing is promised of them:
+        # a loaded 2-core machine once moved this ratio by +54% between runs).
+        assert r_rerun.returncode == 0, r_rerun.stdout + r_rerun.stderr
     r_slow = _compare(str(base), str(slow), "--mode", "ratio", "--fail-on-regression", "50%")
     assert r_slow.returncode == 1, r_slow.stdout
     assert "REGRESSION" in r_slow.stderr
