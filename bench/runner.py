@@ -568,8 +568,11 @@ def memory_benchmarks(records: list[dict[str, Any]],
         of = re.sub(r"[;,] (time per \w+|wall time)$", "", str(md.get("description", name)))
         md.update(name=memory_name(name, key), unit=unit, gort_memory_of=name,
                   gort_extra_key=key, description=f"{what}: {of}")
-        runs = [pyperf.Run([v], metadata=md, collect_metadata=False) for v in values]
-        out.append(pyperf.Benchmark(runs))
+        # pyperf keeps positive values only: an RSS that did not grow (0) cannot
+        # be stored, so it is left out (its time benchmark and siblings are kept).
+        runs = [pyperf.Run([v], metadata=md, collect_metadata=False) for v in values if v > 0]
+        if runs:
+            out.append(pyperf.Benchmark(runs))
     return out
 
 

@@ -269,15 +269,22 @@ def test_a_suite_past_its_timeout_is_killed_and_reported(tmp_path: Path) -> None
 @pytest.mark.timeout(300)
 def test_memory_results_are_pyperf_benchmarks(tmp_path: Path) -> None:
     build = f"--build-python=x::{sys.executable}"
-    r = subprocess.run([sys.executable, "-m", "bench", "run", build, "--suite", "scale",
-                        "--bench", "parked[asyncio*", "--smoke", "--out", str(tmp_path)],
-                       cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=300)
-    assert r.returncode == 0, r.stdout + r.stderr
-    (machine,) = [p for p in tmp_path.iterdir() if p.is_dir()]
-    assert sorted(p.name for p in machine.glob("*.json")) == ["run.json", "x.json"]
-    benches = {b.get_name(): b for b in
-               pyperf.BenchmarkSuite.load(str(machine / "x.json")).get_benchmarks()}
-    (timed,) = [n for n in benches if n.startswith("parked[asyncio,")]
+    # A few hundred parked tasks sometimes grow the RSS by nothing measurable (the
+    # allocator reuses freed memory), and pyperf stores positive values only: such
+    # a record is left out, so try a few times for one that grew.
+    for attempt in range(10):
+        out = tmp_path / str(attempt)
+        r = subprocess.run([sys.executable, "-m", "bench", "run", build, "--suite", "scale",
+                            "--bench", "parked[asyncio*", "--smoke", "--out", str(out)],
+                           cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0, r.stdout + r.stderr
+        (machine,) = [p for p in out.iterdir() if p.is_dir()]
+        assert sorted(p.name for p in machine.glob("*.json")) == ["run.json", "x.json"]
+        benches = {b.get_name(): b for b in
+                   pyperf.BenchmarkSuite.load(str(machine / "x.json")).get_benchmarks()}
+        (timed,) = [n for n in benches if n.startswith("parked[asyncio,")]
+        if runner.memory_name(timed, "rss_per_task") in benches:
+            break
     assert runner.memory_name(timed, "rss_per_task") in benches, r.stdout + r.stderr
     mem = benches[runner.memory_name(timed, "rss_per_task")]
     assert mem.get_unit() == "byte" and mem.get_metadata()["gort_memory_of"] == timed
@@ -285,7 +292,7 @@ def test_memory_results_are_pyperf_benchmarks(tmp_path: Path) -> None:
     show = subprocess.run([sys.executable, "-m", "pyperf", "show", str(machine / "x.json")],
                           capture_output=True, text=True, timeout=60)
     assert show.returncode == 0 and "bytes" in show.stdout, show.stderr
-    text = (tmp_path / "README.md").read_text()
+    text = (out / "README.md").read_text()
     section = text[text.index("### Memory"):text.index("### Builds compared")]
     assert f"| x       | {timed} " in section and " B " in section
 
