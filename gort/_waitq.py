@@ -237,15 +237,21 @@ def protected_at(frame: types.FrameType | None) -> bool:
 
 _REDELIVER_AFTER = 0.001  # seconds between tries to deliver a deferred interrupt
 
-# The deferral state.  Writers: _deferred is set by the main thread (the handler,
-# _redeliver) and cleared only by the handler when it delivers; _resent is set
-# only by the resender thread and cleared only by the handler.  Invariant: at
-# most one re-sent signal is in flight (the resender sends the next one only
-# after the handler has consumed the previous one), so a signal gort re-sent can
-# never arrive after its interrupt was delivered and be taken for a new Ctrl-C
-# (two timers in flight could do exactly that: one delivered the interrupt, the
-# other then raised a second KeyboardInterrupt).  _kick is a binary semaphore:
-# released (by a C call, so no handler can run inside it) to wake the resender.
+# The deferral state, guarded by _state (an RLock: a handler can run nested inside
+# another on the main thread).  _deferred: an interrupt waits to be delivered;
+# set by the handler and _redeliver (main thread), cleared only by the handler
+# when it delivers.  _resent: a signal gort re-sent is on its way; set only by
+# the resender, cleared only by the handler.  Invariants: _resent implies
+# _deferred, and at most one re-sent signal is in flight.  The resender checks,
+# sets _resent and sends under _state, and the handler takes its one decision
+# (defer again, or clear both and deliver) under _state: so once an interrupt is
+# delivered no re-sent signal is left in flight, and none can arrive later to be
+# taken for a new Ctrl-C.  (Without the lock a resender preempted between
+# setting _resent and sending let a new SIGINT consume the flag and be dropped,
+# and the stale signal then raised a KeyboardInterrupt of its own, later.)
+# _kick is a binary semaphore: released (by a C call, so no handler can run
+# inside it) to wake the resender.
+_state = threading.RLock()
 _deferred = False
 _resent = False
 _kick = threading.Lock()
@@ -259,14 +265,16 @@ def _sigint(signum: int, frame: types.FrameType | None) -> None:
     a moment later (a real signal, so a blocking wait is interrupted too) until
     it lands outside."""
     global _deferred, _resent
-    resent, _resent = _resent, False
-    if resent and not _deferred:
-        return  # pragma: no cover - a re-sent signal that met a new Ctrl-C's delivery
-    if protected_at(frame):
-        _deferred = True
+    protected = protected_at(frame)  # outside the lock: it runs Python code
+    with _state:
+        _resent = False  # (if a new SIGINT overtook ours, ours comes later as one more)
+        if protected:
+            _deferred = True
+        else:
+            _deferred = False
+    if protected:
         _wake_resender()
         return
-    _deferred = False
     signal.default_int_handler(signum, frame)
 
 
@@ -296,21 +304,22 @@ def _resend_loop() -> None:
             while _deferred:
                 time.sleep(_REDELIVER_AFTER)
                 if signal.getsignal(signal.SIGINT) is not _sigint:
-                    _deferred = False  # pragma: no cover - replaced: nothing to deliver to
+                    with _state:  # pragma: no cover - replaced: nothing to deliver to
+                        _deferred = _resent = False
                     break
                 ident = threading.main_thread().ident
-                if _resent or ident is None:
-                    continue  # the last one is still on its way
-                if _deferred:
-                    _resent = True
-                    signal.pthread_kill(ident, signal.SIGINT)
+                with _state:
+                    if _deferred and not _resent and ident is not None:
+                        _resent = True
+                        signal.pthread_kill(ident, signal.SIGINT)
         except BaseException:  # pragma: no cover - this thread must never die
             pass
 
 
 def _reset_after_fork() -> None:
     """A forked child starts with no interrupt pending (it has no resender)."""
-    global _deferred, _resent, _resender, _kick
+    global _deferred, _resent, _resender, _kick, _state
+    _state = threading.RLock()  # (the parent's resender may have held it)
     _deferred = _resent = False
     _resender = None
     _kick = threading.Lock()
@@ -344,7 +353,8 @@ def _redeliver(e: BaseException) -> None:
     deliver a KeyboardInterrupt again at the next safe point."""
     if isinstance(e, KeyboardInterrupt):
         global _deferred
-        _deferred = True
+        with _state:
+            _deferred = True
         _wake_resender()
         return
     raise e

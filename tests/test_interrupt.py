@@ -381,6 +381,61 @@ def test_interrupt_while_parked_removes_the_waiter() -> None:
     g.result(10)
 
 
+def _shielded() -> int:
+    signal.raise_signal(signal.SIGINT)  # lands in protected code: deferred
+    return 1
+
+
+_waitq.protect(_shielded)
+
+
+def test_a_resent_signal_never_outlives_its_delivery(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The resender is slow to send (preempted between deciding and sending) and
+    the handler is paused at each of its lines in turn: once the deferred
+    interrupt is delivered, a new Ctrl-C must raise at once, and nothing may
+    arrive afterwards (a stale re-sent signal would be a second KeyboardInterrupt
+    where there was one Ctrl-C, and would swallow the new one)."""
+    real_kill = signal.pthread_kill
+
+    def slow_kill(ident: int, signum: int) -> None:
+        time.sleep(0.01)
+        real_kill(ident, signum)
+
+    monkeypatch.setattr(signal, "pthread_kill", slow_kill)
+    handler = _waitq._sigint.__code__
+    for k in range(1, 25):
+        seen = 0
+
+        def tracer(frame: Any, event: str, arg: Any, k: int = k) -> Any:
+            nonlocal seen
+            if frame.f_code is handler and event == "line":
+                seen += 1
+                if seen == k:
+                    time.sleep(0.003)  # the resender runs meanwhile
+            return tracer if frame.f_code is handler else None
+
+        delivered = False
+        sys.settrace(tracer)
+        try:
+            assert _shielded() == 1
+            deadline = time.monotonic() + 10
+            while _waitq.interrupt_deferred():
+                assert time.monotonic() < deadline, "a deferred interrupt never arrived"
+                time.sleep(0.0005)
+        except KeyboardInterrupt:
+            delivered = True
+        finally:
+            sys.settrace(None)
+        assert delivered and not _waitq.interrupt_deferred(), k
+        with pytest.raises(KeyboardInterrupt):  # a new Ctrl-C is not taken for ours
+            signal.raise_signal(signal.SIGINT)
+        quiet_until = time.monotonic() + 0.03
+        while time.monotonic() < quiet_until:  # and nothing of ours is still coming
+            time.sleep(0.001)
+        if seen < k:
+            break  # every line of the handler had its turn
+
+
 @pytest.mark.parametrize("t", [math.inf, 1e10, 10**400])
 def test_infinite_timeouts_mean_forever(t: float) -> None:
     ch: gort.Chan[int] = gort.Chan()
