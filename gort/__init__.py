@@ -18,6 +18,7 @@ from __future__ import annotations
 from . import atomic as atomic
 from . import net as net
 from . import patterns as patterns
+from . import synctest as synctest
 from ._aio import asleep as asleep
 from ._aio import sleep as sleep
 from ._aio import to_thread as to_thread
@@ -148,6 +149,7 @@ __all__ = (
     "select",
     "set_max_procs",
     "sleep",
+    "synctest",
     "tick",
     "to_thread",
     "todo",

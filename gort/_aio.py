@@ -23,14 +23,11 @@ from __future__ import annotations
 import asyncio
 import functools
 import threading
-import time
 import types
 from collections.abc import Callable, Generator
 from typing import Any
 
 from . import _runtime, _timeout, _timers
-
-_monotonic = time.monotonic
 
 
 def asyncio_waker() -> tuple[Callable[[], Any], asyncio.Future[None]]:
@@ -104,7 +101,7 @@ def suspend(locks: tuple[Any, ...], fut: asyncio.Future[None] | None, timeout: f
         box = _Box()
         parked = threading.Lock()
         parked.acquire()  # released by the worker once this goroutine is parked
-        entry = _timers.add(_monotonic() + timeout, _gort_timeout,
+        entry = _timers.add(_timers.now() + timeout, _gort_timeout,
                             (abort, token, g, box, parked))
         yield (*locks, parked)
         if box.timed_out:
@@ -160,7 +157,8 @@ def _asleep_gort(seconds: float) -> Generator[Any, Any]:
     lock.acquire()
     g._wait_reason = "sleep"
     g._timed_park = True
-    _timers.add(_monotonic() + seconds, _wake_sleeper, g)
+    g._durable = g._bubble is not None
+    _timers.add(_timers.now() + seconds, _wake_sleeper, g)
     yield (lock,)
 
 
@@ -184,6 +182,7 @@ def _asleep_forever() -> Generator[Any, Any]:
     lock.acquire()
     g._wait_reason = "sleep"
     g._timed_park = True  # a sleep is not a deadlock, even a sleep forever
+    g._durable = g._bubble is not None  # (in a bubble it is, with no timer left)
     yield (lock,)
     raise AssertionError("nothing wakes a goroutine sleeping forever")
 
@@ -195,18 +194,26 @@ def sleep(seconds: float) -> None:
     if t is not None and t <= 0:
         _runtime.gosched()
         return
-    from ._waitq import park_thread as _park_thread
+    from ._waitq import park_in_bubble, park_thread
     parker = _runtime.current_parker()
+    b = _runtime.current_bubble() if _timers._bubbles else None
+    if b is not None:  # a synctest bubble: a durable wait on its fake clock
+        wake = b.waker(parker.release)
+
+        def park(left: float) -> None:
+            park_in_bubble(b, True, parker, wake, left, _always, None, "sleep")
+    else:
+        def park(left: float) -> None:
+            park_thread(parker, left, _always, None, "sleep")
     if t is None:
         while True:
-            _park_thread(parker, _timeout.FOREVER, _always, None, "sleep")
-    deadline = _monotonic() + t
+            park(_timeout.FOREVER)
+    deadline = _timers.now() + t
     while True:
-        left = deadline - _monotonic()
+        left = deadline - _timers.now()
         if left <= 0:
             return
-        # Nothing ever wakes this parker early; a timeout is the only way out.
-        _park_thread(parker, left, _always, None, "sleep")
+        park(left)  # nothing ever wakes this parker early: only the timeout
 
 
 def _always(_: object) -> bool:

@@ -48,6 +48,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable, Generator, Iterator
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from . import _timers
 from ._errors import ChanClosed
 from ._waitq import Waiter, WaitQueue, checked, dequeue, enqueue, park, protect, run
 
@@ -55,6 +56,10 @@ if TYPE_CHECKING:
     from ._select import RecvCase, SendCase
 
 T = TypeVar("T")
+
+# gort.synctest installs this: a plain Chan made in a bubble becomes one whose
+# operations check that they run in that bubble.
+adopt_in_bubble: Callable[[Chan[Any]], None] | None = None
 
 _NOT_READY: Any = object()  # try-operation result: nothing could be done
 
@@ -234,6 +239,8 @@ class Chan(SendChan[T], RecvChan[T]):
         self._sendq = WaitQueue(lock)
         self._recvq = WaitQueue(lock)
         self._closed = False
+        if _timers._bubbles and self._sendq.bubble is not None and adopt_in_bubble:
+            adopt_in_bubble(self)
 
     # -- send
 

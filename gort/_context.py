@@ -37,7 +37,6 @@ together.  ``_done`` is a channel closed exactly once, under ``_lock``.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -47,6 +46,13 @@ from ._timeout import delay, timeout
 
 if TYPE_CHECKING:
     from ._select import RecvCase
+
+
+class _DoneChan(Chan[None]):
+    """A context's done channel: closed by whoever cancels, from inside or outside
+    a synctest bubble (so not checked as a bubble's channels are)."""
+
+    __slots__ = ()
 
 
 class Canceled(Exception):
@@ -147,7 +153,7 @@ class _CancelCtx(Context):
     def __init__(self, parent: Context, deadline: float | None = None) -> None:
         self._parent = parent
         self._lock = threading.Lock()
-        self._done: Chan[None] = Chan()
+        self._done: Chan[None] = _DoneChan()
         self._done_view = self._done.recv_only()
         self._err: BaseException | None = None
         self._cause: BaseException | None = None
@@ -260,7 +266,7 @@ class _CancelCtx(Context):
         state = "active" if self._err is None else f"{self._err}"
         dl = ""
         if self._deadline is not None:
-            dl = f" deadline in {self._deadline - time.monotonic():.3f}s"
+            dl = f" deadline in {self._deadline - _timers.now():.3f}s"
         return f"<Context {state}{dl}>"
 
 
@@ -409,7 +415,7 @@ def with_deadline_cause(parent: Context, deadline: float | None,
     ctx = _CancelCtx(parent, deadline)
     ctx._attach()
     if ctx._err is None:
-        if deadline <= time.monotonic():
+        if deadline <= _timers.now():
             ctx._cancel(DeadlineExceeded(), True, cause)
         else:
             timer = _timers.add(deadline, _expire, (ctx, cause))
@@ -431,7 +437,7 @@ def _timeout_deadline(seconds: float | None) -> float | None:
     if isinstance(seconds, (str, bytes, bytearray)):  # _timeout would take float("1")
         raise TypeError(f"timeout must be a number or None, got {type(seconds).__name__}")
     d = delay(seconds, "timeout")
-    return None if d is None else time.monotonic() + d
+    return None if d is None else _timers.now() + d
 
 
 def with_timeout(parent: Context, seconds: float | None) -> tuple[Context, CancelFunc]:

@@ -93,8 +93,8 @@ class PollDesc:
     def __init__(self, fd: int) -> None:
         self.fd = fd
         self.lock = threading.Lock()
-        self.rq = WaitQueue(self.lock)
-        self.wq = WaitQueue(self.lock)
+        self.rq = WaitQueue(self.lock, io=True)
+        self.wq = WaitQueue(self.lock, io=True)
         self.rready = False
         self.wready = False
         self.closed = False
@@ -468,8 +468,8 @@ def _reset_after_fork() -> None:
     _backend = _new_backend()
     for pd in inherited:
         pd.lock = threading.Lock()
-        pd.rq = WaitQueue(pd.lock)
-        pd.wq = WaitQueue(pd.lock)
+        pd.rq = WaitQueue(pd.lock, io=True)
+        pd.wq = WaitQueue(pd.lock, io=True)
         pd.rready = pd.wready = True  # a waiter retries its call once first
         pd.interest = 0
         try:

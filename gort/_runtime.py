@@ -133,6 +133,8 @@ from collections.abc import Callable, Coroutine, Generator
 from queue import Empty, SimpleQueue
 from typing import Any, Generic, NamedTuple, TypeVar
 
+from . import _timers
+
 T = TypeVar("T")
 
 _IDLE_RETIRE = 30.0  # seconds an extra idle worker waits before it exits
@@ -181,9 +183,24 @@ def _probe(n: int) -> None:
 class _TLS(threading.local):
     m: _M | None = None  # the worker this thread is, if it is one
     parker: threading.Lock | None = None
+    bubble: Any = None  # the synctest bubble firing its timers on this thread
 
 
 _tls = _TLS()
+
+
+def current_bubble() -> Any:
+    """The synctest bubble of the calling goroutine (or of the timers this thread
+    is firing), else None."""
+    m = _tls.m
+    if m is not None:
+        g = m.cg if m.cg is not None else m.g
+        if g is not None and g._bubble is not None:
+            return g._bubble
+    return _tls.bubble
+
+
+_timers.bubble_of = current_bubble
 
 
 def _new_parker() -> threading.Lock:
@@ -1182,8 +1199,8 @@ def _signal_handler_installed() -> bool:
 
 
 def _deadlocked() -> bool:
-    from . import _timers
-    if _timers.pending() or _others_alive() or _signal_handler_installed():
+    # A live synctest bubble runs its own detector (and ends its run() with it).
+    if _timers._bubbles or _timers.pending() or _others_alive() or _signal_handler_installed():
         return False
     for g in live_goroutines():
         if g._state is not GState.PARKED or g._timed_park:
@@ -1286,6 +1303,9 @@ def ready(g: Goroutine[Any]) -> None:
     """
     global _sysmon_sleeping
     g._state = GState.RUNNABLE
+    if g._durable:  # a synctest bubble counts it as running again
+        g._durable = False
+        g._bubble.unblocked()
     m = _tls.m
     if m is not None and m.cg is not None:
         p = m.p
@@ -1366,9 +1386,12 @@ def _step(g: Goroutine[Any], m: _M) -> None:
         _dispatch()
         return
     g._state = GState.PARKED
+    durable = g._durable  # (read first: a wake may clear it once the locks are free)
     # Only now may wakers see the waiter: release what it was queued under.
     for lock in req:
         lock.release()
+    if durable:
+        g._bubble.blocked()  # after the release: the bubble may fire timers now
 
 
 # --------------------------------------------------------------------------- goroutines
@@ -1456,7 +1479,7 @@ class Goroutine(Generic[T]):
     __slots__ = ("_fn", "_args", "_kwargs", "_ctx", "_coro", "_coro_throw",
                  "id", "name", "_lock", "_done", "_result", "_exc", "_joiners", "_retrieved",
                  "_state", "_wait_reason", "_timed_park", "_m", "_wake", "_exc_tb",
-                 "__weakref__")
+                 "_bubble", "_durable", "__weakref__")
 
     def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any],
                  coro: Coroutine[Any, Any, T] | None) -> None:
@@ -1481,6 +1504,13 @@ class Goroutine(Generic[T]):
         self._m: _M | None = None  # the worker running this plain goroutine
         self._wake: Callable[[], None] = self._make_ready  # a coroutine waiter's wake
         self._exc_tb: types.TracebackType | None = None  # _exc's own traceback
+        # synctest: the bubble it belongs to (its creator's), and whether its
+        # current park counts as durably blocked there (set by the park, cleared
+        # by the wake that makes it runnable again: see gort.synctest).
+        self._bubble: Any = current_bubble() if _timers._bubbles else None
+        self._durable = False
+        if self._bubble is not None:
+            self._bubble.started(self)
         with _live_lock:  # last: a goroutine that could not be made is never live
             _live[self.id] = self
 
@@ -1533,6 +1563,8 @@ class Goroutine(Generic[T]):
                 _unretrieved.add(self)
         for w in woken:
             w.wake()
+        if self._bubble is not None:  # after the joiners' wakes: never a false idle
+            self._bubble.exited(self)
 
     def _make_ready(self) -> None:
         ready(self)
@@ -1725,6 +1757,8 @@ def go(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Goroutine[Any]:
                     if g._coro is not None:
                         g._coro.close()
                     g._state = GState.DONE
+                    if g._bubble is not None:
+                        g._bubble.exited(g)
                     if type(e) is RecursionError:
                         raise
                     _refused += 1

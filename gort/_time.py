@@ -31,14 +31,11 @@ from __future__ import annotations
 
 import math
 import threading
-import time
 from typing import Any, Generic, TypeVar
 
 from . import _timers
 from ._chan import Chan, RecvChan
 from ._timeout import delay
-
-_monotonic = time.monotonic
 
 T = TypeVar("T")
 
@@ -67,7 +64,7 @@ def _deadline(what: str, seconds: float | None) -> float:
     d = _delay(seconds, f"{what} duration")
     if d is None:
         return math.inf
-    return _monotonic() + d
+    return _timers.now() + d
 
 
 def _period(what: str, seconds: float | None) -> float:
@@ -83,7 +80,8 @@ def _period(what: str, seconds: float | None) -> float:
 
 
 class Timer:
-    """Sends the current time (``time.monotonic()``) on ``c`` once, after ``seconds``.
+    """Sends the current time (``time.monotonic()``; in a synctest bubble, its
+    clock) on ``c`` once, after ``seconds``.
 
     ``stop()`` prevents it from firing; ``reset(seconds)`` re-arms it.  Both
     return True if the timer was active (pending, or fired with its value not
@@ -117,7 +115,7 @@ class Timer:
                 return  # re-armed or stopped while this firing was on its way
             self._over = True
             if self._func is None:
-                self._send.try_send(_monotonic())
+                self._send.try_send(_timers.now())
                 return
         from ._runtime import go
         go(self._func)
@@ -180,11 +178,11 @@ class Ticker:
         self._period = period
         self._stopped = False
         self._gen = 0
-        self._next = _monotonic() + period  # +inf: never ticks, no heap entry
+        self._next = _timers.now() + period  # +inf: never ticks, no heap entry
         self._entry = _timers.add_weak(self._next, self, Ticker._fire, 0)
 
     def _fire(self, gen: int) -> None:
-        now = _monotonic()
+        now = _timers.now()
         with self._lock:
             if self._stopped or gen != self._gen:
                 return
@@ -215,7 +213,7 @@ class Ticker:
             self._send.try_recv()
             self._stopped = False
             self._period = period
-            self._next = _monotonic() + period
+            self._next = _timers.now() + period
             self._entry = _timers.add_weak(self._next, self, Ticker._fire, self._gen)
 
     def __repr__(self) -> str:

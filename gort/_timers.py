@@ -32,6 +32,14 @@ disturbs the other timers and can still be cancelled.  A NaN deadline is a
 ValueError, raised before anything is queued.  The thread never dies: a
 callback's exception is reported and the thread goes on serving.
 
+Bubbles (``gort.synctest``).  A goroutine in a synctest bubble reads the
+bubble's fake clock through ``now()``, and its ``add``/``add_weak`` put the
+entry in the bubble's own heap (a ``BubbleEntry``), which the bubble fires
+when every goroutine in it is durably blocked; the timer thread never sees
+them.  ``_bubbles`` counts the live bubbles (written under the synctest
+module's lock; read without one: a stale zero is only ever read by a goroutine
+that is in no bubble), so outside synctest the cost is one global test.
+
 After ``os.fork()`` the child has no timer thread; ``_reset_after_fork`` gives
 it fresh, empty state (the parent's timers belong to goroutines and threads
 that do not exist in the child, so none of them fires there).
@@ -62,6 +70,27 @@ _cancelled = 0
 _wake_at: float | None = None
 _thread: threading.Thread | None = None
 _graveyard: list[TimerEntry] = []  # weak entries whose owner was collected
+_bubbles = 0  # live synctest bubbles
+_monotonic = time.monotonic
+
+
+def _no_bubble() -> Any:
+    return None
+
+
+# The bubble of the calling goroutine, or None (installed by the runtime, which
+# knows goroutines; this module imports nothing of gort's but _timeout).
+bubble_of: Callable[[], Any] = _no_bubble
+
+
+def now() -> float:
+    """The clock of every gort deadline: ``time.monotonic()``, or in a synctest
+    bubble the bubble's fake time."""
+    if _bubbles:
+        b = bubble_of()
+        if b is not None:
+            return b.now  # type: ignore[no-any-return]
+    return _monotonic()
 
 
 class TimerEntry:
@@ -132,6 +161,10 @@ def add(when: float, fn: Callable[[Any], Any], arg: Any = None) -> TimerEntry:
         if when != when:
             raise ValueError("timer deadline must not be NaN")
         return TimerEntry(math.inf, fn, arg)  # never fires: no heap entry, no thread
+    if _bubbles:
+        b = bubble_of()
+        if b is not None:
+            return b.add_timer(BubbleEntry(b, when, fn, arg))  # type: ignore[no-any-return]
     entry = TimerEntry(when, fn, arg)
     _push(entry)
     return entry
@@ -150,10 +183,29 @@ def add_weak(when: float, owner: Any, fn: Callable[[Any, Any], Any], arg: Any = 
         if when != when:
             raise ValueError("timer deadline must not be NaN")
         return TimerEntry(math.inf, fn, arg)  # never fires: nothing to hold, weakly or not
+    if _bubbles:
+        b = bubble_of()
+        if b is not None:
+            bentry = BubbleEntry(b, when, fn, arg)
+            bentry.owner = weakref.ref(owner)  # fired only if the owner is still alive
+            return b.add_timer(bentry)  # type: ignore[no-any-return]
     entry = TimerEntry(when, fn, arg)
     entry.owner = weakref.ref(owner, entry._owner_collected)  # before the timer thread sees it
     _push(entry)
     return entry
+
+
+class BubbleEntry(TimerEntry):
+    """An entry in a synctest bubble's heap: the bubble's lock guards its state."""
+
+    __slots__ = ("bubble",)
+
+    def __init__(self, bubble: Any, when: float, fn: Callable[..., Any], arg: Any) -> None:
+        super().__init__(when, fn, arg)
+        self.bubble = bubble
+
+    def cancel(self) -> bool:
+        return self.bubble.cancel_timer(self)  # type: ignore[no-any-return]
 
 
 def _push(entry: TimerEntry) -> None:

@@ -67,7 +67,7 @@ from collections import deque
 from collections.abc import Callable, Generator
 from typing import Any, TypeVar
 
-from . import _aio, _runtime
+from . import _aio, _runtime, _timers
 from ._timeout import timeout as check_timeout
 
 T = TypeVar("T")
@@ -107,12 +107,16 @@ class WaitQueue(deque[Waiter]):
     q.append(w)`` (the Waiter constructor sets ``q``) or ``push``.
     """
 
-    __slots__ = ("dead", "lock")
+    __slots__ = ("bubble", "dead", "lock")
 
-    def __init__(self, lock: threading.Lock) -> None:
+    def __init__(self, lock: threading.Lock, io: bool = False) -> None:
         super().__init__()
         self.lock = lock  # the owner's lock, which guards this queue
         self.dead = 0  # entries whose waiter was removed (w.q is no longer self)
+        # The synctest bubble it was made in: a wait on it there is durable.  A
+        # wait for I/O (``io``) never is: only the outside world ends it.
+        self.bubble: Any = (_runtime.current_bubble() if _timers._bubbles and not io
+                            else None)
 
     def push(self, w: Waiter) -> None:
         """Queue ``w`` at the tail."""
@@ -414,6 +418,8 @@ def suspend_now(sync: bool, ws: Waiter | list[Waiter], locks: tuple[Any, ...],
     g = m.cg if m is not None else None
     if g is None:
         return None
+    if g._bubble is not None:
+        g._durable = durable(g._bubble, ws if isinstance(ws, list) else (ws,))
     wake = g._wake
     if isinstance(ws, list):
         for w in ws:
@@ -452,6 +458,15 @@ def park(sync: bool, ws: Waiter | list[Waiter], locks: tuple[Any, ...], timeout:
     waiters = ws if isinstance(ws, list) else (ws,)
     if sync:  # a plain caller: sleep the thread
         parker = _runtime._tls.parker or _runtime.current_parker()
+        b = _runtime.current_bubble() if _timers._bubbles else None
+        if b is not None:
+            dur = durable(b, waiters)
+            wake = b.waker(parker.release) if dur else parker.release
+            for w in waiters:
+                w.wake = wake
+            for lock in reversed(locks):
+                lock.release()
+            return park_in_bubble(b, dur, parker, wake, timeout, abort, arg, reason)
         for w in waiters:
             w.wake = parker.release
         for lock in reversed(locks):
@@ -462,6 +477,8 @@ def park(sync: bool, ws: Waiter | list[Waiter], locks: tuple[Any, ...], timeout:
     fut = None
     if g is not None:  # a coroutine goroutine: suspend it, holding no thread
         wake = g._wake
+        if g._bubble is not None:
+            g._durable = durable(g._bubble, waiters)
     else:  # an asyncio task: await a future
         try:
             wake, fut = _aio.asyncio_waker()
@@ -546,6 +563,59 @@ def park_thread(parker: threading.Lock, timeout: float | None,
             _runtime._acquire_p(m)
 
 
+# --------------------------------------------------------------------------- bubbles
+
+def durable(b: Any, waiters: Any) -> bool:
+    """Is a park on ``waiters`` durably blocked in synctest bubble ``b``: are they
+    all queued on structures made in ``b``?  (Go: a goroutine blocked on a
+    channel made outside its bubble, or on I/O, is not.)  A waiter queued
+    nowhere (a Semaphore request larger than the semaphore) waits only for its
+    timeout, as a sleep does: durable."""
+    return all(w.q is None or w.q.bubble is b for w in waiters)
+
+
+def park_in_bubble(b: Any, dur: bool, parker: threading.Lock, wake: Callable[[], Any],
+                   timeout: float | None, abort: Callable[[Any], bool], arg: Any,
+                   reason: str) -> bool:
+    """``park_thread`` for a plain goroutine in a synctest bubble: a timeout is a
+    timer on the bubble's fake clock, whose firing (like a waker) aborts the
+    waiter and, if that won, wakes it with ``wake``.  A durable park counts as
+    blocked in the bubble until ``wake`` (``b.waker``) counts it running again."""
+    box = _aio._Box()
+    entry = None
+    if timeout is not None:
+        entry = _timers.add(b.now + timeout, _bubble_timeout, (abort, arg, box, wake))
+
+    def abort_here(a: Any) -> bool:  # an exception ended the sleep: nobody woke us
+        if not abort(a):
+            return False
+        if entry is not None:
+            entry.cancel()
+        if dur:
+            b.unblocked()
+        return True
+
+    if dur:
+        g = _runtime.current_goroutine()
+        if g is not None:  # (as _release_p does: the bubble may describe it now)
+            g._wait_reason = reason
+            g._state = _runtime.GState.PARKED
+        b.blocked()
+    park_thread(parker, None, abort_here, arg, reason)
+    if box.timed_out:
+        return False
+    if entry is not None:
+        entry.cancel()
+    return True
+
+
+def _bubble_timeout(arg: tuple[Callable[[Any], bool], Any, Any, Callable[[], Any]]) -> None:
+    abort, token, box, wake = arg
+    if abort(token):
+        box.timed_out = True
+        wake()
+
+
 def checked(timeout: float | None) -> float | None:
     """``timeout`` under gort's one rule (see ``_timeout``)."""
     return check_timeout(timeout)
@@ -555,7 +625,7 @@ def checked(timeout: float | None) -> float | None:
 # parking (or waking it): a KeyboardInterrupt there is deferred.
 for _fn in (WaitQueue.push, WaitQueue.push_front, WaitQueue.take, WaitQueue.take_all,
             WaitQueue.discard, WaitQueue.first, dequeue, run, park,
-            park_thread, _consume, suspend_now, enqueue, _runtime.Goroutine.join,
+            park_thread, park_in_bubble, _consume, suspend_now, enqueue, _runtime.Goroutine.join,
             _runtime.Goroutine._join_body):
     protect(_fn)
 protect_nested(park_thread)

@@ -306,21 +306,34 @@ def test_concurrent_derivation_and_cancellation() -> None:
 
 # --------------------------------------------------------------------------- deadlines
 
+@pytest.mark.gort_synctest
 def test_with_timeout_expires() -> None:
-    t0 = time.monotonic()
-    ctx, cancel = gort.with_timeout(gort.background(), 0.1)
-    dl = ctx.deadline()
-    assert dl is not None and t0 + 0.1 <= dl <= time.monotonic() + 0.1
+    """(In a synctest bubble: the deadline and the expiry are exact.)"""
+    t0 = gort.synctest.now()
+    ctx, cancel = gort.with_timeout(gort.background(), 30)
+    assert ctx.deadline() == t0 + 30
+    gort.sleep(29.5)
     assert_not_done(ctx)
-    assert "deadline in" in repr(ctx)
-    assert ctx.done().recv_ok(timeout=JOIN) == (None, False)
-    assert time.monotonic() - t0 >= 0.1
+    assert "deadline in 0.500s" in repr(ctx)
+    assert ctx.done().recv_ok() == (None, False)
+    assert gort.synctest.now() == t0 + 30
     err = ctx.err()
     assert type(err) is DeadlineExceeded
     assert isinstance(err, TimeoutError)
     assert str(err) == "context deadline exceeded"
     cancel()  # after expiry: a no-op
     assert ctx.err() is err
+
+
+def test_with_timeout_expires_on_the_real_clock() -> None:
+    t0 = time.monotonic()
+    ctx, cancel = gort.with_timeout(gort.background(), 0.1)
+    dl = ctx.deadline()
+    assert dl is not None and t0 + 0.1 <= dl <= time.monotonic() + 0.1
+    assert ctx.done().recv_ok(timeout=JOIN) == (None, False)
+    assert time.monotonic() - t0 >= 0.1
+    assert type(ctx.err()) is DeadlineExceeded
+    cancel()
 
 
 def test_with_deadline_expires_in_a_select() -> None:
@@ -388,12 +401,17 @@ def test_parent_deadline_cancels_children_with_deadline_exceeded() -> None:
         c()
 
 
+@pytest.mark.gort_synctest
 def test_child_deadline_earlier_than_parent_fires_alone() -> None:
+    t0 = gort.synctest.now()
     parent, pcancel = gort.with_timeout(gort.background(), 600)
     child, ccancel = gort.with_timeout(parent, 0.05)
-    assert_done(child)
+    child.done().recv_ok()
+    assert gort.synctest.now() == t0 + 0.05
     assert type(child.err()) is DeadlineExceeded
     assert_not_done(parent)
+    parent.done().recv_ok()
+    assert gort.synctest.now() == t0 + 600
     ccancel()
     pcancel()
 

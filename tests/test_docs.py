@@ -107,7 +107,7 @@ def _undocumented_callable_slots(cls: type) -> list[str]:
 
 def undocumented() -> list[str]:
     missing: list[str] = []
-    modules = [gort, gort.atomic, gort.net, gort.patterns, gort.testing]
+    modules = [gort, gort.atomic, gort.net, gort.patterns, gort.synctest, gort.testing]
     for module in modules:
         for name in _module_names(module):
             obj = getattr(module, name)

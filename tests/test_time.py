@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 import gort
-from gort import Chan, GState, Ticker, Timer, _timers, atomic
+from gort import Chan, GState, Ticker, Timer, _timers, atomic, synctest
 from tests.conftest import wait_until
 
 JOIN = 10.0
@@ -396,46 +396,59 @@ def test_stop_reports_a_fired_but_undelivered_timer_active(how: str) -> None:
 
 # --------------------------------------------------------------------------- Ticker
 
+# These run in a synctest bubble: fake time, so the grid is exact and a slow
+# receiver is slow for exactly as long as it says (timers due at the same
+# instant fire in the order they were armed).  The real timer thread's side
+# is covered by the tests around them.
+
+@pytest.mark.gort_synctest
 def test_ticker_ticks_on_its_grid() -> None:
-    t0 = time.monotonic()
-    tk = Ticker(0.02)
-    try:
-        vals = [tk.c.recv(timeout=JOIN) for _ in range(5)]
-    finally:
-        tk.stop()
-    assert vals == sorted(vals)
-    for k, v in enumerate(vals, 1):
-        assert v >= t0 + k * 0.02 - 1e-9
-    assert vals[-1] < t0 + 0.1 + SLACK
+    t0 = synctest.now()
+    tk = Ticker(0.25)
+    vals = [tk.c.recv() for _ in range(5)]
+    tk.stop()
+    assert vals == [t0 + k * 0.25 for k in range(1, 6)]
     assert "stopped" in repr(tk)
 
 
+@pytest.mark.gort_synctest
 def test_ticker_drops_ticks_for_a_slow_receiver() -> None:
-    period = 0.05
-    tk = Ticker(period)
-    try:
-        assert tk.c.cap == 1
-        first = tk.c.recv(timeout=JOIN)
-        settle(8 * period)  # not receiving for several periods
-        assert len(tk.c) == 1  # one tick buffered, not eight queued
-        before = time.monotonic()
-        stale = tk.c.recv(timeout=JOIN)
-        assert first < stale < before
-        fresh = tk.c.recv(timeout=JOIN)  # the next one is new, not a queued old one
-        assert fresh >= before - 2 * period  # (the timer thread may be preempted a bit)
-        assert fresh - stale >= period - 1e-9
-    finally:
-        tk.stop()
+    t0 = synctest.now()
+    tk = Ticker(0.25)
+    assert tk.c.cap == 1
+    assert tk.c.recv() == t0 + 0.25
+    gort.sleep(8 * 0.25)  # not receiving for eight periods (to t0 + 2.25)
+    assert len(tk.c) == 1  # one tick buffered (t0 + 0.5), not eight queued
+    assert tk.c.recv() == t0 + 0.5
+    # The tick due with the sleeper's wake-up was dropped (the channel was full
+    # when it fired): the next one is fresh.
+    assert tk.c.recv() == t0 + 2.5
+    tk.stop()
 
 
+@pytest.mark.gort_synctest
 def test_ticker_keeps_ticking_after_being_drained_late() -> None:
-    tk = Ticker(0.01)
-    try:
-        settle(0.1)
-        got = [tk.c.recv(timeout=JOIN) for _ in range(3)]
-        assert got == sorted(got) and len(set(got)) == 3
-    finally:
-        tk.stop()
+    t0 = synctest.now()
+    tk = Ticker(0.25)
+    gort.sleep(2.5)
+    assert [tk.c.recv() for _ in range(3)] == [t0 + 0.25, t0 + 2.75, t0 + 3.0]
+    tk.stop()
+
+
+@pytest.mark.gort_synctest
+def test_ticker_reset_changes_the_period() -> None:
+    tk = Ticker(600)
+    gort.sleep(1)
+    t0 = synctest.now()
+    tk.reset(0.25)
+    assert [tk.c.recv() for _ in range(3)] == [t0 + 0.25, t0 + 0.5, t0 + 0.75]
+    assert "every 0.25s" in repr(tk)
+    tk.reset(600)
+    assert tk.c.try_recv() == (None, False)  # reset drains
+    gort.sleep(599)
+    assert tk.c.try_recv() == (None, False)
+    assert tk.c.recv() == t0 + 0.75 + 600
+    tk.stop()
 
 
 def test_ticker_stop() -> None:
@@ -450,23 +463,6 @@ def test_ticker_stop() -> None:
     assert _timers.pending() <= base
     tk.stop()  # idempotent
     assert not tk.c.closed  # as in Go, stop does not close the channel
-
-
-def test_ticker_reset_changes_the_period() -> None:
-    tk = Ticker(600)
-    try:
-        t0 = time.monotonic()
-        tk.reset(0.02)
-        vals = [tk.c.recv(timeout=JOIN) for _ in range(3)]
-        assert vals[0] >= t0 + 0.02
-        assert vals[2] >= t0 + 0.06 - 1e-9
-        assert "every 0.02s" in repr(tk)
-        tk.reset(600)
-        assert tk.c.try_recv() == (None, False)  # reset drains
-        settle(0.05)
-        assert tk.c.try_recv() == (None, False)
-    finally:
-        tk.stop()
 
 
 def test_ticker_reset_restarts_a_stopped_ticker() -> None:

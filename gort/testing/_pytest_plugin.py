@@ -1,4 +1,5 @@
-"""pytest plugin: goroutine leak checks (see ``gort.testing``)."""
+"""pytest plugin: goroutine leak checks (see ``gort.testing``), and the
+``gort_synctest`` marker, which runs a test in a ``gort.synctest`` bubble."""
 
 from __future__ import annotations
 
@@ -24,6 +25,20 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "gort_leakcheck(timeout=None, ignore=()): fail the test if it leaves "
         "goroutines running")
+    config.addinivalue_line(
+        "markers", "gort_synctest: run the test (plain or async def) in a gort.synctest "
+        "bubble: fake time, deadlock and leak detection")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
+    """Under ``@pytest.mark.gort_synctest``, call the test in a bubble."""
+    if pyfuncitem.get_closest_marker("gort_synctest") is None:
+        return None
+    from .. import synctest
+    names = pyfuncitem._fixtureinfo.argnames
+    synctest.run(pyfuncitem.obj, **{n: pyfuncitem.funcargs[n] for n in names})
+    return True
 
 
 def _check(request: pytest.FixtureRequest) -> Iterator[None]:
