@@ -23,11 +23,14 @@ from __future__ import annotations
 import asyncio
 import functools
 import threading
+import time
 import types
 from collections.abc import Callable, Generator
 from typing import Any
 
 from . import _runtime, _timeout, _timers
+
+_monotonic = time.monotonic
 
 
 def asyncio_waker() -> tuple[Callable[[], Any], asyncio.Future[None]]:
@@ -101,8 +104,12 @@ def suspend(locks: tuple[Any, ...], fut: asyncio.Future[None] | None, timeout: f
         box = _Box()
         parked = threading.Lock()
         parked.acquire()  # released by the worker once this goroutine is parked
-        entry = _timers.add(_timers.now() + timeout, _gort_timeout,
-                            (abort, token, g, box, parked))
+        if g._bubble is not None and not g._durable:  # (see _waitq.park_in_bubble)
+            entry = _timers.add_real(_timers._monotonic() + timeout, _gort_timeout,
+                                     (abort, token, g, box, parked))
+        else:
+            entry = _timers.add(_timers.now() + timeout, _gort_timeout,
+                                (abort, token, g, box, parked))
         yield (*locks, parked)
         if box.timed_out:
             return False
@@ -194,26 +201,32 @@ def sleep(seconds: float) -> None:
     if t is not None and t <= 0:
         _runtime.gosched()
         return
-    from ._waitq import park_in_bubble, park_thread
+    from ._waitq import park_thread
     parker = _runtime.current_parker()
-    b = _runtime.current_bubble() if _timers._bubbles else None
-    if b is not None:  # a synctest bubble: a durable wait on its fake clock
-        wake = b.waker(parker.release)
-
-        def park(left: float) -> None:
-            park_in_bubble(b, True, parker, wake, left, _always, None, "sleep")
-    else:
-        def park(left: float) -> None:
-            park_thread(parker, left, _always, None, "sleep")
+    if _timers._bubbles:
+        b = _runtime.current_bubble()
+        if b is not None:
+            _sleep_in_bubble(b, parker, t)
+            return
     if t is None:
         while True:
-            park(_timeout.FOREVER)
-    deadline = _timers.now() + t
+            park_thread(parker, _timeout.FOREVER, _always, None, "sleep")
+    deadline = _monotonic() + t
     while True:
-        left = deadline - _timers.now()
+        left = deadline - _monotonic()
         if left <= 0:
             return
-        park(left)  # nothing ever wakes this parker early: only the timeout
+        # Nothing ever wakes this parker early; a timeout is the only way out.
+        park_thread(parker, left, _always, None, "sleep")
+
+
+def _sleep_in_bubble(b: Any, parker: threading.Lock, t: float | None) -> None:
+    """``sleep`` in a synctest bubble: a durable wait on the bubble's clock."""
+    from ._waitq import park_in_bubble
+    wake = b.waker(parker.release)
+    deadline = b.now + (_timeout.FOREVER if t is None else t)
+    while b.now < deadline:
+        park_in_bubble(b, True, parker, wake, deadline - b.now, _always, None, "sleep")
 
 
 def _always(_: object) -> bool:

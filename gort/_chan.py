@@ -48,7 +48,6 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable, Generator, Iterator
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from . import _timers
 from ._errors import ChanClosed
 from ._waitq import Waiter, WaitQueue, checked, dequeue, enqueue, park, protect, run
 
@@ -239,7 +238,7 @@ class Chan(SendChan[T], RecvChan[T]):
         self._sendq = WaitQueue(lock)
         self._recvq = WaitQueue(lock)
         self._closed = False
-        if _timers._bubbles and self._sendq.bubble is not None and adopt_in_bubble:
+        if self._sendq.bubble is not None and adopt_in_bubble:  # made in a synctest bubble
             adopt_in_bubble(self)
 
     # -- send

@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from . import _timers
 from ._chan import Chan, RecvChan
 from ._timeout import delay, timeout
+from ._waitq import EVERY_BUBBLE
 
 if TYPE_CHECKING:
     from ._select import RecvCase
@@ -103,7 +104,10 @@ class _Background(Context):
     __slots__ = ("_done",)
 
     def __init__(self) -> None:
-        self._done: RecvChan[None] = Chan[None]().recv_only()
+        done: Chan[None] = Chan()
+        done._recvq.bubble = EVERY_BUBBLE  # never closed: a wait on it only, in a
+        done._sendq.bubble = EVERY_BUBBLE  # synctest bubble, is durably blocked
+        self._done: RecvChan[None] = done.recv_only()
 
     def done(self) -> RecvChan[None]:
         return self._done

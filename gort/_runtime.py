@@ -1304,8 +1304,8 @@ def ready(g: Goroutine[Any]) -> None:
     global _sysmon_sleeping
     g._state = GState.RUNNABLE
     if g._durable:  # a synctest bubble counts it as running again
+        g._bubble.unblocked()  # (first: if this raises, nothing has changed)
         g._durable = False
-        g._bubble.unblocked()
     m = _tls.m
     if m is not None and m.cg is not None:
         p = m.p
@@ -1598,6 +1598,7 @@ class Goroutine(Generic[T]):
             _waitq.headroom()
             if self._joiners is None:
                 self._joiners = _waitq.WaitQueue(lock)
+                self._joiners.bubble = self._bubble  # a join waits on this goroutine
             w = _waitq.Waiter()
             self._joiners.push(w)
         except BaseException:

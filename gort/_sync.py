@@ -48,6 +48,7 @@ from ._waitq import (
     protect_nested,
     run,
     suspend_now,
+    unsuspend,
 )
 
 STARVATION_THRESHOLD = 0.001  # seconds, as in Go's sync.Mutex
@@ -214,7 +215,9 @@ def _mutex_lock(held: threading.Lock, state: threading.Lock, waitq: WaitQueue,
             if w is None:
                 w = _MutexWaiter()
             # Before queuing: an untimed coroutine park needs no more stack
-            # than this call; any other park probes for what it needs.
+            # than this call; any other park probes for what it needs.  (w.q
+            # first: it tells a synctest bubble where w waits.)
+            w.q = waitq
             req = suspend_now(sync, w, (state,), None, "sync.Mutex.Lock")
             if req is None:
                 headroom()
@@ -227,6 +230,8 @@ def _mutex_lock(held: threading.Lock, state: threading.Lock, waitq: WaitQueue,
             if held.acquire(False):
                 waitq.discard(w)
                 state.release()
+                if req is not None:
+                    unsuspend()
                 return
         except BaseException:
             state.release()

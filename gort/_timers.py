@@ -38,7 +38,8 @@ entry in the bubble's own heap (a ``BubbleEntry``), which the bubble fires
 when every goroutine in it is durably blocked; the timer thread never sees
 them.  ``_bubbles`` counts the live bubbles (written under the synctest
 module's lock; read without one: a stale zero is only ever read by a goroutine
-that is in no bubble), so outside synctest the cost is one global test.
+that is in no bubble), and ``now`` is ``time.monotonic`` itself unless a bubble
+lives, so outside synctest the cost is one global test per timer.
 
 After ``os.fork()`` the child has no timer thread; ``_reset_after_fork`` gives
 it fresh, empty state (the parent's timers belong to goroutines and threads
@@ -83,14 +84,18 @@ def _no_bubble() -> Any:
 bubble_of: Callable[[], Any] = _no_bubble
 
 
-def now() -> float:
-    """The clock of every gort deadline: ``time.monotonic()``, or in a synctest
-    bubble the bubble's fake time."""
-    if _bubbles:
-        b = bubble_of()
-        if b is not None:
-            return b.now  # type: ignore[no-any-return]
+def _bubble_now() -> float:
+    """``now`` while a bubble lives: the caller's bubble's fake time, if any."""
+    b = bubble_of()
+    if b is not None:
+        return b.now  # type: ignore[no-any-return]
     return _monotonic()
+
+
+# The clock of every gort deadline: ``time.monotonic`` itself (a C call: timed
+# operations pay nothing for synctest), rebound to ``_bubble_now`` by synctest
+# while a bubble lives.  Always call it as ``_timers.now()``.
+now: Callable[[], float] = _monotonic
 
 
 class TimerEntry:
@@ -191,6 +196,18 @@ def add_weak(when: float, owner: Any, fn: Callable[[Any, Any], Any], arg: Any = 
             return b.add_timer(bentry)  # type: ignore[no-any-return]
     entry = TimerEntry(when, fn, arg)
     entry.owner = weakref.ref(owner, entry._owner_collected)  # before the timer thread sees it
+    _push(entry)
+    return entry
+
+
+def add_real(when: float, fn: Callable[[Any], Any], arg: Any = None) -> TimerEntry:
+    """``add`` on the real clock and the timer thread, even in a synctest bubble
+    (a wait the bubble's clock cannot end: see ``_waitq.park_in_bubble``)."""
+    if not when < FOREVER:
+        if when != when:
+            raise ValueError("timer deadline must not be NaN")
+        return TimerEntry(math.inf, fn, arg)
+    entry = TimerEntry(when, fn, arg)
     _push(entry)
     return entry
 

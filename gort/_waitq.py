@@ -98,6 +98,15 @@ class Waiter:
         self.index = index
 
 
+# Whether any synctest bubble lives (a copy of ``_timers._bubbles`` kept by
+# gort.synctest under its lock: one global lookup for each queue made).
+_bubbled = 0
+
+# The bubble of a queue that nothing ever closes or wakes (Background's done
+# channel, Go's nil channel): a wait on it never ends, in any bubble durably.
+EVERY_BUBBLE: Any = object()
+
+
 class WaitQueue(deque[Waiter]):
     """A FIFO of waiters with O(1) removal; its owner's lock guards it.
 
@@ -115,8 +124,7 @@ class WaitQueue(deque[Waiter]):
         self.dead = 0  # entries whose waiter was removed (w.q is no longer self)
         # The synctest bubble it was made in: a wait on it there is durable.  A
         # wait for I/O (``io``) never is: only the outside world ends it.
-        self.bubble: Any = (_runtime.current_bubble() if _timers._bubbles and not io
-                            else None)
+        self.bubble: Any = _runtime.current_bubble() if _bubbled and not io else None
 
     def push(self, w: Waiter) -> None:
         """Queue ``w`` at the tail."""
@@ -431,6 +439,15 @@ def suspend_now(sync: bool, ws: Waiter | list[Waiter], locks: tuple[Any, ...],
     return locks
 
 
+def unsuspend() -> None:
+    """The caller of ``suspend_now`` will not park after all (it got what it
+    waited for while queuing): forget the park's synctest bookkeeping."""
+    m = _runtime._tls.m
+    g = m.cg if m is not None else None
+    if g is not None:
+        g._durable = False
+
+
 def enqueue(sync: bool, ws: Waiter | list[Waiter], locks: tuple[Any, ...],
             timeout: float | None, reason: str) -> tuple[Any, ...] | None:
     """Queue ``ws`` (each on its ``q``), with their locks held, ready to park:
@@ -571,16 +588,20 @@ def durable(b: Any, waiters: Any) -> bool:
     channel made outside its bubble, or on I/O, is not.)  A waiter queued
     nowhere (a Semaphore request larger than the semaphore) waits only for its
     timeout, as a sleep does: durable."""
-    return all(w.q is None or w.q.bubble is b for w in waiters)
+    return all(w.q is None or w.q.bubble is b or w.q.bubble is EVERY_BUBBLE for w in waiters)
 
 
 def park_in_bubble(b: Any, dur: bool, parker: threading.Lock, wake: Callable[[], Any],
                    timeout: float | None, abort: Callable[[Any], bool], arg: Any,
                    reason: str) -> bool:
-    """``park_thread`` for a plain goroutine in a synctest bubble: a timeout is a
-    timer on the bubble's fake clock, whose firing (like a waker) aborts the
-    waiter and, if that won, wakes it with ``wake``.  A durable park counts as
-    blocked in the bubble until ``wake`` (``b.waker``) counts it running again."""
+    """``park_thread`` for a plain goroutine in a synctest bubble.  A durable
+    park counts as blocked in the bubble until ``wake`` (``b.waker``) counts it
+    running again, and its timeout is a timer on the bubble's fake clock, whose
+    firing (like a waker) aborts the waiter and, if that won, wakes it.  A park
+    that is not durable is ``park_thread``'s: the fake clock cannot move while
+    it waits, so its timeout runs on the real one."""
+    if not dur:  # only the outside world ends it: a timeout on the real clock
+        return park_thread(parker, timeout, abort, arg, reason)
     box = _aio._Box()
     entry = None
     if timeout is not None:
@@ -591,16 +612,14 @@ def park_in_bubble(b: Any, dur: bool, parker: threading.Lock, wake: Callable[[],
             return False
         if entry is not None:
             entry.cancel()
-        if dur:
-            b.unblocked()
+        b.unblocked()
         return True
 
-    if dur:
-        g = _runtime.current_goroutine()
-        if g is not None:  # (as _release_p does: the bubble may describe it now)
-            g._wait_reason = reason
-            g._state = _runtime.GState.PARKED
-        b.blocked()
+    g = _runtime.current_goroutine()
+    if g is not None:  # (as _release_p does: the bubble may describe it now)
+        g._wait_reason = reason
+        g._state = _runtime.GState.PARKED
+    b.blocked()
     park_thread(parker, None, abort_here, arg, reason)
     if box.timed_out:
         return False

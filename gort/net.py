@@ -36,11 +36,12 @@ import errno
 import ipaddress
 import os
 import socket
+import time
 import types
 from collections.abc import Callable, Generator
 from typing import Any, Self, TypeVar
 
-from . import _runtime, _timers
+from . import _runtime
 from ._context import Context
 from ._netpoll import ClosedError, PollDesc, poll_desc
 from ._timeout import timeout as _check_timeout
@@ -54,11 +55,11 @@ R = TypeVar("R")
 
 def _deadline(timeout: float | None) -> float | None:
     t = _check_timeout(timeout)
-    return None if t is None else _timers.now() + t
+    return None if t is None else time.monotonic() + t
 
 
 def _left(deadline: float | None) -> float | None:
-    return None if deadline is None else max(0.0, deadline - _timers.now())
+    return None if deadline is None else max(0.0, deadline - time.monotonic())
 
 
 class _Endpoint:

@@ -67,7 +67,7 @@ import types
 from collections.abc import Callable, Generator
 from typing import Any, ParamSpec, TypeVar
 
-from . import _chan, _runtime, _timers
+from . import _chan, _runtime, _timers, _waitq
 from ._chan import Chan
 from ._diag import describe
 from ._runtime import Deadlock, Goroutine
@@ -79,10 +79,15 @@ __all__ = ("EPOCH", "BubbleError", "now", "run", "test", "wait", "await_")
 P = ParamSpec("P")
 R = TypeVar("R")
 
-EPOCH = 946684800.0  # 2000-01-01 00:00:00 UTC, where a bubble's clock starts (as Go's)
+# Where a bubble's clock starts.  gort's clock is a monotonic one (its zero
+# means nothing), so it starts at zero: a float there resolves nanoseconds for
+# years of fake time (at 2000-01-01 in Unix seconds, as Go's wall clock starts,
+# it would resolve only a tenth of a microsecond).
+EPOCH = 0.0
 
-# After this many timer firings in a row that woke no goroutine (a ticker nobody
-# reads, with everything else blocked), the bubble is deadlocked all the same.
+# After this many timer firings in a row that woke no goroutine, with every
+# pending timer armed by those firings (a ticker nobody reads, everything else
+# blocked), the bubble is deadlocked all the same: nothing else can happen.
 _IDLE_FIRINGS = 100_000
 
 _count_lock = threading.Lock()  # guards _timers._bubbles
@@ -100,6 +105,7 @@ class _Bubble:
         self.lock = threading.Lock()
         self.now = EPOCH
         self.heap: list[tuple[float, int, _timers.BubbleEntry]] = []
+        self.cancelled = 0  # entries of heap that were cancelled (swept when most are)
         self.seq = itertools.count()
         self.members: dict[int, Goroutine[Any]] = {}
         self.running = 0
@@ -165,6 +171,11 @@ class _Bubble:
                 return False
             entry.state = _timers.CANCELLED
             entry.fn = entry.arg = entry.owner = None  # type: ignore[assignment]
+            self.cancelled += 1
+            if self.cancelled > 64 and self.cancelled * 2 > len(self.heap):
+                self.heap = [x for x in self.heap if x[2].state == _timers.PENDING]
+                heapq.heapify(self.heap)
+                self.cancelled = 0
             return True
 
     # -- the bubble acting while idle
@@ -174,11 +185,14 @@ class _Bubble:
         running token (so nothing else sees it idle meanwhile), it wakes the
         ``wait()``er, or fires the next timers, or finishes the bubble."""
         quiet = 0  # consecutive firings that woke nobody
+        streak = 0  # the heap sequence number when they began
         while True:
             with self.lock:
                 if self.running or self.over:
                     return
-                action, arg = self._decide(quiet)
+                if not quiet:
+                    streak = next(self.seq)
+                action, arg = self._decide(quiet, streak)
                 if action != "finish":
                     self.running += 1  # the token
                 wakes = self.wakes
@@ -195,7 +209,7 @@ class _Bubble:
                 if self.running:
                     return
 
-    def _decide(self, quiet: int) -> tuple[str, Any]:
+    def _decide(self, quiet: int, streak: int) -> tuple[str, Any]:
         """With the lock held and the bubble idle: what happens next."""
         w = self.waitq.take()
         if w is not None:
@@ -208,7 +222,10 @@ class _Bubble:
                 "returned:\n\n" + self._describe())
         while self.heap and self.heap[0][2].state != _timers.PENDING:
             heapq.heappop(self.heap)
-        if self.heap and quiet < _IDLE_FIRINGS:
+            self.cancelled -= 1
+        if self.heap and (quiet < _IDLE_FIRINGS
+                          or any(seq < streak and e.state == _timers.PENDING
+                                 for _, seq, e in self.heap)):
             when = self.heap[0][0]
             due = []
             while self.heap and self.heap[0][0] == when:
@@ -219,7 +236,8 @@ class _Bubble:
             self.now = max(self.now, when)
             return "fire", due
         why = ("no timer is pending" if not self.heap else
-               f"{_IDLE_FIRINGS} timer firings in a row woke none of them")
+               f"the last {quiet} timer firings woke none of them and armed every "
+               "timer left")
         return "finish", Deadlock(
             f"all goroutines in the synctest bubble are durably blocked and {why} - "
             "deadlock!\n\n" + self._describe())
@@ -260,6 +278,9 @@ class _Bubble:
             self.heap.clear()
         with _count_lock:
             _timers._bubbles -= 1
+            _waitq._bubbled = _timers._bubbles
+            if not _timers._bubbles:
+                _timers.now = _timers._monotonic
         self.done.close()
 
 
@@ -271,7 +292,7 @@ def _current() -> _Bubble | None:
 def now() -> float:
     """gort's clock: the fake time of the calling goroutine's bubble (starting at
     ``EPOCH``), else ``time.monotonic()``."""
-    return _timers.now()
+    return _timers._bubble_now()
 
 
 def run(fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R:
@@ -285,6 +306,8 @@ def run(fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R:
     b = _Bubble()
     with _count_lock:
         _timers._bubbles += 1
+        _waitq._bubbled = _timers._bubbles
+        _timers.now = _timers._bubble_now
     tls = _runtime._tls
     outer, tls.bubble = tls.bubble, b
     try:

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 import gort
-from gort import synctest
+from gort import _runtime, synctest
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -421,5 +421,120 @@ def test_a_ticker_nobody_reads_is_a_deadlock_not_a_hang() -> None:
         gort.Chan[int]().recv()  # blocked for ever, the ticker ticking into a full channel
         tk.stop()
 
-    with pytest.raises(gort.Deadlock, match="timer firings in a row woke none"):
+    with pytest.raises(gort.Deadlock, match="timer firings woke none of them"):
         synctest.run(body)
+
+
+def test_a_ticker_nobody_reads_does_not_hide_a_later_timer() -> None:
+    def body() -> float:
+        tk = gort.Ticker(0.001)
+        gort.sleep(150)  # 150,000 ticks first, none of them read
+        tk.stop()
+        return synctest.now() - E
+
+    assert synctest.run(body) == 150
+
+
+# Found in review: waits that are durable or not by where their object was made.
+
+def test_joining_a_goroutine_from_outside_the_bubble_is_not_durable() -> None:
+    release: gort.Chan[None] = gort.Chan()
+    outside = gort.go(release.recv_ok)  # blocked until the bubble's caller lets it go
+
+    def body() -> bool:
+        joined = gort.go(outside.join)  # not durable: the clock must not move for it
+        gort.sleep(1)
+        return joined.result()
+
+    # Without the outside goroutine ending the bubble can only wait (no Deadlock).
+    t = threading.Thread(target=lambda: (time.sleep(0.05), release.close()))
+    t.start()
+    assert synctest.run(body) is True
+    t.join()
+
+
+def test_a_coroutine_waiting_on_a_mutex_from_outside_is_not_durable() -> None:
+    mu = gort.Mutex()
+    mu.lock()
+
+    async def body() -> str:
+        await mu.alock()  # released by the outside thread after a real wait
+        mu.unlock()
+        return "ok"
+
+    t = threading.Thread(target=lambda: (time.sleep(0.05), mu.unlock()))
+    t.start()
+    assert synctest.run(body) == "ok"
+    t.join()
+
+
+def test_a_coroutine_waiting_on_a_bubble_mutex_is_durable() -> None:
+    async def body() -> float:
+        mu = gort.Mutex()
+        await mu.alock()
+
+        async def later() -> None:
+            await gort.asleep(3)
+            mu.unlock()
+        gort.go(later)
+        await mu.alock()  # durable: the clock moves to the sleeper's wake-up
+        mu.unlock()
+        return synctest.now() - E
+
+    assert synctest.run(body) == 3
+
+
+def test_background_done_in_a_select_is_durable(world: str) -> None:
+    def plain() -> tuple[int, float]:
+        r = gort.select(gort.background().done().recv_case(), gort.after(1).recv_case())
+        return r.index, synctest.now() - E
+
+    async def coro() -> tuple[int, float]:
+        r = await gort.aselect(gort.background().done().recv_case(), gort.after(1).recv_case())
+        return r.index, synctest.now() - E
+
+    assert synctest.run(plain if world == "plain" else coro) == (1, 1)
+
+
+def test_an_io_timeout_in_a_bubble_is_on_the_real_clock(world: str) -> None:
+    ln = gort.net.listen("127.0.0.1", 0)
+
+    def plain() -> str:
+        c = gort.net.dial(*ln.addr)
+        with c, ln.accept() as s:
+            with pytest.raises(TimeoutError):
+                s.recv(10, timeout=0.05)  # nobody sends
+            return "timed out"
+
+    async def coro() -> str:
+        c = await gort.net.adial(*ln.addr)
+        with c, await ln.aaccept() as s:
+            with pytest.raises(TimeoutError):
+                await s.arecv(10, timeout=0.05)
+            return "timed out"
+
+    try:
+        assert synctest.run(plain if world == "plain" else coro) == "timed out"
+    finally:
+        ln.close()
+
+
+def test_many_timed_out_waits_leave_no_heap_behind() -> None:
+    def body() -> int:
+        ch: gort.Chan[int] = gort.Chan(1)
+        for i in range(2000):
+            ch.send(i)
+            assert ch.recv(timeout=3600) == i  # a timer armed and cancelled each time
+        b = _runtime.current_bubble()
+        return len(b.heap)
+
+    assert synctest.run(body) < 200
+
+
+def test_the_clock_resolves_nanoseconds() -> None:
+    def body() -> float:
+        for _ in range(1000):
+            gort.sleep(5e-8)
+        return synctest.now() - E
+
+    assert synctest.run(body) == pytest.approx(5e-5, rel=1e-6)
