@@ -24,10 +24,12 @@ Inside a bubble:
   of the bubble and fires it (Trio's ``MockClock(autojump_threshold=0)``);
 * a goroutine is durably blocked when it waits in gort on something made in
   the bubble (a channel, a lock, a WaitGroup, a Cond, a Semaphore, a join, a
-  sleep).  Waiting on something made outside the bubble, on I/O, in
-  ``time.sleep`` or any other foreign call is not durable: the clock does not
-  move meanwhile (Go's rule, for the same reason: only the outside world can
-  end such a wait);
+  sleep, a channel that is never closed such as ``background().done()``).
+  Waiting on something made outside the bubble, on I/O, in ``time.sleep`` or
+  any other foreign call is not durable: the clock does not move meanwhile
+  (Go's rule, for the same reason: only the outside world can end such a
+  wait), and the ``timeout=`` of such a wait runs on the real clock (in Go it
+  would never expire);
 * ``wait()`` returns once every *other* goroutine of the bubble is durably
   blocked (Go's ``synctest.Wait``), without moving the clock;
 * if every goroutine is durably blocked and no timer of the bubble is pending,
