@@ -50,12 +50,15 @@ def _take_option(args: list[str], name: str) -> tuple[list[str], list[str]]:
 
 
 def _builds(session: nox.Session, wanted: list[str],
-            provision: bool = True) -> list[interpreters.Build]:
-    """The builds to run on; provisions 3.13/3.13t first unless all wanted exist."""
+            provision: bool = True, optimized: bool = False) -> list[interpreters.Build]:
+    """The builds to run on; provisions 3.13/3.13t first unless all wanted exist
+    (``optimized``: PGO + LTO builds of both, made if missing)."""
     found = interpreters.matrix()
     have = {b.label for b in found}
     try:
-        if provision and not (wanted and set(wanted) <= have):
+        if optimized:
+            builds = interpreters.provision(optimized=True)
+        elif provision and not (wanted and set(wanted) <= have):
             builds = interpreters.provision()
         elif found:
             builds = found
@@ -178,9 +181,12 @@ def bench(session: nox.Session) -> None:
     """The main job: run the benchmark suites on every build, write results/."""
     wanted, args = _take_option(list(session.posargs), "--build")
     pythons, args = _take_option(args, "--python")
+    optimized = "--optimized" in args
+    args = [a for a in args if a != "--optimized"]
     if _runs_io(args):
         _find_wrk(session)
-    builds = _builds(session, wanted) if not (pythons and not wanted) else []
+    builds = _builds(session, wanted, optimized=optimized) \
+        if not (pythons and not wanted) else []
     for p in pythons:
         try:
             builds.append(interpreters.build_for_path(p))

@@ -57,6 +57,8 @@ _PROBE = (
     " 'free_threaded': bool(sysconfig.get_config_var('Py_GIL_DISABLED')),"
     " 'gil_enabled': g() if g else True,"
     " 'executable': sys.executable,"
+    " 'optimized': all(f in (sysconfig.get_config_var('CONFIG_ARGS') or '')"
+    " for f in ('--enable-optimizations', '--with-lto')),"
     " 'implementation': sys.implementation.name}))"
 )
 
@@ -73,6 +75,7 @@ class Interpreter:
     version: str  # e.g. "3.13.5"
     free_threaded: bool  # built with --disable-gil
     source: str  # where it was found: path, pyenv, uv, cache
+    optimized: bool = False  # built with PGO and LTO (--enable-optimizations --with-lto)
 
     @property
     def minor(self) -> str:
@@ -98,7 +101,9 @@ class Build:
     def describe(self) -> str:
         kind = "free-threaded" if self.interpreter.free_threaded else "standard"
         gil = "GIL on" if self.gil_expected else "GIL off"
-        return f"{self.label:<10} {self.interpreter.version:<8} {kind}, {gil}: {self.python}"
+        opt = ", PGO+LTO" if self.interpreter.optimized else ""
+        return (f"{self.label:<10} {self.interpreter.version:<8} {kind}{opt}, {gil}: "
+                f"{self.python}")
 
 
 def cache_dir() -> Path:
@@ -124,7 +129,8 @@ def probe(path: str, source: str = "path", env: dict[str, str] | None = None) ->
     if info["implementation"] != "cpython":
         return None
     return Interpreter(path=os.path.realpath(path), version=info["version"],
-                       free_threaded=info["free_threaded"], source=source)
+                       free_threaded=info["free_threaded"], source=source,
+                       optimized=bool(info.get("optimized")))
 
 
 def _candidates() -> list[tuple[str, str]]:
@@ -173,13 +179,15 @@ def discover() -> list[Interpreter]:
     return result
 
 
-def _pick(interps: list[Interpreter], minor: str, free_threaded: bool) -> Interpreter | None:
-    """The preferred interpreter for one build: cached first, then the newest patch."""
+def _pick(interps: list[Interpreter], minor: str, free_threaded: bool,
+          optimized: bool = False) -> Interpreter | None:
+    """The preferred interpreter for one build: with ``optimized``, a PGO + LTO
+    one first (as distributions ship); then cached; then the newest patch."""
     cands = [i for i in interps if i.minor == minor and i.free_threaded == free_threaded]
     if not cands:
         return None
     order = {"cache": 0, "uv": 1, "pyenv": 2, "path": 3}
-    return sorted(cands, key=lambda i: (order.get(i.source, 9),
+    return sorted(cands, key=lambda i: (optimized and not i.optimized, order.get(i.source, 9),
                                         [-int(x) for x in i.version.split(".") if x.isdigit()]))[0]
 
 
@@ -190,8 +198,13 @@ def matrix(interps: list[Interpreter] | None = None) -> list[Build]:
     builds: list[Build] = []
     minors = sorted({i.minor for i in interps}, key=lambda m: tuple(map(int, m.split("."))))
     for minor in minors:
-        std = _pick(interps, minor, False)
-        ft = _pick(interps, minor, True)
+        # Optimized builds are preferred only as a pair: a PGO + LTO standard build
+        # against a plain free-threaded one would credit the GIL with the compiler's
+        # work (and the other way round).
+        opt = all(any(i.minor == minor and i.free_threaded == ft and i.optimized
+                      for i in interps) for ft in (False, True))
+        std = _pick(interps, minor, False, opt)
+        ft = _pick(interps, minor, True, opt)
         if std:
             builds.append(Build(minor, std, {}))
         if ft:
@@ -351,9 +364,21 @@ def _run_with_progress(cmd: list[str], cwd: Path, log: Path, what: str) -> None:
     _log(f"  {what}: done in {time.monotonic() - start:.0f}s")
 
 
-def build_cpython(free_threaded: bool) -> Interpreter:
-    """Build CPython from the verified release tarball into the cache (idempotent)."""
-    name = CPYTHON_VERSION + ("t" if free_threaded else "")
+def configure_args(prefix: Path, free_threaded: bool, optimized: bool) -> list[str]:
+    """CPython's ``./configure`` command line for one provisioned build."""
+    conf = ["./configure", f"--prefix={prefix}", "--with-ensurepip=install"]
+    if free_threaded:
+        conf.append("--disable-gil")
+    if optimized:  # as distributions build it: profile-guided, link-time optimized
+        conf += ["--enable-optimizations", "--with-lto"]
+    return conf
+
+
+def build_cpython(free_threaded: bool, optimized: bool = False) -> Interpreter:
+    """Build CPython from the verified release tarball into the cache (idempotent);
+    ``optimized``: with PGO and LTO (much longer: the profiling runs CPython's
+    test suite), into its own directory ``<version>[t]-opt``."""
+    name = CPYTHON_VERSION + ("t" if free_threaded else "") + ("-opt" if optimized else "")
     prefix = pythons_dir() / name
     exe = prefix / "bin" / ("python3.13t" if free_threaded else "python3.13")
     if exe.exists():
@@ -367,7 +392,8 @@ def build_cpython(free_threaded: bool) -> Interpreter:
     work = Path(tempfile.mkdtemp(prefix=f"gort-build-{name}-", dir=pythons_dir()))
     log = pythons_dir() / f"build-{name}.log"
     log.write_text("")
-    _log(f"building CPython {name} into {prefix} (about 3-4 minutes on 2 cores; log: {log})")
+    took = "30-60 minutes" if optimized else "3-4 minutes"
+    _log(f"building CPython {name} into {prefix} (about {took} on 2 cores; log: {log})")
     try:
         with tarfile.open(tarball) as tf:
             if sys.version_info >= (3, 12):  # noqa: UP036 - also runs under nox on 3.11
@@ -377,9 +403,7 @@ def build_cpython(free_threaded: bool) -> Interpreter:
         srcdir = work / f"Python-{CPYTHON_VERSION}"
         staging = Path(str(prefix) + ".partial")
         shutil.rmtree(staging, ignore_errors=True)
-        conf = ["./configure", f"--prefix={prefix}", "--with-ensurepip=install"]
-        if free_threaded:
-            conf.append("--disable-gil")
+        conf = configure_args(prefix, free_threaded, optimized)
         jobs = str(os.cpu_count() or 2)
         _run_with_progress(conf, srcdir, log, f"configure {name}")
         _run_with_progress(["make", f"-j{jobs}"], srcdir, log, f"make {name}")
@@ -393,7 +417,7 @@ def build_cpython(free_threaded: bool) -> Interpreter:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     interp = probe(str(exe), "cache")
-    if interp is None or interp.free_threaded != free_threaded:
+    if interp is None or interp.free_threaded != free_threaded or interp.optimized != optimized:
         raise ProvisionError(f"built {exe} but it does not report the expected build; see {log}")
     _log(f"built {interp.path} ({interp.version}, "
          f"{'free-threaded' if interp.free_threaded else 'standard'})")
@@ -417,9 +441,16 @@ def _try_uv_install() -> Interpreter | None:
     return _pick(discover(), "3.13", True)
 
 
-def provision() -> list[Build]:
-    """Make sure a standard and a free-threaded 3.13 exist; return the matrix."""
+def provision(optimized: bool = False) -> list[Build]:
+    """Make sure a standard and a free-threaded 3.13 exist; return the matrix.
+    ``optimized``: make sure both are PGO + LTO builds (building them if not)."""
     interps = discover()
+    if optimized:
+        for ft in (True, False):
+            if not any(i.minor == "3.13" and i.free_threaded == ft and i.optimized
+                       for i in interps):
+                build_cpython(free_threaded=ft, optimized=True)
+        interps = discover()
     if _pick(interps, "3.13", True) is None:
         _log("no free-threaded CPython 3.13 found")
         if _try_uv_install() is None:
@@ -446,12 +477,12 @@ def provision() -> list[Build]:
 def main(argv: list[str]) -> int:
     cmd = argv[0] if argv else "list"
     try:
-        builds = provision() if cmd == "provision" else matrix()
+        builds = provision("--optimized" in argv[1:]) if cmd == "provision" else matrix()
     except ProvisionError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
     if cmd not in ("list", "provision"):
-        print("usage: interpreters.py [list|provision]", file=sys.stderr)
+        print("usage: interpreters.py [list|provision [--optimized]]", file=sys.stderr)
         return 2
     for b in builds:
         print(b.describe())

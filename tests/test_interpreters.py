@@ -65,9 +65,59 @@ def test_provisioning_is_idempotent_when_cached(monkeypatch: pytest.MonkeyPatch)
     if not any(b.label == "3.13t" for b in builds):
         pytest.skip("no 3.13t on this machine yet")
 
-    def no_build(free_threaded: bool) -> None:
+    def no_build(free_threaded: bool, optimized: bool = False) -> None:
         raise AssertionError("provision() rebuilt an interpreter that exists")
 
     monkeypatch.setattr(interpreters, "build_cpython", no_build)
     labels = {b.label for b in interpreters.provision()}
     assert {"3.13", "3.13t", "3.13t+gil"} <= labels
+
+
+def test_the_probe_reports_how_the_interpreter_was_built() -> None:
+    import sysconfig
+    me = interpreters.probe(sys.executable)
+    assert me is not None
+    args = sysconfig.get_config_var("CONFIG_ARGS") or ""
+    assert me.optimized == ("--enable-optimizations" in args and "--with-lto" in args)
+
+
+def test_optimized_configure_adds_pgo_and_lto(tmp_path: Path) -> None:
+    plain = interpreters.configure_args(tmp_path, True, False)
+    opt = interpreters.configure_args(tmp_path, True, True)
+    assert "--disable-gil" in plain and "--enable-optimizations" not in plain
+    assert opt == [*plain, "--enable-optimizations", "--with-lto"]
+
+
+def test_matrix_prefers_an_optimized_pair_and_never_mixes() -> None:
+    def i(path: str, ft: bool, source: str, opt: bool) -> interpreters.Interpreter:
+        return interpreters.Interpreter(path, "3.13.5", ft, source, opt)
+
+    std, ft = i("/c/3.13", False, "cache", False), i("/c/3.13t", True, "cache", False)
+    std_opt, ft_opt = i("/o/3.13", False, "cache", True), i("/o/3.13t", True, "cache", True)
+    distro = i("/usr/bin/python3.13", False, "path", True)
+    by = {b.label: b.interpreter for b in interpreters.matrix([std, ft, std_opt, ft_opt])}
+    assert by["3.13"] is std_opt and by["3.13t"] is ft_opt and by["3.13t+gil"] is ft_opt
+    # An optimized standard build alone (a distribution's) is not paired with a
+    # plain free-threaded one: the cached same-source pair is kept.
+    by = {b.label: b.interpreter for b in interpreters.matrix([std, ft, distro])}
+    assert by["3.13"] is std and by["3.13t"] is ft
+
+
+def test_provision_optimized_builds_only_what_is_missing(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    have = [interpreters.Interpreter("/o/3.13", "3.13.5", False, "cache", True),
+            interpreters.Interpreter("/c/3.13t", "3.13.5", True, "cache", False)]
+    built: list[tuple[bool, bool]] = []
+
+    def fake_build(free_threaded: bool, optimized: bool = False) -> interpreters.Interpreter:
+        built.append((free_threaded, optimized))
+        made = interpreters.Interpreter("/o/3.13t", "3.13.5", free_threaded, "cache", optimized)
+        have.append(made)
+        return made
+
+    monkeypatch.setattr(interpreters, "discover", lambda: list(have))
+    monkeypatch.setattr(interpreters, "build_cpython", fake_build)
+    builds = interpreters.provision(optimized=True)
+    assert built == [(True, True)]  # the free-threaded one; the standard one was there
+    assert {b.label: b.interpreter.optimized for b in builds} == {
+        "3.13": True, "3.13t": True, "3.13t+gil": True}
