@@ -130,6 +130,22 @@ class TimerEntry:
             _compact()
         return True
 
+    def run(self) -> None:
+        """Call the fired entry's callback (``fn(arg)``, or ``fn(owner, arg)`` if its
+        owner is alive), once, reporting an exception; afterwards the entry
+        holds nothing alive."""
+        fn, arg, ref = self.fn, self.arg, self.owner
+        self.fn = self.arg = self.owner = None  # type: ignore[assignment]
+        try:
+            if ref is None:
+                fn(arg)
+            else:
+                owner = ref()  # strong while its callback runs
+                if owner is not None:
+                    fn(owner, arg)
+        except BaseException as e:  # reported; the caller goes on
+            _report(e)
+
     def _owner_collected(self, ref: weakref.ref[Any]) -> None:
         """The weak reference's callback: runs wherever the collection ran, maybe
         with _cond held, so it takes no lock (see the module docstring)."""
@@ -293,19 +309,8 @@ def _timer_main() -> None:
             time.sleep(0.01)  # a broken heap must not spin a core
             continue
         for entry in due:
-            fn, arg, ref = entry.fn, entry.arg, entry.owner
-            entry.fn = entry.arg = entry.owner = None  # type: ignore[assignment]
-            try:
-                if ref is None:
-                    fn(arg)
-                else:
-                    owner = ref()  # strong while its callback runs
-                    if owner is not None:
-                        fn(owner, arg)
-                    del owner
-            except BaseException as e:  # reported; the thread goes on
-                _report(e)
-            del fn, arg, ref  # hold nothing alive while sleeping until the next timer
+            entry.run()
+        del due, entry  # hold nothing alive while sleeping until the next timer
 
 
 def _reset_after_fork() -> None:

@@ -249,18 +249,7 @@ class _Bubble:
         outer, tls.bubble = tls.bubble, self  # what they start or arm is the bubble's
         try:
             for entry in due:
-                fn, arg, ref = entry.fn, entry.arg, entry.owner
-                entry.fn = entry.arg = entry.owner = None  # type: ignore[assignment]
-                try:
-                    if ref is None:
-                        fn(arg)
-                    else:
-                        owner = ref()
-                        if owner is not None:
-                            fn(owner, arg)
-                        del owner
-                except BaseException as e:  # reported, as the timer thread does
-                    _timers._report(e)
+                entry.run()
         finally:
             tls.bubble = outer
 
