@@ -177,6 +177,7 @@ def paired_pass(build: BuildSpec, suite: str, group: list[str], rounds: int,
         order = group if i % 2 == 0 else group[::-1]
         for j, name in enumerate(order):
             out = tmp / f"{build.label}-{suite}-pair{i}-{j}.json"
+            out.unlink(missing_ok=True)  # the previous group's (pyperf will not overwrite)
             fixed = [f"--loops={loops[name]}"] if name in loops else []
             ok, why = _run_suite(build, suite, [name], [*settings, *fixed], out, quick,
                                  timeout, show)

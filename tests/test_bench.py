@@ -221,6 +221,26 @@ def test_small_ratios_keep_their_digits() -> None:
 
 
 @pytest.mark.timeout(600)
+def test_two_interleaved_groups_in_one_suite(tmp_path: Path) -> None:
+    """spawn has two headline groups (plain: gort/futures/threading; coroutine:
+    gort-async/asyncio): both interleaved passes run (the second used to find the
+    first's round files and fail), and every run is tagged with its round."""
+    build = f"--build-python=x::{sys.executable}"
+    r = subprocess.run([sys.executable, "-m", "bench", "run", build, "--suite", "spawn",
+                        "--smoke", "--paired-rounds", "2", "--out", str(tmp_path)], cwd=ROOT,
+                       env=_env(), capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.count("interleaving ") == 2 and "FAILED" not in r.stdout, r.stdout
+    (machine,) = [p for p in tmp_path.iterdir() if p.is_dir()]
+    benches = {b.get_name(): b for b in pyperf.BenchmarkSuite.load(str(machine / "x.json"))
+               .get_benchmarks()}
+    for name in ("spawn[gort]", "spawn[futures]", "spawn[gort-async]", "spawn[asyncio]"):
+        rounds = {run.get_metadata().get("gort_round") for run in benches[name].get_runs()
+                  if run.values}
+        assert rounds == {0, 1}, (name, rounds)
+
+
+@pytest.mark.timeout(600)
 def test_driver_keeps_every_benchmark_but_the_one_that_crashes(tmp_path: Path) -> None:
     build = f"--build-python=x::{sys.executable}"
     r = subprocess.run([sys.executable, "-m", "bench", "run", build, "--suite", "sync,spawn",
