@@ -170,7 +170,8 @@ def paired_pass(build: BuildSpec, suite: str, group: list[str], rounds: int,
     running every member in a process of its own, in alternating order, so that
     drift of the machine hits every side of a round alike.  Each run is tagged
     ``gort_round`` (``bench/stats.py`` pairs by it).  Returns (a result file with
-    one benchmark per member, or None; why not)."""
+    one benchmark per member, and what each records beside itself (an io
+    benchmark's requests/s and latencies), or None; why not)."""
     runs: dict[str, list[pyperf.Run]] = {n: [] for n in group}
     loops: dict[str, int] = {}
     for i in range(rounds):
@@ -183,14 +184,17 @@ def paired_pass(build: BuildSpec, suite: str, group: list[str], rounds: int,
                                  timeout, show)
             if not ok:
                 return None, f"{name} (round {i + 1} of {rounds}): {why}"
-            (b,) = pyperf.BenchmarkSuite.load(str(out)).get_benchmarks()
-            for r in b.get_runs():
-                md = r.get_metadata()
-                if r.values and "loops" in md:
-                    loops.setdefault(name, int(md["loops"]))
-                runs[name].append(pyperf.Run(r.values, warmups=r.warmups,
-                                             metadata={**md, "gort_round": i},
-                                             collect_metadata=False))
+            measured = pyperf.BenchmarkSuite.load(str(out)).get_benchmarks()
+            if name not in {b.get_name() for b in measured}:
+                return None, f"{name} (round {i + 1} of {rounds}): no result for it"
+            for b in measured:
+                for r in b.get_runs():
+                    md = r.get_metadata()
+                    if b.get_name() == name and r.values and "loops" in md:
+                        loops.setdefault(name, int(md["loops"]))
+                    runs.setdefault(b.get_name(), []).append(
+                        pyperf.Run(r.values, warmups=r.warmups,
+                                   metadata={**md, "gort_round": i}, collect_metadata=False))
     path = tmp / f"{build.label}-{suite}-paired-{group[0]}.json"
     pyperf.BenchmarkSuite([pyperf.Benchmark(rs) for rs in runs.values()]).dump(
         str(path), replace=True)
@@ -280,8 +284,11 @@ def run(builds: list[BuildSpec], suites: list[str], bench_patterns: list[str], p
         pair_outs: list[Path] = []
         for group in groups:
             print(f"    interleaving {' / '.join(group)}: {rounds} rounds", flush=True)
-            path, pwhy = paired_pass(build, suite, group, rounds, round_settings, tmp,
-                                     quick, BENCH_TIMEOUT[profile], show)
+            try:
+                path, pwhy = paired_pass(build, suite, group, rounds, round_settings, tmp,
+                                         quick, BENCH_TIMEOUT[profile], show)
+            except Exception as e:  # a result file it cannot read: this group is missing
+                path, pwhy = None, f"{type(e).__name__}: {e}"
             if path is None:
                 print(f"    FAILED: {pwhy}", flush=True)
                 missing.append(f"{build.label}: {group[0]} (interleaved pass: {_summary(pwhy)})")

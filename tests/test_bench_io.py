@@ -278,3 +278,25 @@ def test_latency_records_beside_each_measured_value(tmp_path: Path) -> None:
         assert 0 < x["latency_p50"] <= x["latency_p99"]
         assert x["requests_per_s"] > 0 and x["connections"] == 10
         assert 0 < x["requests"] <= 500  # quick mode's count bound
+
+
+@pytest.mark.timeout(300)
+def test_an_interleaved_io_pass_keeps_what_each_side_records(tmp_path: Path) -> None:
+    """An io benchmark's process also writes its requests/s and latencies as
+    benchmarks of their own: the interleaved pass keeps them, tagged by round
+    (it used to expect one benchmark per file and crashed the whole run)."""
+    import pyperf
+
+    from bench import runner
+    group = ["echo_c10[gort-async]", "echo_c10[asyncio]"]
+    build = runner.BuildSpec("x", "", sys.executable)
+    path, why = runner.paired_pass(build, "io", group, 2, runner.PROFILES["smoke"], tmp_path,
+                                   True, 200, lambda line: None)
+    assert path is not None, why
+    benches = {b.get_name(): b for b in pyperf.BenchmarkSuite.load(str(path)).get_benchmarks()}
+    for name in group:
+        base, impl = name.split("[")
+        for n in (name, *(f"{base}_{key}[{impl}" for key in
+                          ("requests_per_s", "latency_p50", "latency_p99"))):
+            assert {r.get_metadata()["gort_round"] for r in benches[n].get_runs()
+                    if r.values} == {0, 1}, (n, sorted(benches))
