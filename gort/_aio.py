@@ -25,12 +25,15 @@ import functools
 import threading
 import time
 import types
-from collections.abc import Callable, Generator
-from typing import Any
+from collections.abc import Awaitable, Callable, Generator
+from typing import Any, ParamSpec, TypeVar
 
 from . import _runtime, _timeout, _timers
 
 _monotonic = time.monotonic
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 def asyncio_waker() -> tuple[Callable[[], Any], asyncio.Future[None]]:
@@ -146,7 +149,7 @@ def suspend(locks: tuple[Any, ...], fut: asyncio.Future[None] | None, timeout: f
     return True
 
 
-def ajoin(g: _runtime.Goroutine[Any], timeout: float | None) -> Any:
+def ajoin(g: _runtime.Goroutine[Any], timeout: float | None) -> Awaitable[bool]:
     return g._join_body(timeout, False)
 
 
@@ -169,7 +172,7 @@ def _asleep_gort(seconds: float) -> Generator[Any, Any]:
     yield (lock,)
 
 
-def asleep(seconds: float) -> Any:
+def asleep(seconds: float) -> Awaitable[None]:
     """Coroutine form of ``sleep``: ``await gort.asleep(s)`` (``math.inf``: forever)."""
     t = _timeout.delay(seconds, "sleep duration")
     if _runtime.current_coroutine_goroutine() is None:
@@ -233,6 +236,6 @@ def _always(_: object) -> bool:
     return True
 
 
-async def to_thread(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+async def to_thread(fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R:
     """Run blocking ``fn(*args, **kwargs)`` as a plain goroutine and await it."""
     return await _runtime.go(fn, *args, **kwargs)

@@ -45,7 +45,7 @@ import os
 import threading
 import types
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Generator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from ._errors import ChanClosed
@@ -149,11 +149,11 @@ class RecvChan(Generic[T]):
                 return
             yield v  # type: ignore[misc]
 
-    def arecv(self, timeout: float | None = None) -> Any:
+    def arecv(self, timeout: float | None = None) -> Awaitable[T]:
         """Coroutine form of ``recv``: ``v = await ch.arecv()``."""
         raise NotImplementedError
 
-    def arecv_ok(self, timeout: float | None = None) -> Any:
+    def arecv_ok(self, timeout: float | None = None) -> Awaitable[tuple[T | None, bool]]:
         """Coroutine form of ``recv_ok``: ``v, ok = await ch.arecv_ok()``."""
         raise NotImplementedError
 
@@ -174,7 +174,7 @@ class _ChanAsyncIter(Generic[T]):
         v, ok = await self._ch.arecv_ok()
         if not ok:
             raise StopAsyncIteration
-        return v  # type: ignore[no-any-return]
+        return v  # type: ignore[return-value]  # (ok: v is a T)
 
 
 class SendChan(Generic[T]):
@@ -191,7 +191,7 @@ class SendChan(Generic[T]):
         """Send without blocking; False if the send would block."""
         raise NotImplementedError
 
-    def asend(self, value: T, timeout: float | None = None) -> Any:
+    def asend(self, value: T, timeout: float | None = None) -> Awaitable[None]:
         """Coroutine form of ``send``: ``await ch.asend(v)``."""
         raise NotImplementedError
 
@@ -312,7 +312,7 @@ class Chan(SendChan[T], RecvChan[T]):
             r.wake()
         return True
 
-    def asend(self, value: T, timeout: float | None = None) -> Any:
+    def asend(self, value: T, timeout: float | None = None) -> Awaitable[None]:
         """Coroutine form of ``send``: ``await ch.asend(v)``."""
         return self._send(value, timeout, False)
 
@@ -419,11 +419,11 @@ class Chan(SendChan[T], RecvChan[T]):
             raise ChanClosed("receive from closed channel")
         return v, True
 
-    def arecv_ok(self, timeout: float | None = None) -> Any:
+    def arecv_ok(self, timeout: float | None = None) -> Awaitable[tuple[T | None, bool]]:
         """Coroutine form of ``recv_ok``: ``v, ok = await ch.arecv_ok()``."""
         return self._recv(timeout, False, False)
 
-    def arecv(self, timeout: float | None = None) -> Any:
+    def arecv(self, timeout: float | None = None) -> Awaitable[T]:
         """Coroutine form of ``recv``: ``v = await ch.arecv()``."""
         return self._recv(timeout, False, True)
 

@@ -47,7 +47,7 @@ import socket
 import threading
 import time
 import types
-from collections.abc import Callable, Generator
+from collections.abc import Awaitable, Callable, Generator
 from queue import Empty, SimpleQueue
 from typing import Any, Protocol
 
@@ -511,14 +511,14 @@ def _ready_first(f: FileLike, write: bool, ctx: _context.Context | None) -> bool
 
 
 def await_readable(f: FileLike, timeout: float | None = None,
-                   ctx: _context.Context | None = None) -> Any:
+                   ctx: _context.Context | None = None) -> Awaitable[None]:
     """Coroutine form of ``wait_readable``: ``await gort.await_readable(sock)``
     (in a coroutine goroutine it holds no thread while it waits)."""
     return poll_desc(f).wait(False, timeout, ctx, False, True)
 
 
 def await_writable(f: FileLike, timeout: float | None = None,
-                   ctx: _context.Context | None = None) -> Any:
+                   ctx: _context.Context | None = None) -> Awaitable[None]:
     """Coroutine form of ``wait_writable``."""
     return poll_desc(f).wait(True, timeout, ctx, False, True)
 

@@ -129,13 +129,15 @@ import types
 import warnings
 import weakref
 from collections import deque
-from collections.abc import Callable, Coroutine, Generator
+from collections.abc import Awaitable, Callable, Coroutine, Generator
 from queue import Empty, SimpleQueue
-from typing import Any, Generic, NamedTuple, TypeVar
+from typing import Any, Generic, NamedTuple, ParamSpec, TypeVar, overload
 
 from . import _timers
 
 T = TypeVar("T")
+P = ParamSpec("P")
+R = TypeVar("R")
 
 _IDLE_RETIRE = 30.0  # seconds an extra idle worker waits before it exits
 _RUNNEXT_STREAK = 32  # consecutive runnext picks before the runq head gets a turn
@@ -1649,14 +1651,14 @@ class Goroutine(Generic[T]):
             del self  # see _outcome
         return None
 
-    def ajoin(self, timeout: float | None = None) -> Any:
+    def ajoin(self, timeout: float | None = None) -> Awaitable[bool]:
         """Coroutine form of ``join``: ``await g.ajoin()`` returns True/False."""
         return _aio.ajoin(self, timeout)
 
     def __await__(self) -> Generator[Any, Any, T]:
         """``await g`` waits for the goroutine and returns its result."""
         if not self._done:
-            yield from _aio.ajoin(self, None)
+            yield from _aio.ajoin(self, None)  # type: ignore[misc]  # (a generator)
         try:
             return self._outcome()
         finally:
@@ -1698,7 +1700,14 @@ def _no_wake() -> None:
 _CO_COROUTINE = inspect.CO_COROUTINE
 
 
-def go(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Goroutine[Any]:
+@overload
+def go(fn: Callable[P, Coroutine[Any, Any, R]], /, *args: P.args,
+       **kwargs: P.kwargs) -> Goroutine[R]: ...
+@overload
+def go(fn: Coroutine[Any, Any, R], /) -> Goroutine[R]: ...
+@overload
+def go(fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> Goroutine[R]: ...
+def go(fn: Any, /, *args: Any, **kwargs: Any) -> Goroutine[Any]:
     """Start ``fn(*args, **kwargs)`` as a goroutine; return its handle at once.
 
     An ``async def`` function becomes a coroutine goroutine, scheduled M:N.
@@ -1714,7 +1723,7 @@ def go(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Goroutine[Any]:
             raise TypeError("go() of a coroutine object takes no arguments")
         if _sysmon is None:
             _start_sysmon()
-        g: Goroutine[Any] = Goroutine(fn, (), {}, fn)
+        g: Goroutine[Any] = Goroutine(fn, (), {}, fn)  # type: ignore[arg-type]  # (named)
     elif not callable(fn):
         raise TypeError(f"go() needs a callable, got {type(fn).__name__}")
     elif (fn.__code__.co_flags & _CO_COROUTINE if type(fn) is types.FunctionType

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import random
 import types
-from collections.abc import Generator
+from collections.abc import Awaitable, Generator
 from typing import Any, Generic, NamedTuple, TypeVar
 
 from ._chan import _NOT_READY, Chan, _Select
@@ -225,7 +225,7 @@ def select(*cases: RecvCase[Any] | SendCase[Any] | None, default: bool = False,
 
 
 def aselect(*cases: RecvCase[Any] | SendCase[Any] | None, default: bool = False,
-            timeout: float | None = None) -> Any:
+            timeout: float | None = None) -> Awaitable[Selected]:
     """Coroutine form of ``select``: ``await gort.aselect(...)``."""
     if not default and timeout is None:
         i = _only(cases)

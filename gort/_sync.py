@@ -31,7 +31,7 @@ import inspect
 import threading
 import time
 import types
-from collections.abc import Callable, Generator
+from collections.abc import Awaitable, Callable, Generator
 from types import TracebackType
 from typing import Any, Protocol
 
@@ -110,7 +110,7 @@ class _LockerMixin:
     def lock(self) -> None:
         raise NotImplementedError
 
-    def alock(self) -> Any:
+    def alock(self) -> Awaitable[Any]:
         raise NotImplementedError
 
     def unlock(self) -> None:
@@ -178,7 +178,7 @@ class Mutex(_LockerMixin):
         self.unlock = unlock
         self.try_lock = functools.partial(acquire, False)
 
-    def alock(self) -> Any:
+    def alock(self) -> Awaitable[None]:
         """Coroutine form of ``lock``: ``await mu.alock()`` (or ``async with mu``)."""
         return _mutex_lock(self._held, self._state, self._waitq, self._st, False)
 
@@ -349,7 +349,7 @@ class RWMutex(_LockerMixin):
         """Take the read lock, blocking while a writer holds or waits for it."""
         run(self._lock(True, True))
 
-    def arlock(self) -> Any:
+    def arlock(self) -> Awaitable[None]:
         """Coroutine form of ``rlock``."""
         return self._lock(True, False)
 
@@ -357,7 +357,7 @@ class RWMutex(_LockerMixin):
         """Take the write lock, blocking while anyone holds it."""
         run(self._lock(False, True))
 
-    def alock(self) -> Any:
+    def alock(self) -> Awaitable[None]:
         """Coroutine form of ``lock``."""
         return self._lock(False, False)
 
@@ -438,7 +438,7 @@ class _RLocker(_LockerMixin):
         """Release the read lock."""
         self._rw.runlock()
 
-    def alock(self) -> Any:
+    def alock(self) -> Awaitable[None]:
         """Coroutine form of ``lock``."""
         return self._rw.arlock()
 
@@ -519,7 +519,7 @@ class WaitGroup:
             return True
         return run(self._wait(timeout, True))
 
-    def await_(self, timeout: float | None = None) -> Any:
+    def await_(self, timeout: float | None = None) -> Awaitable[bool]:
         """Coroutine form of ``wait`` (``wait`` prefixed with ``a`` is a keyword):
         ``await wg.await_()``, or simply ``await wg``."""
         return self._wait(timeout, False)
@@ -661,7 +661,7 @@ class Cond:
         """Unlock L, sleep until signalled, relock L.  False if ``timeout`` expired."""
         return run(self._wait(timeout, True))
 
-    def await_(self, timeout: float | None = None) -> Any:
+    def await_(self, timeout: float | None = None) -> Awaitable[bool]:
         """Coroutine form of ``wait`` (``await`` is a keyword): ``await c.await_()``."""
         return self._wait(timeout, False)
 
@@ -775,7 +775,7 @@ class Semaphore(_LockerMixin):
         self._check(n)
         return run(self._acquire(n, timeout, True))
 
-    def aacquire(self, n: int = 1, timeout: float | None = None) -> Any:
+    def aacquire(self, n: int = 1, timeout: float | None = None) -> Awaitable[bool]:
         """Coroutine form of ``acquire``: ``await sem.aacquire(n)``."""
         self._check(n)
         return self._acquire(n, timeout, False)
@@ -784,7 +784,7 @@ class Semaphore(_LockerMixin):
         """``acquire(1)``: makes the semaphore a Locker (``with sem:``)."""
         self.acquire()
 
-    def alock(self) -> Any:
+    def alock(self) -> Awaitable[bool]:
         """``aacquire(1)`` (``async with sem:``)."""
         return self._acquire(1, None, False)
 

@@ -38,7 +38,7 @@ import os
 import socket
 import time
 import types
-from collections.abc import Callable, Generator
+from collections.abc import Awaitable, Callable, Generator
 from typing import Any, Self, TypeVar
 
 from . import _runtime
@@ -141,7 +141,7 @@ class Conn(_Endpoint):
         return run(self._recv(n, timeout, ctx, True))
 
     def arecv(self, n: int = _RECV_DEFAULT, timeout: float | None = None,
-              ctx: Context | None = None) -> Any:
+              ctx: Context | None = None) -> Awaitable[bytes]:
         """Coroutine form of ``recv``: ``await conn.arecv()``."""
         return self._recv(n, timeout, ctx, False)
 
@@ -170,7 +170,7 @@ class Conn(_Endpoint):
         run(self._send_all(data, timeout, ctx, True))
 
     def asend_all(self, data: bytes | bytearray | memoryview, timeout: float | None = None,
-                  ctx: Context | None = None) -> Any:
+                  ctx: Context | None = None) -> Awaitable[None]:
         """Coroutine form of ``send_all``: ``await conn.asend_all(data)``."""
         return self._send_all(data, timeout, ctx, False)
 
@@ -211,7 +211,7 @@ class Listener(_Endpoint):
         """Wait for the next connection and return it."""
         return run(self._accept(timeout, ctx, True))
 
-    def aaccept(self, timeout: float | None = None, ctx: Context | None = None) -> Any:
+    def aaccept(self, timeout: float | None = None, ctx: Context | None = None) -> Awaitable[Conn]:
         """Coroutine form of ``accept``: ``conn = await ln.aaccept()``."""
         return self._accept(timeout, ctx, False)
 
@@ -293,7 +293,7 @@ def dial(host: str, port: int, timeout: float | None = None,
 
 
 def adial(host: str, port: int, timeout: float | None = None,
-          ctx: Context | None = None) -> Any:
+          ctx: Context | None = None) -> Awaitable[Conn]:
     """Coroutine form of ``dial``: ``conn = await gort.net.adial(host, port)``."""
     return _dial(host, port, timeout, ctx, False)
 

@@ -66,7 +66,7 @@ import heapq
 import itertools
 import threading
 import types
-from collections.abc import Callable, Generator
+from collections.abc import Awaitable, Callable, Generator
 from typing import Any, ParamSpec, TypeVar
 
 from . import _chan, _runtime, _timers, _waitq
@@ -317,7 +317,7 @@ def run(fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R:
         raise exc
     if b.error is not None:
         raise b.error
-    return root.result()  # type: ignore[no-any-return]
+    return root.result()
 
 
 def test(fn: Callable[P, R]) -> Callable[P, R]:
@@ -336,7 +336,7 @@ def wait() -> None:
     _drive(_wait_body(_bubble_for("wait"), True))
 
 
-def await_() -> Any:
+def await_() -> Awaitable[None]:
     """Coroutine form of ``wait``: ``await gort.synctest.await_()``."""
     return _wait_body(_bubble_for("await_"), False)
 
