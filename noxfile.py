@@ -124,7 +124,9 @@ def tests(session: nox.Session) -> None:
     wanted, args = _take_option(list(session.posargs), "--build")
     failed = []
     for b in _builds(session, wanted):
-        py = _venv(session, b.interpreter, "test")
+        # mypy (tests/test_typing.py) only where it installs from wheels: see pyproject.
+        py = _venv(session, b.interpreter,
+                   "test" if b.interpreter.free_threaded else "test,typecheck")
         session.log(f"=== tests on {b.label}: {b.describe()}")
         env = {**_clean_env(), **b.env, "GORT_BUILD": b.label, "PYTHONFAULTHANDLER": "1"}
         rc = subprocess.run([py, "-m", "pytest", *args], cwd=ROOT, env=env).returncode
