@@ -88,7 +88,8 @@ def _venv(session: nox.Session, interp: interpreters.Interpreter, extras: str,
           prefix: str = "") -> str:
     """A virtual environment for one interpreter with gort (editable) and extras;
     ``prefix`` names a separate one (``lint-``: only the lint dependencies)."""
-    name = prefix + interp.version + ("t" if interp.free_threaded else "")
+    name = (prefix + interp.version + ("t" if interp.free_threaded else "")
+            + ("-opt" if interp.optimized else ""))  # (a PGO + LTO build: its own venv)
     path = ROOT / ".nox" / "venvs" / name
     py = path / "bin" / "python"
     stamp = path / f".installed-{extras}"

@@ -383,7 +383,7 @@ def build_cpython(free_threaded: bool, optimized: bool = False) -> Interpreter:
     exe = prefix / "bin" / ("python3.13t" if free_threaded else "python3.13")
     if exe.exists():
         interp = probe(str(exe), "cache")
-        if interp and interp.free_threaded == free_threaded:
+        if interp and interp.free_threaded == free_threaded and interp.optimized == optimized:
             return interp
         _log(f"{exe} exists but does not run correctly; rebuilding")
     _ensure_build_deps()

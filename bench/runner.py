@@ -291,7 +291,9 @@ def run(builds: list[BuildSpec], suites: list[str], bench_patterns: list[str], p
                 path, pwhy = None, f"{type(e).__name__}: {e}"
             if path is None:
                 print(f"    FAILED: {pwhy}", flush=True)
-                missing.append(f"{build.label}: {group[0]} (interleaved pass: {_summary(pwhy)})")
+                # Every member: none may keep an earlier value beside "missing".
+                missing.extend(f"{build.label}: {name} (interleaved pass: {_summary(pwhy)})"
+                               for name in group)
             else:
                 pair_outs.append(path)
         if rest:  # (no patterns: every benchmark of the suite)

@@ -1306,7 +1306,7 @@ def ready(g: Goroutine[Any]) -> None:
     global _sysmon_sleeping
     g._state = GState.RUNNABLE
     if g._durable:  # a synctest bubble counts it as running again
-        g._bubble.unblocked()  # (first: if this raises, nothing has changed)
+        g._bubble.unblocked()  # (first: if this raises, the wake can be retried)
         g._durable = False
     m = _tls.m
     if m is not None and m.cg is not None:

@@ -235,6 +235,8 @@ class _Bubble:
                 if entry.state == _timers.PENDING:
                     entry.state = _timers.FIRED
                     due.append(entry)
+                else:
+                    self.cancelled -= 1
             self.now = max(self.now, when)
             return "fire", due
         why = ("no timer is pending" if not self.heap else
