@@ -84,7 +84,8 @@ class Context:
         raise NotImplementedError
 
     def deadline(self) -> float | None:
-        """When this context will be cancelled, on the ``time.monotonic()`` clock."""
+        """When this context will be cancelled, on gort's clock (``time.monotonic()``;
+        in a ``gort.synctest`` bubble, the bubble's)."""
         raise NotImplementedError
 
     def value(self, key: Any) -> Any:
@@ -388,7 +389,8 @@ def with_cancel_cause(parent: Context) -> tuple[Context, CancelCauseFunc]:
 
 
 def with_deadline(parent: Context, deadline: float | None) -> tuple[Context, CancelFunc]:
-    """A child cancelled at ``deadline`` (``time.monotonic()`` clock) at the latest.
+    """A child cancelled at ``deadline`` (gort's clock: ``time.monotonic()``, or a
+    synctest bubble's) at the latest.
 
     ``deadline`` = +inf (or None, or beyond the platform's longest sleep): no
     deadline, as ``with_cancel``.  NaN: ValueError; not a number: TypeError.
@@ -445,7 +447,7 @@ def _timeout_deadline(seconds: float | None) -> float | None:
 
 
 def with_timeout(parent: Context, seconds: float | None) -> tuple[Context, CancelFunc]:
-    """``with_deadline(parent, time.monotonic() + seconds)``.
+    """``with_deadline(parent, now + seconds)`` (now: see ``with_deadline``).
 
     ``seconds`` = +inf (or None, or beyond the platform's longest sleep): no
     deadline, as ``with_cancel``; <= 0: cancelled at once (DeadlineExceeded).
@@ -457,7 +459,7 @@ def with_timeout(parent: Context, seconds: float | None) -> tuple[Context, Cance
 
 def with_timeout_cause(parent: Context, seconds: float | None,
                        cause: BaseException | None) -> tuple[Context, CancelFunc]:
-    """``with_deadline_cause(parent, time.monotonic() + seconds, cause)`` (Go's
+    """``with_deadline_cause(parent, now + seconds, cause)`` (Go's
     ``WithTimeoutCause``): when the timeout expires, ``cause(ctx)`` is ``cause``."""
     _check_parent(parent)
     return with_deadline_cause(parent, _timeout_deadline(seconds), cause)
