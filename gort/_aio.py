@@ -229,7 +229,18 @@ def _sleep_in_bubble(b: Any, parker: threading.Lock, t: float | None) -> None:
     wake = b.waker(parker.release)
     deadline = b.now + (_timeout.FOREVER if t is None else t)
     while b.now < deadline:
-        park_in_bubble(b, True, parker, wake, deadline - b.now, _always, None, "sleep")
+        # The sleep's one claim: the timer's firing and an exception ending the
+        # park race for it, and only the winner counts the sleeper running again.
+        park_in_bubble(b, True, parker, wake, deadline - b.now, _claim_once, [True], "sleep")
+
+
+def _claim_once(claim: list[bool]) -> bool:
+    """An abort that succeeds once (``list.pop`` is atomic, GIL or not)."""
+    try:
+        claim.pop()
+    except IndexError:
+        return False
+    return True
 
 
 def _always(_: object) -> bool:

@@ -415,7 +415,10 @@ async def test_marker_runs_an_async_test_in_a_bubble() -> None:
     assert synctest.now() == E + 86400
 
 
-def test_a_ticker_nobody_reads_is_a_deadlock_not_a_hang() -> None:
+def test_a_ticker_nobody_reads_is_a_deadlock_not_a_hang(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(synctest, "_IDLE_FIRINGS", 1000)  # (100,000 by default)
+
     def body() -> None:
         tk = gort.Ticker(1)
         gort.Chan[int]().recv()  # blocked for ever, the ticker ticking into a full channel
@@ -425,14 +428,17 @@ def test_a_ticker_nobody_reads_is_a_deadlock_not_a_hang() -> None:
         synctest.run(body)
 
 
-def test_a_ticker_nobody_reads_does_not_hide_a_later_timer() -> None:
+def test_a_ticker_nobody_reads_does_not_hide_a_later_timer(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(synctest, "_IDLE_FIRINGS", 1000)  # (100,000 by default)
+
     def body() -> float:
         tk = gort.Ticker(0.001)
-        gort.sleep(150)  # 150,000 ticks first, none of them read
+        gort.sleep(5)  # 5,000 ticks first, none of them read: five times the limit
         tk.stop()
         return synctest.now() - E
 
-    assert synctest.run(body) == 150
+    assert synctest.run(body) == 5
 
 
 # Found in review: waits that are durable or not by where their object was made.
