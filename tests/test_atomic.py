@@ -8,7 +8,7 @@ import pytest
 
 import gort
 from gort import atomic
-from tests.conftest import run_concurrently
+from tests.helpers import run_concurrently
 
 INT_TYPES: list[tuple[type[Any], int, int]] = [
     (atomic.Int64, -(1 << 63), (1 << 63) - 1),

@@ -8,7 +8,7 @@ import sysconfig
 import pytest
 
 import gort
-from tests.conftest import BUILD
+from tests.helpers import BUILD
 
 FREE_THREADED = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
 

@@ -9,7 +9,7 @@ import pytest
 
 import gort
 from gort import Chan, ChanClosed, ChanStatistics
-from tests.conftest import run_concurrently, wait_recv_waiting, wait_send_waiting
+from tests.helpers import run_concurrently, wait_recv_waiting, wait_send_waiting
 
 JOIN = 10.0  # bound on every wait for a goroutine in this file
 

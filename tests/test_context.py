@@ -15,7 +15,7 @@ import pytest
 
 import gort
 from gort import Canceled, Chan, DeadlineExceeded, GState, _timers, atomic
-from tests.conftest import run_concurrently, wait_until
+from tests.helpers import run_concurrently, wait_until
 
 JOIN = 10.0
 

@@ -32,7 +32,7 @@ from hypothesis import strategies as st
 import gort
 from gort import Chan, ChanClosed
 from gort.atomic import Int64
-from tests.conftest import run_concurrently, wait_recv_waiting, wait_send_waiting, wait_until
+from tests.helpers import run_concurrently, wait_recv_waiting, wait_send_waiting, wait_until
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -14,10 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import gc
-import os
-import subprocess
-import sys
-import textwrap
 import threading
 import time
 import types
@@ -43,7 +39,7 @@ from gort import (
     WaitGroup,
     atomic,
 )
-from tests.conftest import Peak, wait_recv_waiting, wait_send_waiting, wait_until
+from tests.helpers import Peak, run_python, spin, wait_recv_waiting, wait_send_waiting, wait_until
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -68,18 +64,6 @@ def wait_parked(gs: list[Goroutine[Any]], timeout: float = JOIN) -> None:
 
 def join_all(gs: list[Goroutine[Any]], timeout: float = JOIN) -> list[Any]:
     return [g.result(timeout=timeout) for g in gs]
-
-
-def run_python(code: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    """Run ``code`` in a fresh interpreter of the same build (GIL setting inherited)."""
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env=dict(os.environ),
-                          capture_output=True, text=True, timeout=timeout,
-                          cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-def spin(n: int) -> int:
-    """CPU work that never calls into gort."""
-    return sum(range(n))
 
 
 async def arecv(ch: Chan[Any], timeout: float | None = None) -> Any:

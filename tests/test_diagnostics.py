@@ -21,7 +21,7 @@ import pytest
 import gort
 from gort import Chan, GState
 from gort.testing import GoroutineLeak, leaked, verify_none
-from tests.conftest import wait_until
+from tests.helpers import wait_until
 
 pytest_plugins = ["pytester"]
 

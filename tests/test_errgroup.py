@@ -8,7 +8,7 @@ import pytest
 
 import gort
 from gort import Canceled, Chan, ErrGroup, GState, atomic
-from tests.conftest import Peak, wait_until
+from tests.helpers import Peak, wait_until
 
 JOIN = 10.0
 

@@ -16,9 +16,6 @@ from __future__ import annotations
 
 import math
 import os
-import subprocess
-import sys
-import textwrap
 import time
 from typing import Any
 
@@ -27,18 +24,11 @@ import pytest
 import gort
 from gort import Chan, Ticker, Timer, _timers, atomic
 from gort._timeout import FOREVER
-from tests.conftest import wait_until
+from tests.helpers import run_python, wait_until
 
 JOIN = 10.0
 GO_BIG = (2**63 - 1) / 1e9  # Go's largest Duration, in seconds (~292 years)
 FAR = (math.inf, 1e10, 1e300, 10**400, GO_BIG, FOREVER, None)
-
-
-def run_python(code: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    """Run ``code`` in a fresh interpreter of the same build (GIL setting inherited)."""
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env=dict(os.environ),
-                          capture_output=True, text=True, timeout=timeout, cwd=root)
 
 
 def in_heap(entry: _timers.TimerEntry) -> bool:

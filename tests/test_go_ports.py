@@ -21,7 +21,7 @@ import pytest
 
 import gort
 from gort import Chan, ChanClosed, Goroutine, aselect, select
-from tests.conftest import wait_recv_waiting, wait_send_waiting, wait_until
+from tests.helpers import wait_recv_waiting, wait_send_waiting, wait_until
 
 JOIN = 30.0  # generous bound on any goroutine's life; a deadlock fails the test
 BLOCK = 0.02  # how long an operation that must block is given before it times out

@@ -24,7 +24,7 @@ import pytest
 
 import gort
 from gort import _runtime
-from tests.conftest import wait_until
+from tests.helpers import wait_until
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -21,7 +21,7 @@ import pytest
 
 import gort
 from gort import _netpoll, net
-from tests.conftest import wait_until
+from tests.helpers import wait_until
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -13,7 +13,7 @@ import pytest
 
 import gort
 from gort import Chan, GState
-from tests.conftest import run_concurrently, wait_until
+from tests.helpers import run_concurrently, wait_until
 
 JOIN = 10.0
 

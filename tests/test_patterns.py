@@ -28,8 +28,7 @@ from gort.patterns import (
     worker_pool,
 )
 from gort.testing import verify_none
-from tests.conftest import Peak, wait_until
-from tests.test_runtime import run_python
+from tests.helpers import Peak, run_python, wait_until
 
 JOIN = 10.0
 

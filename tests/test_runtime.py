@@ -6,10 +6,8 @@ from __future__ import annotations
 import contextvars
 import functools
 import gc
-import os
 import subprocess
 import sys
-import textwrap
 import time
 import traceback
 import weakref
@@ -20,7 +18,7 @@ import pytest
 
 import gort
 from gort import Chan, ExceptHookArgs, Goroutine, GState, SchedStatistics, _runtime, atomic
-from tests.conftest import Peak, wait_recv_waiting, wait_until
+from tests.helpers import Peak, run_python, spin, wait_recv_waiting, wait_until
 
 JOIN = 10.0
 
@@ -28,28 +26,6 @@ JOIN = 10.0
 def wait_parked(gs: list[Goroutine[Any]], timeout: float = 10.0) -> None:
     wait_until(lambda: all(g.state is GState.PARKED for g in gs), timeout,
                f"{len(gs)} goroutines parked")
-
-
-def run_python(code: str, env: dict[str, str | None] | None = None,
-               timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    """Run ``code`` in a fresh interpreter of the same build (GIL setting inherited).
-
-    ``env`` entries override the environment; a None value removes the variable.
-    """
-    full_env = dict(os.environ)
-    for k, v in (env or {}).items():
-        if v is None:
-            full_env.pop(k, None)
-        else:
-            full_env[k] = v
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env=full_env,
-                          capture_output=True, text=True, timeout=timeout,
-                          cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-def spin(n: int = 1_000_000) -> int:
-    """CPU work that never calls into gort."""
-    return sum(range(n))
 
 
 # --------------------------------------------------------------------------- go and handles

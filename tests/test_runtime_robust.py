@@ -25,7 +25,7 @@ import pytest
 
 import gort
 from gort import Chan, _runtime
-from tests.conftest import wait_recv_waiting, wait_until
+from tests.helpers import wait_recv_waiting, wait_until
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -8,7 +8,7 @@ import pytest
 
 import gort
 from gort import Chan, ChanClosed, Selected, select
-from tests.conftest import run_concurrently, wait_recv_waiting, wait_send_waiting, wait_until
+from tests.helpers import run_concurrently, wait_recv_waiting, wait_send_waiting, wait_until
 
 JOIN = 10.0
 

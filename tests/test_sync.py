@@ -22,7 +22,7 @@ from gort import (
     WaitGroup,
     atomic,
 )
-from tests.conftest import Peak, wait_until
+from tests.helpers import Peak, wait_until
 
 JOIN = 10.0
 
@@ -222,7 +222,7 @@ def test_mutex_mutual_exclusion_under_contention() -> None:
 
 
 def test_mutex_mutual_exclusion_between_plain_threads_and_goroutines() -> None:
-    from tests.conftest import run_concurrently
+    from tests.helpers import run_concurrently
 
     mu = Mutex()
     state = [0]

@@ -12,7 +12,7 @@ import pytest
 
 import gort
 from gort import atomic
-from tests.conftest import run_concurrently
+from tests.helpers import run_concurrently
 
 M = gort.Map
 

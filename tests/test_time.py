@@ -21,7 +21,7 @@ import pytest
 
 import gort
 from gort import Chan, GState, Ticker, Timer, _timers, atomic, synctest
-from tests.conftest import wait_until
+from tests.helpers import wait_until
 
 JOIN = 10.0
 SLACK = 5.0  # generous upper bound for anything timed
