@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 import gort
 from tests.helpers import BUILD
+from tests.worlds import WORLDS, World, make_world
 
 
 @pytest.fixture(autouse=True)
@@ -25,6 +27,13 @@ def hook_calls(monkeypatch: pytest.MonkeyPatch) -> list[gort.ExceptHookArgs]:
     calls: list[gort.ExceptHookArgs] = []
     monkeypatch.setattr(gort, "excepthook", calls.append)
     return calls
+
+
+@pytest.fixture(params=WORLDS)
+def world(request: pytest.FixtureRequest) -> Iterator[World]:
+    """Each world a blocking operation runs in (see ``tests/worlds.py``); narrow it
+    with ``@pytest.mark.parametrize("world", [...], indirect=True)``."""
+    yield from make_world(request.param)
 
 
 def pytest_report_header(config: pytest.Config) -> str:

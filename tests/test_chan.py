@@ -1,4 +1,8 @@
-"""Chan: Go's channel semantics, error paths with their exact messages."""
+"""Chan: Go's channel semantics, error paths with their exact messages.
+
+Every blocking operation is tested in each world (``world`` fixture,
+``tests/worlds.py``): a plain goroutine, a coroutine goroutine, an asyncio task
+and a foreign thread, one test body for all four."""
 
 from __future__ import annotations
 
@@ -9,7 +13,8 @@ import pytest
 
 import gort
 from gort import Chan, ChanClosed, ChanStatistics
-from tests.helpers import run_concurrently, wait_recv_waiting, wait_send_waiting
+from tests.helpers import wait_recv_waiting, wait_send_waiting
+from tests.worlds import World
 
 JOIN = 10.0  # bound on every wait for a goroutine in this file
 
@@ -94,14 +99,19 @@ def test_repr_and_statistics_count_waiters() -> None:
 
 
 # --------------------------------------------------------------------------- closed channels
+# Each blocking operation runs in every world (tests/worlds.py); the other side
+# of it is this test's thread, and the order comes from the channel's waiter counts.
 
-def test_send_on_closed() -> None:
+def test_send_on_closed(world: World) -> None:
     ch: Chan[int] = Chan(1)
     ch.close()
-    with pytest.raises(ChanClosed, match=r"^send on closed channel$"):
-        ch.send(1)
-    with pytest.raises(ChanClosed, match=r"^send on closed channel$"):
-        ch.send(1, timeout=0)
+
+    async def body() -> None:
+        for t in (None, 0):
+            with pytest.raises(ChanClosed, match=r"^send on closed channel$"):
+                await world.send(ch, 1, t)
+
+    world.run(body)
     with pytest.raises(ChanClosed, match=r"^send on closed channel$"):
         ch.try_send(1)
     assert len(ch) == 0
@@ -115,72 +125,67 @@ def test_double_close() -> None:
     assert ch.closed
 
 
-def test_recv_on_closed_and_drained() -> None:
+def test_recv_on_closed_and_drained(world: World) -> None:
     ch: Chan[int] = Chan()
     ch.close()
-    with pytest.raises(ChanClosed, match=r"^receive from closed channel$"):
-        ch.recv()
-    with pytest.raises(ChanClosed, match=r"^receive from closed channel$"):
-        ch.recv(timeout=0)
+
+    async def body() -> None:
+        for t in (None, 0):
+            with pytest.raises(ChanClosed, match=r"^receive from closed channel$"):
+                await world.recv(ch, t)
+            assert await world.recv_ok(ch, t) == (None, False)
+
+    world.run(body)
     with pytest.raises(ChanClosed, match=r"^receive from closed channel$"):
         ch.try_recv()
-    assert ch.recv_ok() == (None, False)
-    assert ch.recv_ok(timeout=0) == (None, False)
 
 
-def test_buffered_values_are_delivered_after_close() -> None:
+def test_buffered_values_are_delivered_after_close(world: World) -> None:
     ch: Chan[str] = Chan(3)
     ch.send("a")
     ch.send("b")
     ch.send("c")
     ch.close()
-    assert ch.recv() == "a"
-    assert ch.recv_ok() == ("b", True)
-    assert ch.try_recv() == ("c", True)
-    assert len(ch) == 0
-    assert ch.recv_ok() == (None, False)
-    with pytest.raises(ChanClosed, match=r"^receive from closed channel$"):
-        ch.recv()
 
-
-def test_close_wakes_every_blocked_sender() -> None:
-    ch: Chan[int] = Chan()
-    senders = [gort.go(ch.send, i) for i in range(4)]
-    wait_send_waiting(ch, 4)
-    ch.close()
-    for g in senders:
-        with pytest.raises(ChanClosed, match=r"^send on closed channel$"):
-            g.result(timeout=JOIN)
-    assert stats(ch) == (0, 0, True, 0, 0)
-
-
-def test_close_wakes_blocked_sender_on_full_buffer_and_keeps_buffer() -> None:
-    ch: Chan[str] = Chan(1)
-    ch.send("kept")
-    g = gort.go(ch.send, "dropped")
-    wait_send_waiting(ch, 1)
-    ch.close()
-    with pytest.raises(ChanClosed, match=r"^send on closed channel$"):
-        g.result(timeout=JOIN)
-    assert list(ch) == ["kept"]
-
-
-def test_close_wakes_every_blocked_receiver() -> None:
-    ch: Chan[int] = Chan()
-    raising = [gort.go(ch.recv) for _ in range(3)]
-    wait_recv_waiting(ch, 3)
-    ok_style = [gort.go(ch.recv_ok) for _ in range(3)]
-    wait_recv_waiting(ch, 6)
-    ch.close()
-    for g in raising:
+    async def body() -> None:
+        assert await world.recv(ch) == "a"
+        assert await world.recv_ok(ch) == ("b", True)
+        assert ch.try_recv() == ("c", True)
+        assert len(ch) == 0
+        assert await world.recv_ok(ch) == (None, False)
         with pytest.raises(ChanClosed, match=r"^receive from closed channel$"):
-            g.result(timeout=JOIN)
+            await world.recv(ch)
+
+    world.run(body)
+
+
+@pytest.mark.parametrize("cap", [0, 1])
+def test_close_wakes_every_blocked_sender_and_receiver(world: World, cap: int) -> None:
+    full: Chan[int] = Chan(cap)
+    empty: Chan[int] = Chan(cap)
+    for i in range(cap):
+        full.send(-1 - i)
+    senders = [world.go(world.send, full, i) for i in range(4)]
+    raising = [world.go(world.recv, empty) for _ in range(3)]
+    ok_style = [world.go(world.recv_ok, empty) for _ in range(3)]
+    wait_send_waiting(full, 4)
+    wait_recv_waiting(empty, 6)
+    full.close()
+    empty.close()
+    for h in senders:
+        with pytest.raises(ChanClosed, match=r"^send on closed channel$"):
+            h.result(timeout=JOIN)
+    for h in raising:
+        with pytest.raises(ChanClosed, match=r"^receive from closed channel$"):
+            h.result(timeout=JOIN)
     for h in ok_style:
         assert h.result(timeout=JOIN) == (None, False)
-    assert stats(ch) == (0, 0, True, 0, 0)
+    assert list(full) == [-1 - i for i in range(cap)]  # the buffered values survive
+    assert stats(full) == (cap, 0, True, 0, 0)
+    assert stats(empty) == (cap, 0, True, 0, 0)
 
 
-def test_close_from_a_goroutine_wakes_main_thread() -> None:
+def test_close_from_a_goroutine_wakes_a_receiver(world: World) -> None:
     ch: Chan[int] = Chan()
 
     def close_later() -> None:
@@ -188,7 +193,7 @@ def test_close_from_a_goroutine_wakes_main_thread() -> None:
         ch.close()
 
     closer = gort.go(close_later)
-    assert ch.recv_ok(timeout=JOIN) == (None, False)
+    assert world.run(world.recv_ok, ch, JOIN) == (None, False)
     closer.result(timeout=JOIN)
 
 
@@ -211,99 +216,130 @@ def test_try_send_and_try_recv_buffered() -> None:
         ch.try_send(4)
 
 
-def test_try_send_unbuffered_needs_a_waiting_receiver() -> None:
+def test_try_send_unbuffered_needs_a_waiting_receiver(world: World) -> None:
     ch: Chan[str] = Chan()
     assert ch.try_send("nobody") is False
     assert stats(ch) == (0, 0, False, 0, 0)
-    g = gort.go(ch.recv)
+    h = world.go(world.recv, ch)
     wait_recv_waiting(ch, 1)
     assert ch.try_send("x") is True
-    assert g.result(timeout=JOIN) == "x"
+    assert h.result(timeout=JOIN) == "x"
 
 
-def test_try_recv_unbuffered_takes_from_a_waiting_sender() -> None:
+def test_try_recv_unbuffered_takes_from_a_waiting_sender(world: World) -> None:
     ch: Chan[str] = Chan()
     assert ch.try_recv() == (None, False)
-    g = gort.go(ch.send, "y")
+    h = world.go(world.send, ch, "y")
     wait_send_waiting(ch, 1)
     assert ch.try_recv() == ("y", True)
-    assert g.result(timeout=JOIN) is None
+    assert h.result(timeout=JOIN) is None
     assert ch.try_recv() == (None, False)
 
 
-def test_try_recv_on_full_buffer_admits_a_blocked_sender() -> None:
+def test_try_recv_on_full_buffer_admits_a_blocked_sender(world: World) -> None:
     ch: Chan[int] = Chan(1)
     ch.send(1)
-    g = gort.go(ch.send, 2)
+    h = world.go(world.send, ch, 2)
     wait_send_waiting(ch, 1)
     assert ch.try_recv() == (1, True)
-    assert g.result(timeout=JOIN) is None
+    assert h.result(timeout=JOIN) is None
     assert stats(ch) == (1, 1, False, 0, 0)
     assert ch.try_recv() == (2, True)
 
 
-def test_none_is_a_value_not_a_closed_signal() -> None:
+def test_none_is_a_value_not_a_closed_signal(world: World) -> None:
     ch: Chan[None] = Chan(1)
     ch.send(None)
     assert ch.try_recv() == (None, True)
     ch.send(None)
-    assert ch.recv_ok() == (None, True)
+    assert world.run(world.recv_ok, ch) == (None, True)
+    h = world.go(world.recv_ok, ch)  # parked, then handed None directly
+    wait_recv_waiting(ch, 1)
+    ch.send(None)
+    assert h.result(timeout=JOIN) == (None, True)
 
 
 # --------------------------------------------------------------------------- rendezvous
 
-def test_unbuffered_send_waits_for_a_receiver() -> None:
+def test_unbuffered_send_waits_for_a_receiver(world: World) -> None:
     ch: Chan[str] = Chan()
-    g = gort.go(ch.send, "v")
+    h = world.go(world.send, ch, "v")
     wait_send_waiting(ch, 1)
-    assert not g.done()
-    assert g.state is gort.GState.PARKED
+    assert not h.done()
+    if isinstance(h, gort.Goroutine):
+        assert h.state is gort.GState.PARKED
     assert len(ch) == 0
     assert ch.recv(timeout=JOIN) == "v"
-    assert g.join(timeout=JOIN)
-    assert g.result() is None
+    assert h.result(timeout=JOIN) is None
 
 
-def test_unbuffered_recv_waits_for_a_sender() -> None:
+def test_unbuffered_recv_waits_for_a_sender(world: World) -> None:
     ch: Chan[str] = Chan()
-    g = gort.go(ch.recv)
+    h = world.go(world.recv, ch)
     wait_recv_waiting(ch, 1)
-    assert not g.done()
+    assert not h.done()
     ch.send("w", timeout=JOIN)
-    assert g.result(timeout=JOIN) == "w"
+    assert h.result(timeout=JOIN) == "w"
 
 
-def test_buffered_send_returns_without_receiver_until_full() -> None:
+def test_buffered_send_returns_without_receiver_until_full(world: World) -> None:
     ch: Chan[int] = Chan(2)
-    ch.send(1, timeout=0)
-    ch.send(2, timeout=0)
-    g = gort.go(ch.send, 3)
+
+    async def body() -> None:
+        await world.send(ch, 1, 0)
+        await world.send(ch, 2, 0)
+
+    world.run(body)
+    h = world.go(world.send, ch, 3)
     wait_send_waiting(ch, 1)
-    assert not g.done()
+    assert not h.done()
     assert ch.recv() == 1
-    assert g.result(timeout=JOIN) is None
+    assert h.result(timeout=JOIN) is None
     assert [ch.recv(), ch.recv()] == [2, 3]
 
 
-def test_ping_pong_between_goroutines() -> None:
+def test_ping_pong_with_the_test_thread(world: World) -> None:
     ping: Chan[int] = Chan()
     pong: Chan[int] = Chan()
 
-    def player() -> int:
+    async def player() -> int:
         n = 0
-        for v in ping:
-            pong.send(v + 1)
+        async for v in world.iter(ping):
+            await world.send(pong, v + 1)
             n += 1
         return n
 
-    g = gort.go(player)
+    h = world.go(player)
     v = 0
     for _ in range(500):
         ping.send(v, timeout=JOIN)
         v = pong.recv(timeout=JOIN)
     ping.close()
     assert v == 500
-    assert g.result(timeout=JOIN) == 500
+    assert h.result(timeout=JOIN) == 500
+
+
+@pytest.mark.parametrize("cap", [0, 1, 8])
+def test_producer_and_consumer_in_one_world(world: World, cap: int) -> None:
+    ch: Chan[int] = Chan(cap)
+
+    async def producer() -> None:
+        for i in range(200):
+            await world.send(ch, i)
+        ch.close()
+
+    async def consumer() -> list[int]:
+        got = []
+        while True:
+            v, ok = await world.recv_ok(ch)
+            if not ok:
+                return got
+            got.append(v)
+
+    c = world.go(consumer)
+    p = world.go(producer)
+    assert p.result(timeout=JOIN) is None
+    assert c.result(timeout=JOIN) == list(range(200))
 
 
 # --------------------------------------------------------------------------- FIFO
@@ -315,103 +351,99 @@ def test_fifo_values_buffered() -> None:
     assert [ch.recv() for _ in range(100)] == list(range(100))
 
 
-def test_fifo_blocked_senders_unbuffered() -> None:
-    ch: Chan[int] = Chan()
+@pytest.mark.parametrize("cap", [0, 3])
+def test_fifo_blocked_senders(world: World, cap: int) -> None:
+    # Behind a full buffer or on a rendezvous channel, blocked senders are
+    # served in the order they blocked.
+    ch: Chan[int] = Chan(cap)
+    for i in range(cap):
+        ch.send(i)
     senders = []
-    for i in range(5):
-        senders.append(gort.go(ch.send, i))
-        wait_send_waiting(ch, i + 1)  # enqueue them in a known order
-    assert [ch.recv(timeout=JOIN) for _ in range(5)] == [0, 1, 2, 3, 4]
-    for g in senders:
-        assert g.result(timeout=JOIN) is None
+    for i in range(cap, cap + 5):
+        senders.append(world.go(world.send, ch, i))
+        wait_send_waiting(ch, i - cap + 1)  # enqueue them in a known order
+    assert [ch.recv(timeout=JOIN) for _ in range(cap + 5)] == list(range(cap + 5))
+    for h in senders:
+        assert h.result(timeout=JOIN) is None
 
 
-def test_fifo_blocked_senders_behind_a_full_buffer() -> None:
-    ch: Chan[str] = Chan(2)
-    ch.send("a")
-    ch.send("b")
-    senders = []
-    for i, v in enumerate("cde"):
-        senders.append(gort.go(ch.send, v))
-        wait_send_waiting(ch, i + 1)
-    got = [ch.recv(timeout=JOIN) for _ in range(5)]
-    assert got == ["a", "b", "c", "d", "e"]
-    for g in senders:
-        assert g.result(timeout=JOIN) is None
-
-
-def test_fifo_blocked_senders_released_in_order() -> None:
+def test_fifo_blocked_senders_released_in_order(world: World) -> None:
     # Each receive releases exactly the oldest blocked sender.
     ch: Chan[int] = Chan(1)
     ch.send(-1)
     senders = []
     for i in range(4):
-        senders.append(gort.go(ch.send, i))
+        senders.append(world.go(world.send, ch, i))
         wait_send_waiting(ch, i + 1)
     for i in range(4):
         ch.recv(timeout=JOIN)
-        assert senders[i].join(timeout=JOIN)
-        assert all(not g.done() for g in senders[i + 1:])
+        assert senders[i].result(timeout=JOIN) is None
+        assert all(not h.done() for h in senders[i + 1:])
         assert ch.statistics().senders_waiting == 3 - i
 
 
-def test_fifo_blocked_receivers() -> None:
+def test_fifo_blocked_receivers(world: World) -> None:
     ch: Chan[int] = Chan()
     receivers = []
     for i in range(5):
-        receivers.append(gort.go(ch.recv))
+        receivers.append(world.go(world.recv, ch))
         wait_recv_waiting(ch, i + 1)
     for i in range(5):
         ch.send(i * 10, timeout=JOIN)
         assert receivers[i].result(timeout=JOIN) == i * 10
-        assert all(not g.done() for g in receivers[i + 1:])
+        assert all(not h.done() for h in receivers[i + 1:])
 
 
-def test_fifo_per_sender_under_concurrency() -> None:
+def test_fifo_per_sender_under_concurrency(world: World) -> None:
     # Several producers: each producer's values arrive in the order it sent them.
     ch: Chan[tuple[int, int]] = Chan(4)
 
-    def produce(p: int) -> None:
+    async def produce(p: int) -> None:
         for k in range(500):
-            ch.send((p, k))
+            await world.send(ch, (p, k))
 
-    producers = [gort.go(produce, p) for p in range(4)]
+    producers = [world.go(produce, p) for p in range(4)]
     last = [-1] * 4
     for _ in range(4 * 500):
         p, k = ch.recv(timeout=JOIN)
         assert k == last[p] + 1
         last[p] = k
-    for g in producers:
-        g.result(timeout=JOIN)
+    for h in producers:
+        h.result(timeout=JOIN)
     assert last == [499] * 4
 
 
 # --------------------------------------------------------------------------- timeouts
 
-def test_recv_timeout_leaves_channel_unchanged() -> None:
+def test_recv_timeout_leaves_channel_unchanged(world: World) -> None:
     ch: Chan[int] = Chan()
-    with pytest.raises(TimeoutError, match=r"^receive timed out$"):
-        ch.recv(timeout=0.02)
-    with pytest.raises(TimeoutError, match=r"^receive timed out$"):
-        ch.recv_ok(timeout=0.02)
-    with pytest.raises(TimeoutError, match=r"^receive timed out$"):
-        ch.recv(timeout=0)
-    with pytest.raises(TimeoutError, match=r"^receive timed out$"):
-        ch.recv(timeout=-1)
+
+    async def body() -> None:
+        for t in (0.02, 0, -1):
+            with pytest.raises(TimeoutError, match=r"^receive timed out$"):
+                await world.recv(ch, t)
+            with pytest.raises(TimeoutError, match=r"^receive timed out$"):
+                await world.recv_ok(ch, t)
+
+    world.run(body)
     assert stats(ch) == (0, 0, False, 0, 0)
-    # A later send is not swallowed by the timed-out receiver.
+    # Nothing was consumed and no dead waiter is left to swallow a value.
+    assert not ch.try_send(1)
     g = gort.go(ch.send, 5)
     wait_send_waiting(ch, 1)
     assert ch.recv(timeout=JOIN) == 5
     g.result(timeout=JOIN)
 
 
-def test_send_timeout_unbuffered_is_not_delivered_later() -> None:
+def test_send_timeout_unbuffered_is_not_delivered_later(world: World) -> None:
     ch: Chan[str] = Chan()
-    with pytest.raises(TimeoutError, match=r"^send timed out$"):
-        ch.send("stale", timeout=0.02)
-    with pytest.raises(TimeoutError, match=r"^send timed out$"):
-        ch.send("stale0", timeout=0)
+
+    async def body() -> None:
+        for v, t in (("stale", 0.02), ("stale0", 0), ("stale-1", -1)):
+            with pytest.raises(TimeoutError, match=r"^send timed out$"):
+                await world.send(ch, v, t)
+
+    world.run(body)
     assert stats(ch) == (0, 0, False, 0, 0)
     assert ch.try_recv() == (None, False)
     g = gort.go(ch.recv)
@@ -420,34 +452,42 @@ def test_send_timeout_unbuffered_is_not_delivered_later() -> None:
     assert g.result(timeout=JOIN) == "fresh"
 
 
-def test_send_timeout_on_full_buffer_leaves_buffer_as_it_was() -> None:
-    ch: Chan[str] = Chan(1)
+def test_send_timeout_on_full_buffer_leaves_buffer_as_it_was(world: World) -> None:
+    ch: Chan[str] = Chan(2)
     ch.send("a")
+    ch.send("b")
     with pytest.raises(TimeoutError, match=r"^send timed out$"):
-        ch.send("b", timeout=0.02)
-    assert stats(ch) == (1, 1, False, 0, 0)
-    assert ch.recv() == "a"
-    assert ch.try_recv() == (None, False)
-    assert len(ch) == 0
+        world.run(world.send, ch, "c", 0.02)
+    assert stats(ch) == (2, 2, False, 0, 0)
+    ch.close()
+    assert list(ch) == ["a", "b"]
 
 
-def test_send_with_timeout_succeeds_when_received_in_time() -> None:
+def test_send_with_timeout_succeeds_when_received_in_time(world: World) -> None:
     ch: Chan[int] = Chan()
-    g = gort.go(ch.send, 7, timeout=JOIN)
+    h = world.go(world.send, ch, 7, JOIN)
     wait_send_waiting(ch, 1)
     assert ch.recv(timeout=JOIN) == 7
-    assert g.result(timeout=JOIN) is None
+    assert h.result(timeout=JOIN) is None
 
 
-def test_timed_out_waiter_between_others_keeps_their_order() -> None:
+def test_recv_with_timeout_succeeds_when_sent_in_time(world: World) -> None:
     ch: Chan[int] = Chan()
-    first = gort.go(ch.send, 1)
+    h = world.go(world.recv, ch, JOIN)
+    wait_recv_waiting(ch, 1)
+    ch.send(8, timeout=JOIN)
+    assert h.result(timeout=JOIN) == 8
+
+
+def test_timed_out_sender_between_others_keeps_their_order(world: World) -> None:
+    ch: Chan[int] = Chan()
+    first = world.go(world.send, ch, 1)
     wait_send_waiting(ch, 1)
-    middle = gort.go(ch.send, 2, timeout=0.05)
+    middle = world.go(world.send, ch, 2, 0.05)
     wait_send_waiting(ch, 2)
     with pytest.raises(TimeoutError, match=r"^send timed out$"):
         middle.result(timeout=JOIN)
-    last = gort.go(ch.send, 3)
+    last = world.go(world.send, ch, 3)
     wait_send_waiting(ch, 2)
     assert ch.statistics().senders_waiting == 2
     assert [ch.recv(timeout=JOIN), ch.recv(timeout=JOIN)] == [1, 3]
@@ -455,32 +495,49 @@ def test_timed_out_waiter_between_others_keeps_their_order() -> None:
     last.result(timeout=JOIN)
 
 
-def test_racing_timeouts_never_lose_or_duplicate_values() -> None:
+def test_timed_out_receiver_between_others_keeps_their_order(world: World) -> None:
+    ch: Chan[int] = Chan()
+    first = world.go(world.recv, ch)
+    wait_recv_waiting(ch, 1)
+    middle = world.go(world.recv, ch, 0.05)
+    wait_recv_waiting(ch, 2)
+    with pytest.raises(TimeoutError, match=r"^receive timed out$"):
+        middle.result(timeout=JOIN)
+    last = world.go(world.recv, ch)
+    wait_recv_waiting(ch, 2)
+    assert ch.statistics().receivers_waiting == 2
+    ch.send(1, timeout=JOIN)
+    ch.send(2, timeout=JOIN)
+    assert (first.result(timeout=JOIN), last.result(timeout=JOIN)) == (1, 2)
+
+
+def test_racing_timeouts_never_lose_or_duplicate_values(world: World) -> None:
     # Senders with short timeouts race receivers with short timeouts: every value
     # whose send succeeded is received exactly once, and no other value is.
     ch: Chan[int] = Chan()
 
-    def sender(i: int) -> list[int]:
+    async def sender(i: int) -> list[int]:
         sent = []
         for k in range(300):
             v = i * 1000 + k
             try:
-                ch.send(v, timeout=0.0005)
+                await world.send(ch, v, 0.0005)
             except TimeoutError:
                 continue
             sent.append(v)
         return sent
 
-    def receiver(_: int) -> list[int]:
+    async def receiver() -> list[int]:
         got = []
         for _ in range(300):
             try:
-                got.append(ch.recv(timeout=0.0005))
+                got.append(await world.recv(ch, 0.0005))
             except TimeoutError:
                 pass
         return got
 
-    results = run_concurrently(lambda i: sender(i) if i < 2 else receiver(i), 4)
+    hs = [world.go(sender, 0), world.go(sender, 1), world.go(receiver), world.go(receiver)]
+    results = [h.result(timeout=60) for h in hs]
     sent = sorted(results[0] + results[1])
     received = sorted(results[2] + results[3])
     assert sent == received
@@ -490,7 +547,11 @@ def test_racing_timeouts_never_lose_or_duplicate_values() -> None:
 
 # --------------------------------------------------------------------------- iteration
 
-def test_iteration_until_closed() -> None:
+async def drain(world: World, ch: Chan[Any] | gort.RecvChan[Any]) -> list[Any]:
+    return [v async for v in world.iter(ch)]
+
+
+def test_iteration_until_closed(world: World) -> None:
     ch: Chan[int] = Chan(5)
 
     def produce() -> None:
@@ -499,34 +560,32 @@ def test_iteration_until_closed() -> None:
         ch.close()
 
     g = gort.go(produce)
-    assert list(ch) == list(range(100))
+    assert world.run(drain, world, ch) == list(range(100))
     g.result(timeout=JOIN)
-    assert list(ch) == []
+    assert world.run(drain, world, ch) == []
 
 
-def test_iteration_of_closed_buffered_channel() -> None:
-    ch: Chan[int] = Chan(3)
-    for i in range(3):
-        ch.send(i)
+def test_iteration_of_closed_buffered_channel_gets_every_value(world: World) -> None:
+    ch: Chan[Any] = Chan(4)
+    for v in (0, None, 2):
+        ch.send(v)
     ch.close()
-    assert [v for v in ch] == [0, 1, 2]
+    assert world.run(drain, world, ch) == [0, None, 2]
+    assert world.run(drain, world, ch) == []
 
 
-def test_iteration_in_several_goroutines_shares_the_values() -> None:
+def test_iteration_in_several_goroutines_shares_the_values(world: World) -> None:
     ch: Chan[int] = Chan()
-
-    def consume() -> list[int]:
-        return list(ch)
-
-    consumers = [gort.go(consume) for _ in range(3)]
+    consumers = [world.go(drain, world, ch) for _ in range(3)]
     for i in range(300):
         ch.send(i, timeout=JOIN)
     ch.close()
-    got = sorted(v for g in consumers for v in g.result(timeout=JOIN))
+    got = sorted(v for h in consumers for v in h.result(timeout=JOIN))
     assert got == list(range(300))
 
 
 # --------------------------------------------------------------------------- views
+
 
 def test_send_only_view() -> None:
     ch: Chan[int] = Chan(2)
@@ -575,38 +634,57 @@ def test_recv_only_view() -> None:
     assert r.recv_ok() == (None, False)
 
 
-def test_views_share_state_across_goroutines() -> None:
+def test_views_share_state_across_goroutines(world: World) -> None:
     ch: Chan[int] = Chan()
     tx, rx = ch.send_only(), ch.recv_only()
 
-    def produce(out: gort.SendChan[int]) -> None:
+    async def produce(out: gort.SendChan[int]) -> None:
         for i in range(10):
-            out.send(i)
+            await world.send(out, i)
         out.close()
 
-    g = gort.go(produce, tx)
+    h = world.go(produce, tx)
     assert list(rx) == list(range(10))
-    g.result(timeout=JOIN)
+    h.result(timeout=JOIN)
 
 
-# --------------------------------------------------------------------------- stress
+def test_views_carry_every_worlds_forms(world: World) -> None:
+    # Regression (coroutine forms): send_only()/recv_only() views used to bind
+    # only the sync forms, so asend, arecv, arecv_ok and ``async for`` on a view
+    # raised NotImplementedError.
+    ch: Chan[int] = Chan(2)
+    s = ch.send_only()
+    r = ch.recv_only()
+
+    async def body() -> list[Any]:
+        await world.send(s, 1)
+        out: list[Any] = [await world.recv(r)]
+        await world.send(s, 2)
+        s.close()
+        out.append(await drain(world, r))
+        out.append(await world.recv_ok(r))
+        return out
+
+    assert world.run(body) == [1, [2], (None, False)]
+
+
+# --------------------------------------------------------------------------- many at once
 
 @pytest.mark.parametrize("cap", [0, 1, 16])
-def test_many_senders_many_receivers_no_loss_no_duplicates(cap: int) -> None:
+def test_many_senders_many_receivers_no_loss_no_duplicates(world: World, cap: int) -> None:
     ch: Chan[int] = Chan(cap)
     n_send, n_recv, per = 4, 4, 500
-    done = gort.WaitGroup()
 
-    def sender(i: int) -> None:
+    async def sender(i: int) -> None:
         for k in range(per):
-            ch.send(i * per + k)
+            await world.send(ch, i * per + k)
 
-    receivers: list[gort.Goroutine[list[int]]] = [gort.go(list, ch) for _ in range(n_recv)]
-    for i in range(n_send):
-        done.go(sender, i)
-    assert done.wait(timeout=30)
+    receivers = [world.go(drain, world, ch) for _ in range(n_recv)]
+    senders = [world.go(sender, i) for i in range(n_send)]
+    for h in senders:
+        h.result(timeout=30)
     ch.close()
-    got = sorted(v for g in receivers for v in g.result(timeout=JOIN))
+    got = sorted(v for h in receivers for v in h.result(timeout=JOIN))
     assert got == list(range(n_send * per))
     assert stats(ch) == (cap, 0, True, 0, 0)
 
