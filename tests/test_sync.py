@@ -1,8 +1,12 @@
-"""gort's sync primitives: WaitGroup, Mutex, RWMutex, Once, Cond, Semaphore."""
+"""gort's sync primitives: WaitGroup, Mutex, RWMutex, Once, Cond, Semaphore.
+
+Every blocking operation is tested in each world (``world`` fixture,
+``tests/worlds.py``): a plain goroutine, a coroutine goroutine, an asyncio task
+and a foreign thread, one test body for all four."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
@@ -23,6 +27,7 @@ from gort import (
     atomic,
 )
 from tests.helpers import Peak, wait_until
+from tests.worlds import Handle, World
 
 JOIN = 10.0
 
@@ -32,13 +37,13 @@ def wait_all_parked(gs: list[gort.Goroutine[Any]], timeout: float = 10.0) -> Non
                f"{len(gs)} goroutines parked")
 
 
-def join_all(gs: list[gort.Goroutine[Any]], timeout: float = JOIN) -> list[Any]:
+def join_all(gs: Sequence[Handle], timeout: float = JOIN) -> list[Any]:
     return [g.result(timeout=timeout) for g in gs]
 
 
 # --------------------------------------------------------------------------- WaitGroup
 
-def test_waitgroup_add_done_wait() -> None:
+def test_waitgroup_add_done_wait(world: World) -> None:
     wg = WaitGroup()
     assert wg.count == 0
     assert wg.wait() is True  # zero: returns at once
@@ -52,13 +57,12 @@ def test_waitgroup_add_done_wait() -> None:
         wg.done()
 
     workers = [gort.go(work) for _ in range(3)]
-    waiters = [gort.go(wg.wait) for _ in range(2)]
-    wait_all_parked(waiters)
-    assert repr(wg) == "<WaitGroup count=3 waiters=2>"
+    waiters = [world.go(world.wait, wg) for _ in range(2)]
+    wait_until(lambda: repr(wg) == "<WaitGroup count=3 waiters=2>", what="2 waiters")
     gate.send(None, timeout=JOIN)
     gate.send(None, timeout=JOIN)
     wait_until(lambda: wg.count == 1)
-    assert not any(g.done() for g in waiters)
+    assert not any(h.done() for h in waiters)
     gate.send(None, timeout=JOIN)
     assert join_all(waiters) == [True, True]
     join_all(workers)
@@ -89,24 +93,49 @@ def test_waitgroup_negative_counter() -> None:
     assert wg.count == 2  # unchanged
 
 
-def test_waitgroup_wait_timeout() -> None:
+def test_waitgroup_wait_timeout(world: World) -> None:
     wg = WaitGroup()
     wg.add(1)
-    assert wg.wait(timeout=0.02) is False
-    assert wg.wait(timeout=0) is False
-    assert wg.wait(timeout=-1) is False
-    assert repr(wg) == "<WaitGroup count=1 waiters=0>"  # the timed-out waiter left
+
+    async def body() -> list[bool]:
+        return [await world.wait(wg, t) for t in (0.02, 0, -1)]
+
+    assert world.run(body) == [False, False, False]
+    assert repr(wg) == "<WaitGroup count=1 waiters=0>"  # the timed-out waiters left
     wg.done()
-    assert wg.wait(timeout=0) is True
+    assert world.run(world.wait, wg, 0) is True
 
 
-def test_waitgroup_wait_with_timeout_woken_in_time() -> None:
+def test_waitgroup_wait_with_timeout_woken_in_time(world: World) -> None:
+    wg = WaitGroup()
+    gate: Chan[None] = Chan()
+
+    async def worker() -> None:
+        await world.recv_ok(gate)
+        wg.done()
+
+    async def waiter() -> list[bool]:
+        out = [await world.wait(wg, 0), await world.wait(wg, 0.02)]
+        gate.close()
+        out.append(await world.wait(wg, JOIN))
+        out.append(await world.wait(wg))
+        out.append(await world.wait(wg, 1))
+        return out
+
+    wg.add(5)
+    workers = [world.go(worker) for _ in range(5)]
+    assert world.run(waiter) == [False, False, True, True, True]
+    join_all(workers)
+    assert wg.count == 0
+
+
+def test_waitgroup_wakes_many_waiters(world: World) -> None:
     wg = WaitGroup()
     wg.add(1)
-    g = gort.go(wg.wait, timeout=JOIN)
-    wait_all_parked([g])
+    hs = [world.go(world.wait, wg) for _ in range(20)]
+    wait_until(lambda: repr(wg) == "<WaitGroup count=1 waiters=20>", what="20 waiters")
     wg.done()
-    assert g.result(timeout=JOIN) is True
+    assert join_all(hs) == [True] * 20
 
 
 def test_waitgroup_go() -> None:
@@ -183,39 +212,50 @@ def test_mutex_unlock_of_unlocked() -> None:
         mu.unlock()
 
 
-def test_mutex_blocks_and_any_goroutine_may_unlock() -> None:
+def test_mutex_blocks_and_any_goroutine_may_unlock(world: World) -> None:
     mu = Mutex()
     mu.lock()
-    g = gort.go(mu.lock)
-    wait_all_parked([g])
-    assert mu.statistics().waiters == 1
+    h = world.go(world.lock, mu)
+    wait_until(lambda: mu.statistics().waiters == 1, what="a locker waiting")
     assert repr(mu) == "<Mutex locked waiters=1>"
-    assert not g.done()
+    if isinstance(h, gort.Goroutine):
+        assert h.state is GState.PARKED
+    assert not h.done()
     mu.unlock()
-    assert g.join(timeout=JOIN)
-    assert mu.locked()  # now held by g, which has finished: Go allows that
+    assert h.result(timeout=JOIN) is None
+    assert mu.locked()  # now held by the body, which has finished: Go allows that
     mu.unlock()  # unlocked by another goroutine, as in Go
     assert not mu.locked()
 
 
-def test_mutex_mutual_exclusion_under_contention() -> None:
+def test_mutex_mutual_exclusion_under_contention(world: World) -> None:
+    # Bodies of this world and plain goroutines contend for one Mutex, and the
+    # bodies yield while they hold it.
     mu = Mutex()
     peak = Peak()
     state = [0]
 
-    def work() -> None:
-        for i in range(1500):
-            with mu:
+    async def work() -> None:
+        for i in range(1000):
+            async with world.locked(mu):
                 peak.enter()
                 v = state[0]
                 if i % 50 == 0:
-                    gort.gosched()  # let others try while we hold it
+                    await world.sleep(0)  # let others try while we hold it
                 state[0] = v + 1
                 peak.leave()
 
-    gs = [gort.go(work) for _ in range(8)]
-    join_all(gs, timeout=60)
-    assert state[0] == 8 * 1500
+    def plain() -> None:
+        for _ in range(1000):
+            with mu:
+                peak.enter()
+                state[0] += 1
+                peak.leave()
+
+    hs: list[Handle] = [world.go(work) for _ in range(6)]
+    hs += [gort.go(plain) for _ in range(2)]
+    join_all(hs, timeout=60)
+    assert state[0] == 8 * 1000
     assert peak.peak.load() == 1
     assert not mu.locked()
     assert mu.statistics().waiters == 0
@@ -280,18 +320,18 @@ def test_mutex_waiter_is_served_while_others_hammer() -> None:
 
 # --------------------------------------------------------------------------- RWMutex
 
-def test_rwmutex_many_readers_at_once() -> None:
+def test_rwmutex_many_readers_at_once(world: World) -> None:
     rw = RWMutex()
     release: Chan[None] = Chan()
 
-    def reader() -> None:
-        rw.rlock()
+    async def reader() -> None:
+        await world.rlock(rw)
         try:
-            release.recv_ok()
+            await world.recv_ok(release)
         finally:
             rw.runlock()
 
-    readers = [gort.go(reader) for _ in range(6)]
+    readers = [world.go(reader) for _ in range(6)]
     wait_until(lambda: rw.statistics().readers == 6, what="6 readers inside")
     assert rw.try_lock() is False
     assert rw.try_rlock() is True  # one more
@@ -301,46 +341,95 @@ def test_rwmutex_many_readers_at_once() -> None:
     assert rw.statistics() == RWMutexStatistics(0, False, 0, 0)
 
 
-def test_rwmutex_waiting_writer_blocks_new_readers() -> None:
+def test_rwmutex_waiting_writer_blocks_new_readers(world: World) -> None:
     rw = RWMutex()
-    rw.rlock()  # the main thread reads
-    writer = gort.go(rw.lock)
+    rw.rlock()  # the test's thread reads
+    writer = world.go(world.lock, rw)
     wait_until(lambda: rw.statistics().writers_waiting == 1)
     assert rw.try_rlock() is False  # a waiting writer blocks new readers
-    late_reader = gort.go(rw.rlock)
+    late_reader = world.go(world.rlock, rw)
     wait_until(lambda: rw.statistics().readers_waiting == 1)
     assert rw.statistics() == RWMutexStatistics(readers=1, writer=False, readers_waiting=1,
                                                 writers_waiting=1)
     assert repr(rw) == "<RWMutex readers=1 writer=False readers_waiting=1 writers_waiting=1>"
     rw.runlock()
-    assert writer.join(timeout=JOIN)  # the writer went before the late reader
+    assert writer.result(timeout=JOIN) is None  # the writer went before the late reader
     assert rw.statistics() == RWMutexStatistics(0, True, 1, 0)
     assert not late_reader.done()
-    rw.unlock()  # on behalf of the writer goroutine
-    assert late_reader.join(timeout=JOIN)
+    rw.unlock()  # on behalf of the writer
+    assert late_reader.result(timeout=JOIN) is None
     assert rw.statistics() == RWMutexStatistics(1, False, 0, 0)
     rw.runlock()
 
 
-def test_rwmutex_readers_queued_behind_a_writer_go_before_the_next_writer() -> None:
+def test_rwmutex_readers_queued_behind_a_writer_go_before_the_next_writer(world: World) -> None:
     rw = RWMutex()
     rw.lock()
-    r1 = gort.go(rw.rlock)
+    r1 = world.go(world.rlock, rw)
     wait_until(lambda: rw.statistics().readers_waiting == 1)
-    w2 = gort.go(rw.lock)
+    w2 = world.go(world.lock, rw)
     wait_until(lambda: rw.statistics().writers_waiting == 1)
-    r2 = gort.go(rw.rlock)
+    r2 = world.go(world.rlock, rw)
     wait_until(lambda: rw.statistics().readers_waiting == 2)
     rw.unlock()
-    assert r1.join(timeout=JOIN) and r2.join(timeout=JOIN)
+    assert r1.result(timeout=JOIN) is None and r2.result(timeout=JOIN) is None
     assert not w2.done()
     assert rw.statistics() == RWMutexStatistics(2, False, 0, 1)
     rw.runlock()
     assert not w2.done()
     rw.runlock()
-    assert w2.join(timeout=JOIN)
+    assert w2.result(timeout=JOIN) is None
     rw.unlock()
     assert rw.statistics() == RWMutexStatistics(0, False, 0, 0)
+
+
+def test_rwmutex_readers_share_and_writers_exclude(world: World) -> None:
+    rw = RWMutex()
+    gate: Chan[None] = Chan()
+    readers = Peak()
+    writers = Peak()
+
+    async def reader() -> None:
+        async with world.locked(rw.rlocker()):
+            readers.enter()
+            await world.recv_ok(gate)  # hold the read lock until the gate closes
+            readers.leave()
+
+    async def writer() -> None:
+        async with world.locked(rw):
+            writers.enter()
+            assert readers.inside.load() == 0
+            await world.sleep(0)
+            writers.leave()
+
+    rs = [world.go(reader) for _ in range(4)]
+    wait_until(lambda: rw.statistics().readers == 4, what="4 readers inside")
+    ws = [world.go(writer) for _ in range(3)]
+    wait_until(lambda: rw.statistics().writers_waiting == 3, what="3 writers waiting")
+    assert readers.peak.load() == 4
+    late = world.go(reader)  # a waiting writer blocks new readers
+    wait_until(lambda: rw.statistics().readers_waiting == 1, what="late reader waiting")
+    gate.close()
+    join_all(rs + ws + [late])
+    assert writers.peak.load() == 1
+    assert rw.statistics() == RWMutexStatistics(0, False, 0, 0)
+
+
+def test_rwmutex_lock_and_rlock_through_the_rlocker(world: World) -> None:
+    rw = RWMutex()
+
+    async def body() -> list[Any]:
+        await world.rlock(rw)
+        await world.lock(rw.rlocker())
+        out: list[Any] = [rw.statistics().readers]
+        rw.runlock()
+        rw.runlock()
+        await world.lock(rw)
+        out.append(rw.statistics().writer)
+        rw.unlock()
+        return out
+
+    assert world.run(body) == [2, True]
 
 
 def test_rwmutex_writer_excludes_everyone() -> None:
@@ -389,31 +478,31 @@ def test_rwmutex_rlocker() -> None:
         rl.unlock()
 
 
-def test_rwmutex_stress_invariants() -> None:
+def test_rwmutex_stress_invariants(world: World) -> None:
     rw = RWMutex()
     readers_in = atomic.Int64()
     writers_in = atomic.Int64()
     violations = atomic.Int64()
     state = [0]
 
-    def reader() -> None:
+    async def reader() -> None:
         for _ in range(500):
-            with rw.rlocker():
+            async with world.locked(rw.rlocker()):
                 readers_in.add(1)
                 if writers_in.load():
                     violations.add(1)
                 readers_in.add(-1)
 
-    def writer() -> None:
+    async def writer() -> None:
         for _ in range(300):
-            with rw:
+            async with world.locked(rw):
                 if writers_in.add(1) != 1 or readers_in.load():
                     violations.add(1)
                 state[0] = state[0] + 1
                 writers_in.add(-1)
 
-    gs = [gort.go(reader) for _ in range(4)] + [gort.go(writer) for _ in range(3)]
-    join_all(gs, timeout=60)
+    hs = [world.go(reader) for _ in range(4)] + [world.go(writer) for _ in range(3)]
+    join_all(hs, timeout=60)
     assert violations.load() == 0
     assert state[0] == 900
     assert rw.statistics() == RWMutexStatistics(0, False, 0, 0)
@@ -469,31 +558,31 @@ def test_cond_needs_a_locker() -> None:
         Cond(1)  # type: ignore[arg-type]
 
 
-def test_cond_signal_wakes_one_broadcast_wakes_all() -> None:
+def test_cond_signal_wakes_one_broadcast_wakes_all(world: World) -> None:
     mu = Mutex()
     cond = Cond(mu)
     assert cond.L is mu
     woken = atomic.Int64()
 
-    def waiter() -> bool:
-        with mu:
-            r = cond.wait()
-            assert mu.locked()
+    async def waiter() -> bool:
+        async with world.locked(mu):
+            r = await world.cond_wait(cond)
+            assert mu.locked()  # relocked on wake-up
             woken.add(1)
             return r
 
-    gs = [gort.go(waiter) for _ in range(3)]
-    wait_until(lambda: repr(cond) == "<Cond waiters=3>")
-    wait_all_parked(gs)
+    hs = [world.go(waiter) for _ in range(3)]
+    wait_until(lambda: repr(cond) == "<Cond waiters=3>", what="3 cond waiters")
     with mu:
         cond.signal()
         assert repr(cond) == "<Cond waiters=2>"
-    wait_until(lambda: woken.load() == 1)
-    assert sum(g.done() for g in gs) == 1
+    wait_until(lambda: woken.load() == 1, what="one waiter woken")
+    wait_until(lambda: sum(h.done() for h in hs) == 1, what="one waiter done")
     cond.broadcast()
     assert repr(cond) == "<Cond waiters=0>"
-    assert join_all(gs) == [True, True, True]
+    assert join_all(hs) == [True, True, True]
     assert woken.load() == 3
+    assert not mu.locked()
 
 
 def test_cond_signal_and_broadcast_without_waiters() -> None:
@@ -503,31 +592,35 @@ def test_cond_signal_and_broadcast_without_waiters() -> None:
     assert repr(cond) == "<Cond waiters=0>"
 
 
-def test_cond_wait_timeout() -> None:
+def test_cond_wait_timeout_relocks(world: World) -> None:
     mu = Mutex()
     cond = Cond(mu)
-    mu.lock()
-    assert cond.wait(timeout=0.02) is False
-    assert mu.locked()  # relocked
+
+    async def waiter() -> tuple[bool, bool]:
+        async with world.locked(mu):
+            woken = await world.cond_wait(cond, 0.02)
+            return woken, mu.locked()
+
+    assert world.run(waiter) == (False, True)
     assert repr(cond) == "<Cond waiters=0>"
-    mu.unlock()
+    assert not mu.locked()
 
 
-def test_cond_predicate_loop_producer_consumer() -> None:
+def test_cond_predicate_loop_producer_consumer(world: World) -> None:
     mu = Mutex()
     cond = Cond(mu)
     queue: list[int] = []
 
-    def consumer() -> list[int]:
+    async def consumer() -> list[int]:
         got: list[int] = []
         while len(got) < 50:
-            with mu:
+            async with world.locked(mu):
                 while not queue:
-                    assert cond.wait(timeout=JOIN)
+                    assert await world.cond_wait(cond, JOIN)
                 got.append(queue.pop(0))
         return got
 
-    c = gort.go(consumer)
+    c = world.go(consumer)
     for i in range(50):
         with mu:
             queue.append(i)
@@ -535,41 +628,45 @@ def test_cond_predicate_loop_producer_consumer() -> None:
     assert c.result(timeout=JOIN) == list(range(50))
 
 
-def test_cond_with_rlocker() -> None:
+def test_cond_with_rlocker(world: World) -> None:
     rw = RWMutex()
     cond = Cond(rw.rlocker())
     ready = atomic.Bool()
 
-    def waiter() -> None:
-        rw.rlock()
-        while not ready.load():
-            cond.wait()
-        rw.runlock()
+    async def waiter() -> int:
+        async with world.locked(rw.rlocker()):
+            while not ready.load():
+                await world.cond_wait(cond)
+            return rw.statistics().readers
 
-    gs = [gort.go(waiter) for _ in range(2)]
-    wait_until(lambda: repr(cond) == "<Cond waiters=2>")
+    hs = [world.go(waiter) for _ in range(2)]
+    wait_until(lambda: repr(cond) == "<Cond waiters=2>", what="2 cond waiters")
     rw.lock()  # possible: the waiters released their read locks
     ready.store(True)
     rw.unlock()
     cond.broadcast()
-    join_all(gs)
+    assert all(r >= 1 for r in join_all(hs))
     assert rw.statistics() == RWMutexStatistics(0, False, 0, 0)
 
 
-def test_cond_wait_without_holding_the_lock_leaves_no_stale_waiter() -> None:
-    # Regression (fixed): Cond.wait enqueues its waiter before L.unlock(); when L is not held,
-    # unlock raises and the waiter stays queued.  A later signal() then releases
-    # the caller's parker, so the caller's *next* blocking operation returns at
-    # once with garbage: here an empty, open channel's recv_ok reports (None,
-    # False) as if it were closed, and leaves a dead receiver on the channel.
+def test_cond_wait_without_holding_the_lock_leaves_no_stale_waiter(world: World) -> None:
+    # Regression (fixed): Cond.wait enqueued its waiter before L.unlock(); when L is
+    # not held, unlock raised and the waiter stayed queued.  A later signal() then
+    # released the caller's parker, so the caller's *next* blocking operation
+    # returned at once with garbage: here an empty, open channel's recv_ok
+    # reported (None, False) as if it were closed, and left a dead receiver.
     mu = Mutex()
     cond = Cond(mu)
-    with pytest.raises(RuntimeError, match=r"^unlock of unlocked Mutex$"):
-        cond.wait()
-    cond.signal()
     ch: Chan[int] = Chan()
-    with pytest.raises(TimeoutError, match=r"^receive timed out$"):
-        ch.recv_ok(timeout=0.02)  # with the bug: returns (None, False) at once
+
+    async def body() -> None:
+        with pytest.raises(RuntimeError, match=r"^unlock of unlocked Mutex$"):
+            await world.cond_wait(cond)
+        cond.signal()
+        with pytest.raises(TimeoutError, match=r"^receive timed out$"):
+            await world.recv_ok(ch, 0.02)  # with the bug: (None, False) at once
+
+    world.run(body)
     assert ch.statistics().receivers_waiting == 0
     assert repr(cond) == "<Cond waiters=0>"
 
@@ -626,23 +723,33 @@ def test_semaphore_released_more_than_held() -> None:
     assert sem.statistics().held == 2
 
 
-def test_semaphore_timeout_returns_false() -> None:
-    sem = Semaphore(1)
-    sem.acquire()
-    assert sem.acquire(timeout=0.02) is False
-    assert sem.statistics() == SemaphoreStatistics(1, 1, 0)
-    sem.release()
+def test_semaphore_timeout_returns_false(world: World) -> None:
+    sem = Semaphore(4)
+    assert sem.try_acquire(3)
+
+    async def body() -> list[bool]:
+        return [await world.acquire(sem, 2, 0), await world.acquire(sem, 2, 0.02),
+                await world.acquire(sem, 1, 0)]
+
+    assert world.run(body) == [False, False, True]
+    assert sem.statistics() == SemaphoreStatistics(4, 4, 0)
+    sem.release(4)
+    # x/sync: a request larger than the size waits for its timeout, queued nowhere.
+    assert world.run(world.acquire, sem, 5, 0.001) is False
+    assert sem.statistics() == SemaphoreStatistics(4, 0, 0)
 
 
-def test_semaphore_large_request_at_head_is_not_overtaken() -> None:
+def test_semaphore_large_request_at_head_is_not_overtaken(world: World) -> None:
     sem = Semaphore(3)
     sem.acquire(2)
-    big = gort.go(sem.acquire, 3)
-    wait_until(lambda: sem.statistics().waiters == 1)
+    big = world.go(world.acquire, sem, 3)
+    wait_until(lambda: sem.statistics().waiters == 1, what="big waiter")
     # One unit is free, but the head waiter needs three: a newcomer must queue.
     assert sem.try_acquire(1) is False
-    small = gort.go(sem.acquire, 1)
-    wait_until(lambda: sem.statistics().waiters == 2)
+    small = world.go(world.acquire, sem, 1)
+    wait_until(lambda: sem.statistics().waiters == 2, what="small waiter")
+    if isinstance(small, gort.Goroutine):
+        assert small.state is GState.PARKED
     assert not big.done() and not small.done()
     sem.release(2)
     assert big.result(timeout=JOIN) is True
@@ -654,49 +761,50 @@ def test_semaphore_large_request_at_head_is_not_overtaken() -> None:
     sem.release(1)
 
 
-def test_semaphore_head_timing_out_lets_smaller_waiters_through() -> None:
+def test_semaphore_head_timing_out_lets_smaller_waiters_through(world: World) -> None:
     sem = Semaphore(3)
     sem.acquire(2)
-    big = gort.go(sem.acquire, 3, timeout=0.05)
-    wait_until(lambda: sem.statistics().waiters == 1)
-    small = gort.go(sem.acquire, 1)
-    wait_until(lambda: sem.statistics().waiters == 2)
+    big = world.go(world.acquire, sem, 3, 0.05)
+    wait_until(lambda: sem.statistics().waiters == 1, what="big waiter")
+    small = world.go(world.acquire, sem, 1)
+    wait_until(lambda: sem.statistics().waiters == 2, what="small waiter")
     assert big.result(timeout=JOIN) is False
     assert small.result(timeout=JOIN) is True
     assert sem.statistics() == SemaphoreStatistics(3, 3, 0)
     sem.release(3)
 
 
-def test_semaphore_waiters_served_in_fifo_order() -> None:
+def test_semaphore_waiters_served_in_fifo_order(world: World) -> None:
     sem = Semaphore(1)
     sem.acquire()
     order: list[int] = []
-    gs = []
+
+    async def take(i: int) -> None:
+        await world.acquire(sem)
+        order.append(i)
+        sem.release()
+
+    hs = []
     for i in range(4):
-        def take(i: int = i) -> None:
-            sem.acquire()
-            order.append(i)
-            sem.release()
-        gs.append(gort.go(take))
+        hs.append(world.go(take, i))
         wait_until(lambda i=i: sem.statistics().waiters == i + 1)  # type: ignore[misc]
     sem.release()
-    join_all(gs)
+    join_all(hs)
     assert order == [0, 1, 2, 3]
 
 
-def test_semaphore_bounds_concurrency() -> None:
+def test_semaphore_bounds_concurrency(world: World) -> None:
     sem = Semaphore(3)
     peak = Peak()
 
-    def work() -> None:
-        for _ in range(100):
-            with sem:
+    async def work() -> None:
+        for _ in range(50):
+            async with world.locked(sem):
                 peak.enter()
-                gort.gosched()
+                await world.sleep(0)
                 peak.leave()
 
-    gs = [gort.go(work) for _ in range(8)]
-    join_all(gs, timeout=60)
+    join_all([world.go(work) for _ in range(8)], timeout=60)
     assert 1 <= peak.peak.load() <= 3
     assert sem.statistics() == SemaphoreStatistics(3, 0, 0)
 

@@ -37,7 +37,7 @@ from typing import Any, Protocol
 import pytest
 
 import gort
-from gort import Cond, Mutex, RWMutex, Semaphore, WaitGroup
+from gort import Cond, RWMutex, Semaphore, WaitGroup
 
 JOIN = 10.0
 WORLDS = ("goroutine", "coroutine", "asyncio", "thread")
@@ -143,7 +143,7 @@ class _Blocking(World):
     async def select(self, *cases: Any, **kw: Any) -> Any:
         return gort.select(*cases, **kw)
 
-    async def lock(self, mu: Mutex | RWMutex) -> None:
+    async def lock(self, mu: Any) -> None:
         mu.lock()
 
     async def rlock(self, rw: RWMutex) -> None:
@@ -185,7 +185,7 @@ class _Awaiting(World):
     async def select(self, *cases: Any, **kw: Any) -> Any:
         return await gort.aselect(*cases, **kw)
 
-    async def lock(self, mu: Mutex | RWMutex) -> None:
+    async def lock(self, mu: Any) -> None:
         await mu.alock()
 
     async def rlock(self, rw: RWMutex) -> None:
@@ -195,6 +195,8 @@ class _Awaiting(World):
         return mu  # its own __aenter__/__aexit__
 
     async def wait(self, wg: WaitGroup, timeout: float | None = None) -> bool:
+        if timeout is None:
+            return await wg  # type: ignore[no-any-return]  # the bare ``await wg`` form
         return await wg.await_(timeout)
 
     async def acquire(self, sem: Semaphore, n: int = 1, timeout: float | None = None) -> bool:
