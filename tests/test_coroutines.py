@@ -26,19 +26,17 @@ import pytest
 import gort
 from gort import (
     Chan,
-    ChanClosed,
     Cond,
     ExceptHookArgs,
     Goroutine,
     GState,
     Mutex,
     Once,
-    Selected,
     Semaphore,
     WaitGroup,
     atomic,
 )
-from tests.helpers import Peak, run_python, spin, wait_recv_waiting, wait_send_waiting, wait_until
+from tests.helpers import Peak, run_python, spin, wait_recv_waiting, wait_until
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -278,127 +276,6 @@ def test_plain_goroutines_and_coroutines_wake_each_other() -> None:
 
 
 # --------------------------------------------------------------------------- aselect
-
-def test_aselect_default_and_ready_cases() -> None:
-    a: Chan[int] = Chan(1)
-    b: Chan[int] = Chan(1)
-
-    async def body() -> list[Selected]:
-        out = [await gort.aselect(a.recv_case(), b.recv_case(), default=True)]
-        await b.asend(5)
-        out.append(await gort.aselect(a.recv_case(), None, b.recv_case()))
-        out.append(await gort.aselect(a.send_case(6), default=True))
-        out.append(await gort.aselect(a.send_case(7), default=True))
-        return out
-
-    assert gort.go(body).result(timeout=JOIN) == [
-        (-1, None, False), (2, 5, True), (0, None, True), (-1, None, False)]
-    assert a.recv() == 6
-
-
-def test_blocked_aselect_woken_by_a_sender_and_by_a_receiver() -> None:
-    a: Chan[int] = Chan()
-    b: Chan[int] = Chan()
-
-    async def recv_sel() -> Selected:
-        return await gort.aselect(a.recv_case(), b.recv_case())  # type: ignore[no-any-return]
-
-    async def send_sel() -> Selected:
-        return await gort.aselect(a.send_case(1), b.send_case(2))  # type: ignore[no-any-return]
-
-    g = gort.go(recv_sel)
-    wait_recv_waiting(a, 1)
-    wait_recv_waiting(b, 1)
-    b.send(9)
-    assert g.result(timeout=JOIN) == (1, 9, True)
-    wait_until(lambda: a.statistics().receivers_waiting == 0, what="losing case dequeued")
-
-    g = gort.go(send_sel)
-    wait_send_waiting(a, 1)
-    wait_send_waiting(b, 1)
-    assert a.recv() == 1
-    assert g.result(timeout=JOIN) == (0, None, True)
-    wait_until(lambda: b.statistics().senders_waiting == 0, what="losing case dequeued")
-    assert b.try_recv() == (None, False)
-
-
-def test_aselect_on_closed_channels() -> None:
-    closed: Chan[int] = Chan()
-    closed.close()
-    never: Chan[int] = Chan()
-
-    async def body() -> list[Any]:
-        out: list[Any] = [await gort.aselect(never.recv_case(), closed.recv_case())]
-        try:
-            await gort.aselect(closed.send_case(1))
-        except ChanClosed as e:
-            out.append(str(e))
-        return out
-
-    assert gort.go(body).result(timeout=JOIN) == [(1, None, False), "send on closed channel"]
-
-
-def test_blocked_aselect_woken_by_close() -> None:
-    a: Chan[int] = Chan()
-    b: Chan[int] = Chan()
-
-    async def send_sel() -> Selected:
-        return await gort.aselect(a.send_case(1), b.recv_case())  # type: ignore[no-any-return]
-
-    g1 = gort.go(send_sel)
-    g2 = gort.go(send_sel)
-    wait_send_waiting(a, 2)
-    b.close()  # the receive case fires for both
-    assert join_all([g1, g2]) == [(1, None, False)] * 2
-    never: Chan[int] = Chan()
-
-    async def send_or_never() -> Selected:
-        return await gort.aselect(a.send_case(1), never.recv_case())  # type: ignore[no-any-return]
-
-    g3 = gort.go(send_or_never)
-    wait_send_waiting(a, 1)
-    a.close()
-    with pytest.raises(ChanClosed, match=r"^send on closed channel$"):
-        g3.result(timeout=JOIN)
-
-
-def test_aselect_timeout_consumes_nothing_and_leaves_no_waiters() -> None:
-    a: Chan[int] = Chan()
-    b: Chan[int] = Chan(1)
-    b.send(0)  # full: its send case blocks
-
-    async def body() -> list[str]:
-        out = []
-        for t in (0, 0.02):
-            try:
-                await gort.aselect(a.recv_case(), b.send_case(1), timeout=t)
-            except TimeoutError as e:
-                out.append(str(e))
-        try:
-            await gort.aselect(timeout=0.02)  # no cases at all
-        except TimeoutError as e:
-            out.append(str(e))
-        try:
-            await gort.aselect(None, None, timeout=0.02)
-        except TimeoutError as e:
-            out.append(str(e))
-        return out
-
-    assert gort.go(body).result(timeout=JOIN) == ["select timed out"] * 4
-    for ch in (a, b):
-        st = ch.statistics()
-        assert (st.senders_waiting, st.receivers_waiting) == (0, 0)
-    assert b.recv() == 0
-    assert b.try_recv() == (None, False)
-
-
-def test_aselect_rejects_a_bad_case() -> None:
-    async def body() -> None:
-        await gort.aselect(Chan())  # type: ignore[arg-type]
-
-    with pytest.raises(TypeError, match="select case must be"):
-        gort.go(body).result(timeout=JOIN)
-
 
 def test_select_and_aselect_race_for_one_value_exactly_once() -> None:
     Out = Chan[tuple[str, int]]

@@ -1,4 +1,8 @@
-"""select: Go's select statement over channel cases."""
+"""select: Go's select statement over channel cases.
+
+Every blocking select is tested in each world (``world`` fixture,
+``tests/worlds.py``): ``gort.select`` in a plain goroutine and a foreign thread,
+``await gort.aselect`` in a coroutine goroutine and an asyncio task."""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ import pytest
 import gort
 from gort import Chan, ChanClosed, Selected, select
 from tests.helpers import run_concurrently, wait_recv_waiting, wait_send_waiting, wait_until
+from tests.worlds import World
 
 JOIN = 10.0
 
@@ -97,6 +102,23 @@ def test_default_is_not_taken_when_a_case_is_ready() -> None:
     assert select(a.recv_case(), b.recv_case(), default=True) == Selected(1, 9, True)
 
 
+def test_default_and_ready_cases(world: World) -> None:
+    a: Chan[int] = Chan(1)
+    b: Chan[int] = Chan(1)
+
+    async def body() -> list[Selected]:
+        out = [await world.select(a.recv_case(), b.recv_case(), default=True)]
+        await world.send(b, 5)
+        out.append(await world.select(a.recv_case(), None, b.recv_case()))
+        out.append(await world.select(a.send_case(6), default=True))
+        out.append(await world.select(a.send_case(7), default=True))
+        return out
+
+    assert world.run(body) == [(-1, None, False), (2, 5, True), (0, None, True),
+                               (-1, None, False)]
+    assert a.recv() == 6
+
+
 def test_no_cases() -> None:
     assert select(default=True) == Selected(-1, None, False)
     with pytest.raises(TimeoutError, match=r"^select timed out$"):
@@ -107,15 +129,28 @@ def test_no_cases() -> None:
 
 # --------------------------------------------------------------------------- timeout
 
-def test_timeout_leaves_no_waiters_and_consumes_nothing() -> None:
+def test_timeout_leaves_no_waiters_and_consumes_nothing(world: World) -> None:
     a: Chan[int] = Chan()
-    b: Chan[int] = Chan()
-    with pytest.raises(TimeoutError, match=r"^select timed out$"):
-        select(a.recv_case(), b.send_case(1), timeout=0.02)
-    assert waiting(a) == (0, 0)
-    assert waiting(b) == (0, 0)
-    # The timed-out send case is not delivered to a later receiver ...
+    b: Chan[int] = Chan(1)
+    b.send(0)  # full: its send case blocks
+    c: Chan[int] = Chan()
+
+    async def body() -> None:
+        for t in (0, 0.02):
+            with pytest.raises(TimeoutError, match=r"^select timed out$"):
+                await world.select(a.recv_case(), b.send_case(1), c.send_case(2), timeout=t)
+        with pytest.raises(TimeoutError, match=r"^select timed out$"):
+            await world.select(timeout=0.02)  # no cases at all
+        with pytest.raises(TimeoutError, match=r"^select timed out$"):
+            await world.select(None, None, timeout=0.02)
+
+    world.run(body)
+    for ch in (a, b, c):
+        assert waiting(ch) == (0, 0)
+    # The timed-out send cases are not delivered to a later receiver ...
+    assert b.recv() == 0
     assert b.try_recv() == (None, False)
+    assert c.try_recv() == (None, False)
     # ... and the timed-out receive case does not take a later value.
     g = gort.go(a.send, 2)
     wait_send_waiting(a, 1)
@@ -131,12 +166,12 @@ def test_timeout_zero_polls_once() -> None:
     assert select(ch.recv_case(), timeout=0) == Selected(0, 1, True)
 
 
-def test_timeout_not_hit_when_woken_in_time() -> None:
+def test_timeout_not_hit_when_woken_in_time(world: World) -> None:
     ch: Chan[int] = Chan()
-    g = gort.go(select, ch.recv_case(), timeout=JOIN)
+    h = world.go(world.select, ch.recv_case(), timeout=JOIN)
     wait_recv_waiting(ch, 1)
     ch.send(6, timeout=JOIN)
-    assert g.result(timeout=JOIN) == Selected(0, 6, True)
+    assert h.result(timeout=JOIN) == Selected(0, 6, True)
 
 
 # --------------------------------------------------------------------------- closed channels
@@ -157,6 +192,26 @@ def test_recv_on_closed_buffered_delivers_values_first() -> None:
     assert select(ch.recv_case()) == Selected(0, None, False)
 
 
+def test_select_on_closed_channels(world: World) -> None:
+    closed: Chan[int] = Chan()
+    closed.close()
+    never: Chan[int] = Chan()
+    buffered: Chan[int] = Chan(1)
+    buffered.send(1)
+    buffered.close()
+
+    async def body() -> None:
+        assert await world.select(never.recv_case(), closed.recv_case()) == (1, None, False)
+        assert await world.select(buffered.recv_case()) == (0, 1, True)
+        assert await world.select(buffered.recv_case()) == (0, None, False)
+        for kw in ({}, {"default": True}):
+            with pytest.raises(ChanClosed, match=r"^send on closed channel$"):
+                await world.select(closed.send_case(1), **kw)
+
+    world.run(body)
+    assert waiting(never) == (0, 0)
+
+
 def test_send_case_on_closed_raises() -> None:
     ch: Chan[int] = Chan(1)
     ch.close()
@@ -170,70 +225,70 @@ def test_send_case_on_closed_raises() -> None:
     assert select(other.send_case(2), timeout=1) == Selected(0, None, True)
 
 
-def test_blocked_send_case_raises_when_channel_closed() -> None:
+def test_blocked_send_case_raises_when_channel_closed(world: World) -> None:
     a: Chan[int] = Chan()
     b: Chan[int] = Chan()
-    g = gort.go(select, a.send_case(1), b.recv_case())
+    h = world.go(world.select, a.send_case(1), b.recv_case())
     wait_send_waiting(a, 1)
     wait_recv_waiting(b, 1)
     a.close()
     with pytest.raises(ChanClosed, match=r"^send on closed channel$"):
-        g.result(timeout=JOIN)
+        h.result(timeout=JOIN)
     assert waiting(b) == (0, 0)
 
 
 # --------------------------------------------------------------------------- blocking
 
-def test_blocked_select_woken_by_a_sender() -> None:
+def test_blocked_select_woken_by_a_sender(world: World) -> None:
     a: Chan[str] = Chan()
     b: Chan[str] = Chan()
-    g = gort.go(select, a.recv_case(), b.recv_case())
+    h = world.go(world.select, a.recv_case(), b.recv_case())
     wait_recv_waiting(a, 1)
     wait_recv_waiting(b, 1)
-    assert not g.done()
+    assert not h.done()
     b.send("hello", timeout=JOIN)
-    assert g.result(timeout=JOIN) == Selected(1, "hello", True)
+    assert h.result(timeout=JOIN) == Selected(1, "hello", True)
     # The losing case's waiter was taken off its channel.
     assert waiting(a) == (0, 0)
     assert waiting(b) == (0, 0)
     assert a.try_send("x") is False
 
 
-def test_blocked_select_woken_by_a_receiver() -> None:
+def test_blocked_select_woken_by_a_receiver(world: World) -> None:
     a: Chan[str] = Chan()
     b: Chan[str] = Chan()
-    g = gort.go(select, a.send_case("to-a"), b.send_case("to-b"))
+    h = world.go(world.select, a.send_case("to-a"), b.send_case("to-b"))
     wait_send_waiting(a, 1)
     wait_send_waiting(b, 1)
-    assert not g.done()
+    assert not h.done()
     assert a.recv(timeout=JOIN) == "to-a"
-    assert g.result(timeout=JOIN) == Selected(0, None, True)
+    assert h.result(timeout=JOIN) == Selected(0, None, True)
     assert waiting(b) == (0, 0)
     assert b.try_recv() == (None, False)
 
 
-def test_blocked_select_woken_by_a_buffered_receiver() -> None:
+def test_blocked_select_woken_by_a_buffered_receiver(world: World) -> None:
     full: Chan[int] = Chan(1)
     full.send(1)
-    g = gort.go(select, full.send_case(2))
+    h = world.go(world.select, full.send_case(2))
     wait_send_waiting(full, 1)
     assert full.recv(timeout=JOIN) == 1
-    assert g.result(timeout=JOIN) == Selected(0, None, True)
+    assert h.result(timeout=JOIN) == Selected(0, None, True)
     assert full.recv(timeout=0) == 2
 
 
-def test_blocked_select_woken_by_close() -> None:
+def test_blocked_select_woken_by_close(world: World) -> None:
     a: Chan[int] = Chan()
     b: Chan[int] = Chan()
-    g = gort.go(select, a.recv_case(), b.recv_case())
-    wait_recv_waiting(a, 1)
-    wait_recv_waiting(b, 1)
-    a.close()
-    assert g.result(timeout=JOIN) == Selected(0, None, False)
-    assert waiting(b) == (0, 0)
+    hs = [world.go(world.select, a.send_case(1), b.recv_case()) for _ in range(2)]
+    wait_send_waiting(a, 2)
+    wait_recv_waiting(b, 2)
+    b.close()  # the receive case fires for both
+    assert [h.result(timeout=JOIN) for h in hs] == [Selected(1, None, False)] * 2
+    assert waiting(a) == (0, 0)
 
 
-def test_blocked_select_in_main_thread_woken_by_goroutine() -> None:
+def test_blocked_select_woken_by_a_goroutine(world: World) -> None:
     ch: Chan[int] = Chan()
 
     def later() -> None:
@@ -241,18 +296,18 @@ def test_blocked_select_in_main_thread_woken_by_goroutine() -> None:
         ch.send(11)
 
     g = gort.go(later)
-    assert select(ch.recv_case(), timeout=JOIN) == Selected(0, 11, True)
+    assert world.run(world.select, ch.recv_case(), timeout=JOIN) == Selected(0, 11, True)
     g.result(timeout=JOIN)
 
 
-def test_two_selects_pair_with_each_other() -> None:
+def test_two_selects_pair_with_each_other(world: World) -> None:
     ch: Chan[int] = Chan()
-    receiver = gort.go(select, ch.recv_case())
+    receiver = world.go(world.select, ch.recv_case())
     wait_recv_waiting(ch, 1)
     assert select(ch.send_case(21), timeout=JOIN) == Selected(0, None, True)
     assert receiver.result(timeout=JOIN) == Selected(0, 21, True)
 
-    sender = gort.go(select, ch.send_case(22))
+    sender = world.go(world.select, ch.send_case(22))
     wait_send_waiting(ch, 1)
     assert select(ch.recv_case(), timeout=JOIN) == Selected(0, 22, True)
     assert sender.result(timeout=JOIN) == Selected(0, None, True)
@@ -383,6 +438,11 @@ def test_bad_case_type_error() -> None:
     with pytest.raises(TypeError, match=r"^select case must be .* or None, got bool$"):
         select(False, default=True)  # type: ignore[arg-type]
     assert len(ch) == 1  # the valid case did not fire
+
+
+def test_bad_case_type_error_in_every_world(world: World) -> None:
+    with pytest.raises(TypeError, match=r"^select case must be .* or None, got Chan$"):
+        world.run(world.select, Chan())
 
 
 # --------------------------------------------------------------------------- races
@@ -546,27 +606,19 @@ def test_one_case_select_is_the_plain_operation() -> None:
         select(None, 3)  # type: ignore[arg-type]
 
 
-def test_one_case_aselect_is_the_plain_operation() -> None:
+def test_one_case_select_in_every_world(world: World) -> None:
     ch: Chan[int] = Chan()
-
-    async def recv() -> Selected:
-        return await gort.aselect(ch.recv_case(), None)
-
-    async def send() -> Selected:
-        return await gort.aselect(None, None, ch.send_case(9))
-
-    g = gort.go(recv)
+    h = world.go(world.select, ch.recv_case(), None)
     wait_recv_waiting(ch, 1)
     ch.send(4)
-    assert g.result(timeout=JOIN) == Selected(0, 4, True)
-    g = gort.go(send)
+    assert h.result(timeout=JOIN) == Selected(0, 4, True)
+    h = world.go(world.select, None, None, ch.send_case(9))
     assert ch.recv(timeout=JOIN) == 9
-    assert g.result(timeout=JOIN) == Selected(2, None, True)
+    assert h.result(timeout=JOIN) == Selected(2, None, True)
     ch.close()
-    g = gort.go(recv)
-    assert g.result(timeout=JOIN) == Selected(0, None, False)
+    assert world.run(world.select, ch.recv_case(), None) == Selected(0, None, False)
     with pytest.raises(ChanClosed, match=r"^send on closed channel$"):
-        gort.go(send).result(timeout=JOIN)
+        world.run(world.select, None, None, ch.send_case(9))
 
 
 def test_one_case_select_with_timeout_still_times_out() -> None:

@@ -113,12 +113,13 @@ class World:
         """Whether bodies here await the coroutine forms (else they block)."""
         return self.name in AWAITING
 
-    def go(self, body: Body, *args: Any) -> Handle:
+    def go(self, body: Body, *args: Any, **kwargs: Any) -> Handle:
+        """Start ``body(*args, **kwargs)`` in this world."""
         raise NotImplementedError
 
-    def run(self, body: Body, *args: Any, timeout: float = JOIN) -> Any:
-        """Run one body in this world and return its result."""
-        return self.go(body, *args).result(timeout)
+    def run(self, body: Body, *args: Any, **kwargs: Any) -> Any:
+        """Run one body in this world and return its result (joined within JOIN)."""
+        return self.go(body, *args, **kwargs).result(JOIN)
 
     def close(self) -> None:
         pass
@@ -212,22 +213,22 @@ class _Awaiting(World):
 class GoroutineWorld(_Blocking):
     name = "goroutine"
 
-    def go(self, body: Body, *args: Any) -> Handle:
-        return gort.go(drive, body(*args))
+    def go(self, body: Body, *args: Any, **kwargs: Any) -> Handle:
+        return gort.go(drive, body(*args, **kwargs))
 
 
 class ThreadWorld(_Blocking):
     name = "thread"
 
-    def go(self, body: Body, *args: Any) -> Handle:
-        return _ThreadHandle(body(*args))
+    def go(self, body: Body, *args: Any, **kwargs: Any) -> Handle:
+        return _ThreadHandle(body(*args, **kwargs))
 
 
 class CoroutineWorld(_Awaiting):
     name = "coroutine"
 
-    def go(self, body: Body, *args: Any) -> Handle:
-        return gort.go(body, *args)
+    def go(self, body: Body, *args: Any, **kwargs: Any) -> Handle:
+        return gort.go(body, *args, **kwargs)
 
 
 class AsyncioWorld(_Awaiting):
@@ -241,8 +242,8 @@ class AsyncioWorld(_Awaiting):
                                         name="asyncio-world")
         self._thread.start()
 
-    def go(self, body: Body, *args: Any) -> Handle:
-        return _TaskHandle(asyncio.run_coroutine_threadsafe(body(*args), self.loop))
+    def go(self, body: Body, *args: Any, **kwargs: Any) -> Handle:
+        return _TaskHandle(asyncio.run_coroutine_threadsafe(body(*args, **kwargs), self.loop))
 
     def close(self) -> None:
         async def shutdown() -> None:
