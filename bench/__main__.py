@@ -17,7 +17,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import compare, instructions, report, runner
+from . import SUITES, compare, instructions, report, runner
 
 
 def _csv(values: list[str]) -> list[str]:
@@ -65,8 +65,11 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     if args.cmd == "list":
-        for s in runner.SUITES:
-            print(f"{s}: {', '.join(runner.suite_benchmarks(s))}")
+        for s in SUITES:
+            suite = runner.common.load(s)
+            print(f"{s}: {', '.join(b.name for b in suite.runnable())}")
+            for b in suite.skipped():
+                print(f"  skipped here: {b.name}: {b.skip}")
         print(f"--mode instructions: {', '.join(instructions.BY_NAME)}")
         return 0
     if args.cmd == "migrate":
@@ -93,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
                      "counts the operations of bench/instructions.py (select with --bench)")
         return instructions.run([(b.label, b.gil, b.python) for b in builds], _csv(args.bench),
                                 args.out, args.command, quick=args.smoke)
-    suites = _csv(args.suite) or list(runner.SUITES)
+    suites = _csv(args.suite) or list(SUITES)
     profile = "rigorous" if args.rigorous else "smoke" if args.smoke else "default"
     return runner.run(builds, suites, _csv(args.bench), profile, args.out, args.command,
                       quick=args.smoke, strict=args.strict, paired_rounds=args.paired_rounds)

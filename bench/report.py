@@ -19,6 +19,7 @@ from typing import Any
 import pyperf
 from tabulate import tabulate
 
+from . import SUITES
 from .stats import Interval, ratio_interval
 
 try:  # pyperf's own significance test (Student's two-sample t-test)
@@ -263,10 +264,6 @@ def split_name(name: str) -> tuple[str, str, str]:
     return m["what"], m["impl"], m["param"] or ""
 
 
-# The order of the per-suite subsections of "All benchmarks"; any other suite
-# follows in alphabetical order, then OTHER_SUITE.
-SUITE_ORDER = ("spawn", "switch", "channels", "select", "sync", "scaling", "patterns", "scale",
-               "io")
 OTHER_SUITE = "other"  # benchmarks without "gort_suite" metadata (older result files)
 
 
@@ -283,9 +280,11 @@ def suite_of(data: dict[str, dict[str, Result]], name: str) -> str:
 
 
 def suite_sort_key(suite: str) -> tuple[int, str]:
-    if suite in SUITE_ORDER:
-        return (SUITE_ORDER.index(suite), suite)
-    return (len(SUITE_ORDER) + (suite == OTHER_SUITE), suite)
+    """The order of the per-suite subsections of "All benchmarks": SUITES', then
+    any other suite in alphabetical order, then OTHER_SUITE."""
+    if suite in SUITES:
+        return (SUITES.index(suite), suite)
+    return (len(SUITES) + (suite == OTHER_SUITE), suite)
 
 
 def suite_table(data: dict[str, dict[str, Result]], names: list[str]) -> str:
@@ -308,7 +307,7 @@ def suite_table(data: dict[str, dict[str, Result]], names: list[str]) -> str:
 
 
 def suite_tables(data: dict[str, dict[str, Result]]) -> str:
-    """One ``#### suite`` subsection per suite, in SUITE_ORDER, each with its table."""
+    """One ``#### suite`` subsection per suite, in SUITES' order, each with its table."""
     by_suite: dict[str, list[str]] = {}
     for name in sorted({n for d in data.values() for n in d}):
         by_suite.setdefault(suite_of(data, name), []).append(name)

@@ -8,6 +8,11 @@ times out is reported and the run continues; the summary names what is missing.
 Measurements that are not times become pyperf benchmarks in their own unit in
 the same file (RSS per parked task in bytes, request latency percentiles in
 seconds, requests per second): there is no other result format.
+
+``run`` is three steps: ``plan`` (which suites, which benchmarks, which of them
+interleaved; names checked against the suites' registries, loaded in this
+process), ``execute`` (the pyperf processes; what failed becomes a ``Failure``),
+and ``persist`` (the result files, ``run.json`` and the report).
 """
 
 from __future__ import annotations
@@ -33,12 +38,12 @@ import pyperf
 ROOT = Path(__file__).resolve().parent.parent
 SUITES_DIR = Path(__file__).resolve().parent / "suites"
 sys.path.insert(0, str(SUITES_DIR))
-from common import name_matches, split_patterns  # noqa: E402, F401 - the suites' own rules; split_patterns is re-exported
+import common as common  # noqa: E402 - the suites' registry (re-exported)
+from common import name_matches as name_matches  # noqa: E402 - the suites' own rules,
+from common import split_patterns as split_patterns  # noqa: E402 - re-exported
 
-from . import noise  # noqa: E402
+from . import SUITES, noise  # noqa: E402
 from .report import memory_name  # noqa: E402 - a measurement's benchmark name
-
-SUITES = ("spawn", "switch", "channels", "select", "sync", "scaling", "patterns", "scale", "io")
 
 # pyperf settings per profile: processes, values per process, warmups, min time.
 PROFILES = {
@@ -93,6 +98,8 @@ def paired_settings(suite: str, profile: str) -> tuple[int, list[str]]:
 
 @dataclasses.dataclass(frozen=True)
 class BuildSpec:
+    """An interpreter and its GIL setting, as ``--build-python LABEL:GIL:PYTHON``."""
+
     label: str
     gil: str  # "", "0" or "1": the PYTHON_GIL setting
     python: str
@@ -122,25 +129,32 @@ def cpu_model() -> str:
 @functools.cache
 def suite_benchmarks(suite: str, quick: bool = False) -> list[str]:
     """The benchmark names a suite defines on this machine (some depend on
-    ``max_procs``, some on quick mode): its script run with ``GORT_BENCH_LIST=1``
-    prints them.  Raises ``ListingError`` when the script cannot list them."""
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("PYTHON_GIL", "GORT_BENCH_FILTER", "GORT_BENCH_QUICK")}
-    env.update(GORT_BENCH_LIST="1", PYTHONPATH=os.pathsep.join([str(ROOT), str(SUITES_DIR)]))
-    if quick:
-        env["GORT_BENCH_QUICK"] = "1"
+    ``max_procs``, some on quick mode), those it skips here left out: its
+    registry, the module loaded in this process (nothing is measured).  Raises
+    ``ListingError`` when the module cannot be loaded."""
     try:
-        r = subprocess.run([sys.executable, str(SUITES_DIR / f"bm_{suite}.py")], env=env,
-                           capture_output=True, text=True, timeout=120)
-    except subprocess.TimeoutExpired:
-        raise ListingError(f"listing bm_{suite}.py timed out after 120 s") from None
-    if r.returncode:
-        raise ListingError(f"listing bm_{suite}.py failed: {_root_cause(r.stderr)}")
-    return r.stdout.splitlines()
+        return [b.name for b in common.load(suite, quick).runnable()]
+    except Exception as e:
+        raise ListingError(f"loading bm_{suite}.py failed: {type(e).__name__}: {e}") from e
 
 
 class ListingError(RuntimeError):
-    """A suite script could not list its benchmarks."""
+    """A suite module could not be loaded to list its benchmarks."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Failure:
+    """Why benchmarks of one build have no value from this run."""
+
+    build: str  # the build's label
+    subject: str  # what the summary names: a benchmark, or a whole suite
+    reason: str  # one line: "exit 1: ValueError: boom", "timed out after 300 s"
+    benchmarks: tuple[str, ...] = ()  # left without a value (their earlier ones are dropped)
+    output: str = ""  # the tail of what the process wrote
+
+    def __str__(self) -> str:
+        """The line of the summary and of ``run.json``'s ``missing``."""
+        return f"{self.build}: {self.subject} ({self.reason})"
 
 
 def _fmt(seconds: float) -> str:
@@ -165,28 +179,36 @@ def paired_groups(names: list[str]) -> list[list[str]]:
 
 def paired_pass(build: BuildSpec, suite: str, group: list[str], rounds: int,
                 settings: list[str], tmp: Path, quick: bool, timeout: int,
-                show: Callable[[str], None]) -> tuple[Path | None, str]:
+                show: Callable[[str], None]) -> Path | Failure:
     """Measure the benchmarks of ``group`` interleaved: ``rounds`` rounds, each
     running every member in a process of its own, in alternating order, so that
     drift of the machine hits every side of a round alike.  Each run is tagged
-    ``gort_round`` (``bench/stats.py`` pairs by it).  Returns (a result file with
+    ``gort_round`` (``bench/stats.py`` pairs by it).  Returns a result file with
     one benchmark per member, and what each records beside itself (an io
-    benchmark's requests/s and latencies), or None; why not)."""
+    benchmark's requests/s and latencies), or why there is none: a ``Failure``
+    that leaves every member missing."""
     runs: dict[str, list[pyperf.Run]] = {n: [] for n in group}
     loops: dict[str, int] = {}
+
+    def failed(name: str, i: int, why: str, output: str = "") -> Failure:
+        return Failure(build.label, suite, f"interleaved pass: {name} (round {i + 1} of "
+                       f"{rounds}): {why}", tuple(group), output)
+
     for i in range(rounds):
         order = group if i % 2 == 0 else group[::-1]
         for j, name in enumerate(order):
             out = tmp / f"{build.label}-{suite}-pair{i}-{j}.json"
             out.unlink(missing_ok=True)  # the previous group's (pyperf will not overwrite)
             fixed = [f"--loops={loops[name]}"] if name in loops else []
-            ok, why = _run_suite(build, suite, [name], [*settings, *fixed], out, quick,
-                                 timeout, show)
-            if not ok:
-                return None, f"{name} (round {i + 1} of {rounds}): {why}"
-            measured = pyperf.BenchmarkSuite.load(str(out)).get_benchmarks()
+            f = _run_suite(build, suite, [name], [*settings, *fixed], out, quick, timeout, show)
+            if f is not None:
+                return failed(name, i, f.reason, f.output)
+            try:
+                measured = pyperf.BenchmarkSuite.load(str(out)).get_benchmarks()
+            except Exception as e:  # a result file it cannot read
+                return failed(name, i, f"{type(e).__name__}: {e}")
             if name not in {b.get_name() for b in measured}:
-                return None, f"{name} (round {i + 1} of {rounds}): no result for it"
+                return failed(name, i, "no result for it")
             for b in measured:
                 for r in b.get_runs():
                     md = r.get_metadata()
@@ -198,62 +220,104 @@ def paired_pass(build: BuildSpec, suite: str, group: list[str], rounds: int,
     path = tmp / f"{build.label}-{suite}-paired-{group[0]}.json"
     pyperf.BenchmarkSuite([pyperf.Benchmark(rs) for rs in runs.values()]).dump(
         str(path), replace=True)
-    return path, ""
+    return path
 
 
-def run(builds: list[BuildSpec], suites: list[str], bench_patterns: list[str], profile: str,
-        out_dir: Path, command: str, quick: bool = False, strict: bool = False,
-        paired_rounds: int | None = None) -> int:
-    """Run ``suites`` on ``builds`` into ``out_dir/<machine>/``; write the report.
+# --------------------------------------------------------------------------- plan
 
-    Every suite is watched for contention and throttling (``bench/noise.py``); a
-    disturbed benchmark carries ``gort_disturbed`` in its metadata, and with
-    ``strict`` a disturbed suite fails like a crashed one.  The headline comparisons
-    (``paired_groups``) are measured interleaved in ``paired_rounds`` rounds
-    (default: ``PAIRED_ROUNDS`` of the profile; 0: with the rest of their suite).
-    Returns the exit status:
-    0, 1 when something is missing, 2 for an unknown name.
-    """
+@dataclasses.dataclass(frozen=True)
+class Job:
+    """One suite on one build, as planned."""
+
+    build: BuildSpec
+    suite: str
+    names: list[str] | None  # the selected benchmarks (None: the suite cannot list them)
+    patterns: list[str]  # --bench of the suite's own run ([]: every benchmark)
+    groups: list[list[str]]  # interleaved first, each in ``rounds`` rounds
+    rest: bool  # whether any selected benchmark is left for the suite's own run
+    settings: list[str]  # pyperf settings of the suite's own run
+    rounds: int
+    round_settings: list[str]
+
+
+class PlanError(ValueError):
+    """An unknown suite, or a pattern that matches no benchmark."""
+
+
+def plan(builds: list[BuildSpec], suites: list[str], bench_patterns: list[str], profile: str,
+         quick: bool = False, paired_rounds: int | None = None) -> list[Job]:
+    """The jobs of a run, build by build, suite by suite: the suites with a
+    benchmark the patterns select, and for each, the headline comparisons
+    (``paired_groups``) to interleave in ``paired_rounds`` rounds (default:
+    ``PAIRED_ROUNDS`` of the profile; 0: with the rest of their suite).  Raises
+    ``PlanError`` for an unknown name."""
     unknown = [s for s in suites if s not in SUITES]
     if unknown:
-        print(f"error: unknown suite(s) {', '.join(unknown)}; valid: {', '.join(SUITES)}",
-              file=sys.stderr)
-        return 2
+        raise PlanError(f"unknown suite(s) {', '.join(unknown)}; valid: {', '.join(SUITES)}")
     if bench_patterns:
         try:
             every = [b for s in suites for b in suite_benchmarks(s, quick)]
         except ListingError as e:
-            print(f"error: {e}", file=sys.stderr)
-            return 2
+            raise PlanError(str(e)) from None
         dead = [p for p in bench_patterns if not any(name_matches(b, p) for b in every)]
         if dead:
-            print(f"error: no benchmark matches {', '.join(dead)}; valid: {', '.join(every)}",
-                  file=sys.stderr)
-            return 2
+            raise PlanError(f"no benchmark matches {', '.join(dead)}; valid: {', '.join(every)}")
         suites = [s for s in suites if any(name_matches(b, p) for b in
                                            suite_benchmarks(s, quick) for p in bench_patterns)]
-    machine = machine_label()
-    target = out_dir / machine
-    target.mkdir(parents=True, exist_ok=True)
-    jobs = [(b, s) for b in builds for s in suites]
-    missing: list[str] = []
-    start = time.monotonic()
-    print(f"gort bench: {len(builds)} build(s) x {len(suites)} suite(s), profile {profile}, "
-          f"results in {target}", flush=True)
-    per_build: dict[str, list[Path]] = {b.label: [] for b in builds}
-    dropped: dict[str, set[str]] = {b.label: set() for b in builds}
-    disturbed: list[str] = []
+    jobs = []
+    for build in builds:
+        for suite in suites:
+            try:
+                names: list[str] | None = [
+                    b for b in suite_benchmarks(suite, quick)
+                    if common.selected(b, bench_patterns)]
+            except ListingError:  # it will fail when run, and be reported then
+                names = None
+            rounds, round_settings = paired_settings(suite, profile)
+            if paired_rounds is not None:
+                rounds = paired_rounds
+            groups: list[list[str]] = []
+            patterns, rest = bench_patterns, True
+            if rounds >= 2 and suite not in SINGLE_SHOT and names:
+                groups = paired_groups(names)
+                in_groups = {n for g in groups for n in g}
+                if in_groups:
+                    patterns = [n for n in names if n not in in_groups]
+                    rest = bool(patterns)
+            jobs.append(Job(build, suite, names, patterns, groups, rest,
+                            suite_settings(suite, profile), rounds, round_settings))
+    return jobs
+
+
+# --------------------------------------------------------------------------- execute
+
+@dataclasses.dataclass
+class Outcome:
+    """What ``execute`` measured, and what it could not."""
+
+    results: dict[str, list[Path]]  # per build label: this run's result files
+    failures: list[Failure]
+    disturbed: list[str]  # "build: suite (reasons)" of each disturbed suite run
+
+
+def execute(jobs: list[Job], profile: str, tmp: Path, quick: bool = False,
+            strict: bool = False) -> Outcome:
+    """Run ``jobs`` in order into ``tmp``, watching each for contention and
+    throttling (``bench/noise.py``): a disturbed benchmark carries
+    ``gort_disturbed`` in its metadata, and with ``strict`` a disturbed suite
+    fails like a crashed one."""
+    outcome = Outcome({j.build.label: [] for j in jobs}, [], [])
     best_calibration = float("inf")
-    tmp = Path(tempfile.mkdtemp(prefix="gort-bench-"))
-    for n, (build, suite) in enumerate(jobs, 1):
+    start = time.monotonic()
+    for n, job in enumerate(jobs, 1):
+        build, suite = job.build, job.suite
         elapsed = time.monotonic() - start
         eta = f", about {_fmt(elapsed / (n - 1) * (len(jobs) - n + 1))} left" if n > 1 else ""
         print(f"[{n}/{len(jobs)}] {build.label}: {suite} (elapsed {_fmt(elapsed)}{eta})",
               flush=True)
-        settings = suite_settings(suite, profile)
         out = tmp / f"{build.label}-{suite}.json"
         monitor = noise.Monitor()
-        progress = _progress(suite, bench_patterns, quick)
+        progress = _progress(len(job.names) if job.names is not None else 0)
 
         def show(line: str, progress: Callable[[str], None] = progress,
                  monitor: noise.Monitor = monitor) -> None:
@@ -262,80 +326,68 @@ def run(builds: list[BuildSpec], suites: list[str], bench_patterns: list[str], p
                 monitor.mark(head)
             progress(line)
 
-        rounds, round_settings = paired_settings(suite, profile)
-        if paired_rounds is not None:
-            rounds = paired_rounds
-        groups: list[list[str]] = []
-        patterns = bench_patterns
-        rest = True  # whether any selected benchmark is left for the suite's own run
-        if rounds >= 2 and suite not in SINGLE_SHOT:
-            try:
-                names = [b for b in suite_benchmarks(suite, quick)
-                         if not bench_patterns or any(name_matches(b, p) for p in bench_patterns)]
-            except ListingError:
-                names = []
-            groups = paired_groups(names)
-            in_groups = {n for g in groups for n in g}
-            if in_groups:
-                patterns = [n for n in names if n not in in_groups]
-                rest = bool(patterns)
         cal_before = noise.calibrate()
         monitor.start()
-        pair_outs: list[Path] = []
-        for group in groups:
-            print(f"    interleaving {' / '.join(group)}: {rounds} rounds", flush=True)
-            try:
-                path, pwhy = paired_pass(build, suite, group, rounds, round_settings, tmp,
-                                         quick, BENCH_TIMEOUT[profile], show)
-            except Exception as e:  # a result file it cannot read: this group is missing
-                path, pwhy = None, f"{type(e).__name__}: {e}"
-            if path is None:
-                print(f"    FAILED: {pwhy}", flush=True)
+        outs: list[Path] = []
+        for group in job.groups:
+            print(f"    interleaving {' / '.join(group)}: {job.rounds} rounds", flush=True)
+            got = paired_pass(build, suite, group, job.rounds, job.round_settings, tmp,
+                              quick, BENCH_TIMEOUT[profile], show)
+            if isinstance(got, Failure):
+                print(f"    FAILED: {got.reason}", flush=True)
                 # Every member: none may keep an earlier value beside "missing".
-                missing.extend(f"{build.label}: {name} (interleaved pass: {_summary(pwhy)})"
-                               for name in group)
+                outcome.failures.extend(dataclasses.replace(got, subject=name,
+                                                            benchmarks=(name,))
+                                        for name in group)
             else:
-                pair_outs.append(path)
-        if rest:  # (no patterns: every benchmark of the suite)
-            ok, why = _run_suite(build, suite, patterns, settings, out, quick,
-                                 SUITE_TIMEOUT[profile], show)
-        else:  # every selected benchmark was measured interleaved
-            ok, why = True, ""
+                outs.append(got)
+        failure = (_run_suite(build, suite, job.patterns, job.settings, out, quick,
+                              SUITE_TIMEOUT[profile], show)
+                   if job.rest else None)  # (else every selected one was interleaved)
         done: set[str] = set()
-        if not ok and out.exists():  # pyperf writes the file after each benchmark
+        if failure is not None and out.exists():  # pyperf writes the file after each benchmark
             try:
                 done = set(pyperf.BenchmarkSuite.load(str(out)).get_benchmark_names())
             except Exception:  # a file cut short: nothing to keep
                 done = set()
-        outs = [*pair_outs, *([out] if (ok and out.exists()) or done else [])]
-        if not ok:
-            print(f"    FAILED: {why}", flush=True)
-            _salvage(build, suite, patterns, settings, tmp, quick, profile,
-                     done, outs, missing, why, show)
+        if (failure is None and job.rest and out.exists()) or done:
+            outs.append(out)
+        if failure is not None:
+            print(f"    FAILED: {failure.reason}\n{failure.output}", flush=True)
+            outcome.failures.extend(_salvage(job, profile, tmp, quick, done, outs, failure,
+                                             show))
         monitor.stop()
         calibration = (cal_before, noise.calibrate())
         best_calibration = min(best_calibration, *calibration)
         reasons = _annotate(outs, monitor, calibration, best_calibration)
         if reasons:
             text = f"{build.label}: {suite} ({'; '.join(reasons)})"
-            disturbed.append(text)
+            outcome.disturbed.append(text)
             print(f"    ⚠ DISTURBED: {text}", flush=True)
             if strict:
-                for o in outs:
-                    dropped[build.label].update(
-                        pyperf.BenchmarkSuite.load(str(o)).get_benchmark_names())
-                missing.append(f"{build.label}: {suite} (disturbed, --strict: "
-                               f"{'; '.join(reasons)})")
+                dropped = tuple(name for o in outs for name in
+                                pyperf.BenchmarkSuite.load(str(o)).get_benchmark_names())
+                outcome.failures.append(Failure(build.label, suite, "disturbed, --strict: "
+                                                + "; ".join(reasons), dropped))
                 outs = []
-        per_build[build.label].extend(outs)
-    for label, parts in per_build.items():
+        outcome.results[build.label].extend(outs)
+    return outcome
+
+
+# --------------------------------------------------------------------------- persist
+
+def persist(outcome: Outcome, builds: list[BuildSpec], target: Path, command: str,
+            profile: str) -> None:
+    """Merge each build's results into ``target/<build>.json`` (keeping what
+    this run did not measure again, except what failed in it), write
+    ``target/run.json``, and regenerate the report next to ``target``."""
+    for label, parts in outcome.results.items():
         if not parts:
             continue
         path = target / f"{label}.json"
         # A benchmark that failed in this run loses its earlier value too: a stale
         # number next to "missing" would look current.
-        failed = {m.split(": ", 1)[1].split(" (", 1)[0] for m in missing
-                  if m.startswith(f"{label}: ")} | dropped[label]
+        failed = {b for f in outcome.failures if f.build == label for b in f.benchmarks}
         if path.exists():
             fold_legacy_sidecar(path)
         merged = _merge(parts, keep=path if path.exists() else None, drop=failed)
@@ -344,26 +396,46 @@ def run(builds: list[BuildSpec], suites: list[str], bench_patterns: list[str], p
     earlier = json.loads(run_path.read_text()) if run_path.exists() else {}
     commands = [c for c in earlier.get("commands", []) if c != command] + [command]
     meta = {"command": command, "commands": commands, "profile": profile,
-            "machine": machine, "cpu": cpu_model(),
+            "machine": target.name, "cpu": cpu_model(),
             "cpus": os.cpu_count(), "os": platform.platform(), "date": time.strftime(
                 "%Y-%m-%d %H:%M UTC", time.gmtime()),
-            "builds": [dataclasses.asdict(b) for b in builds], "missing": missing,
-            "disturbed": disturbed}
-    (target / "run.json").write_text(json.dumps(meta, indent=2) + "\n")
+            "builds": [dataclasses.asdict(b) for b in builds],
+            "missing": [str(f) for f in outcome.failures], "disturbed": outcome.disturbed}
+    run_path.write_text(json.dumps(meta, indent=2) + "\n")
     from . import report
-    report.write_report(out_dir)
+    report.write_report(target.parent)
+
+
+def run(builds: list[BuildSpec], suites: list[str], bench_patterns: list[str], profile: str,
+        out_dir: Path, command: str, quick: bool = False, strict: bool = False,
+        paired_rounds: int | None = None) -> int:
+    """Run ``suites`` on ``builds`` into ``out_dir/<machine>/``; write the report
+    (``plan``, ``execute``, ``persist``).  Returns the exit status: 0, 1 when
+    something is missing, 2 for an unknown name."""
+    try:
+        jobs = plan(builds, suites, bench_patterns, profile, quick, paired_rounds)
+    except PlanError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    target = out_dir / machine_label()
+    target.mkdir(parents=True, exist_ok=True)
+    start = time.monotonic()
+    print(f"gort bench: {len(builds)} build(s) x {len(jobs) // max(1, len(builds))} suite(s), "
+          f"profile {profile}, results in {target}", flush=True)
+    outcome = execute(jobs, profile, Path(tempfile.mkdtemp(prefix="gort-bench-")), quick, strict)
+    persist(outcome, builds, target, command, profile)
     print(f"done in {_fmt(time.monotonic() - start)}; report: {out_dir / 'README.md'}")
-    if disturbed:
-        print(f"THE MACHINE WAS BUSY during {len(disturbed)} of {len(jobs)} suite run(s); "
-              "their values are marked ⚠ in the report and left out of its verdicts"
+    if outcome.disturbed:
+        print(f"THE MACHINE WAS BUSY during {len(outcome.disturbed)} of {len(jobs)} suite "
+              "run(s); their values are marked ⚠ in the report and left out of its verdicts"
               + (" (--strict: dropped)" if strict else "") + ":\n  "
-              + "\n  ".join(disturbed))
+              + "\n  ".join(outcome.disturbed))
     else:
         print(f"The machine was quiet during all {len(jobs)} suite run(s) "
               f"(no other process above {noise.FOREIGN_CPU_LIMIT:.0%} of the CPUs, "
               f"no steal above {noise.STEAL_LIMIT:.0%}, no calibration drift).")
-    if missing:
-        print("MISSING (crashed or timed out):\n  " + "\n  ".join(missing))
+    if outcome.failures:
+        print("MISSING (crashed or timed out):\n  " + "\n  ".join(map(str, outcome.failures)))
         return 1
     return 0
 
@@ -394,13 +466,9 @@ def _annotate(outs: list[Path], monitor: noise.Monitor, calibration: tuple[float
     return [f"{len(flagged)} of {total} benchmarks disturbed, e.g. {name}: {why}"]
 
 
-def _progress(suite: str, patterns: list[str], quick: bool) -> Callable[[str], None]:
-    """Print each benchmark's result line as it arrives, numbered k/n in its suite."""
-    try:
-        n = sum(1 for b in suite_benchmarks(suite, quick)
-                if not patterns or any(name_matches(b, p) for p in patterns))
-    except ListingError:
-        n = 0
+def _progress(n: int) -> Callable[[str], None]:
+    """Print each benchmark's result line as it arrives, numbered k/n in its suite
+    (n = 0: not known)."""
     seen: list[str] = []
 
     def show(line: str) -> None:
@@ -415,40 +483,36 @@ def _progress(suite: str, patterns: list[str], quick: bool) -> Callable[[str], N
     return show
 
 
-def _summary(why: str) -> str:
-    """The first line of a failure: its exit status and root cause."""
-    return why.strip().splitlines()[0] if why.strip() else ""
-
-
-def _salvage(build: BuildSpec, suite: str, patterns: list[str], settings: list[str], tmp: Path,
-             quick: bool, profile: str, done: set[str], outs: list[Path],
-             missing: list[str], why: str, show: Callable[[str], None]) -> None:
+def _salvage(job: Job, profile: str, tmp: Path, quick: bool, done: set[str], outs: list[Path],
+             failure: Failure, show: Callable[[str], None]) -> list[Failure]:
     """A suite crashed or hung: run each benchmark it did not finish on its own,
-    so that only the ones that fail themselves are missing."""
-    try:
-        names = [n for n in suite_benchmarks(suite, quick) if n not in done
-                 and (not patterns or any(name_matches(n, p) for p in patterns))]
-    except ListingError as e:
-        missing.append(f"{build.label}: {suite} ({_summary(why)}; {e})")
-        return
+    so that only the ones that fail themselves are missing.  Returns what is."""
+    build, suite = job.build, job.suite
+    if job.names is None:
+        try:
+            suite_benchmarks(suite, quick)
+        except ListingError as e:
+            return [dataclasses.replace(failure, reason=f"{failure.reason}; {e}")]
+    names = [n for n in job.names or () if n not in done
+             and (not job.patterns or common.selected(n, job.patterns))]
     if not names:
-        missing.append(f"{build.label}: {suite} ({_summary(why)})")
-        return
+        return [failure]
     print(f"    running the {len(names)} benchmark(s) not measured one at a time", flush=True)
-    failed: list[tuple[str, str]] = []
+    failed: list[Failure] = []
     for i, name in enumerate(names):
         one = tmp / f"{build.label}-{suite}-{i}.json"
-        ok, b_why = _run_suite(build, suite, [name], settings, one,
-                               quick, BENCH_TIMEOUT[profile], show)
-        if ok:
+        f = _run_suite(build, suite, [name], job.settings, one, quick, BENCH_TIMEOUT[profile],
+                       show)
+        if f is None:
             outs.append(one)
         else:
-            failed.append((name, b_why))
-            print(f"    FAILED {name}: {b_why}", flush=True)
-    if len(failed) == len(names) > 1 and len({_summary(w) for _, w in failed}) == 1:
-        missing.append(f"{build.label}: {suite} ({_summary(failed[0][1])})")  # one cause
-    else:
-        missing.extend(f"{build.label}: {n} ({_summary(w)})" for n, w in failed)
+            failed.append(dataclasses.replace(f, subject=name, benchmarks=(name,)))
+            print(f"    FAILED {name}: {f.reason}", flush=True)
+    if len(failed) == len(names) > 1 and len({f.reason for f in failed}) == 1:
+        # One cause: said once, for the suite.
+        return [dataclasses.replace(failed[0], subject=suite,
+                                    benchmarks=tuple(n for f in failed for n in f.benchmarks))]
+    return failed
 
 
 def _root_cause(text: str) -> str:
@@ -465,31 +529,30 @@ def _root_cause(text: str) -> str:
 
 def _run_suite(build: BuildSpec, suite: str, patterns: list[str], settings: list[str],
                out: Path, quick: bool, timeout: int,
-               show: Callable[[str], None] | None = None) -> tuple[bool, str]:
+               show: Callable[[str], None] | None = None) -> Failure | None:
     """One suite script (or the benchmarks of it matching ``patterns``) under
     pyperf in ``build``'s own processes, passing each line it prints (a
     benchmark's result, as it finishes) to ``show``.  What the script records with
     ``record_extra`` is folded into ``out`` as benchmarks in their own units
-    (``EXTRA_KEYS``).  Returns (succeeded, why not)."""
+    (``EXTRA_KEYS``).  Returns why it failed (naming the suite), or None."""
     extra = out.with_name(out.name + ".extra.jsonl")
     extra.unlink(missing_ok=True)
     env = {k: v for k, v in os.environ.items() if k != "PYTHON_GIL"}
     if build.gil:
         env["PYTHON_GIL"] = build.gil
     env["GORT_BUILD_LABEL"] = build.label
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(SUITES_DIR)])
-    if patterns:
-        env["GORT_BENCH_FILTER"] = ",".join(patterns)
-    if quick:
-        env["GORT_BENCH_QUICK"] = "1"
-    env["GORT_BENCH_EXTRA"] = str(extra)
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(SUITES_DIR),
+                                         *filter(None, [os.environ.get("PYTHONPATH")])])
     cmd = [build.python, str(SUITES_DIR / f"bm_{suite}.py"), "-o", str(out), "--quiet",
-           *settings]
+           *settings, "--extra-out", str(extra), *(a for p in patterns for a in ("--bench", p)),
+           *(["--quick"] if quick else [])]
     # Its own process group, so a timeout kills pyperf's worker processes too.
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, start_new_session=os.name == "posix")
     err: list[str] = []
-    reader = threading.Thread(target=lambda: err.append(proc.stderr.read()))  # type: ignore[union-attr]
+    assert proc.stdout is not None and proc.stderr is not None
+    stderr = proc.stderr
+    reader = threading.Thread(target=lambda: err.append(stderr.read()))
     reader.start()
     expired: list[bool] = []
 
@@ -507,7 +570,6 @@ def _run_suite(build: BuildSpec, suite: str, patterns: list[str], settings: list
     killer.start()
     lines: list[str] = []
     try:
-        assert proc.stdout is not None
         for line in proc.stdout:  # pyperf prints each benchmark's result when done
             lines.append(line)
             if show is not None and line.strip():
@@ -516,6 +578,8 @@ def _run_suite(build: BuildSpec, suite: str, patterns: list[str], settings: list
     finally:
         killer.cancel()
         reader.join()
+        proc.stdout.close()
+        stderr.close()
     if out.exists() and extra.exists():
         try:
             fold_memory(out, extra)
@@ -523,13 +587,13 @@ def _run_suite(build: BuildSpec, suite: str, patterns: list[str], settings: list
             print(f"    (record_extra measurements not kept: {type(e).__name__}: {e})",
                   flush=True)
     if expired and rc != 0:  # (a timer firing just after a clean exit killed nothing)
-        return False, f"timed out after {timeout} s"
+        return Failure(build.label, suite, f"timed out after {timeout} s")
     if rc == 0 and out.exists():
-        return True, ""
+        return None
     text = ("".join(err) or "".join(lines)).strip()
     if rc == 0:
-        return False, "exit 0 but no result: no benchmark matched the filter"
-    return False, f"exit {rc}: {_root_cause(text)}\n{text[-800:]}"
+        return Failure(build.label, suite, "exit 0 but no result: no benchmark matched the filter")
+    return Failure(build.label, suite, f"exit {rc}: {_root_cause(text)}", output=text[-800:])
 
 
 # --------------------------------------------------------------------------- extras

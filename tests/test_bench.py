@@ -17,34 +17,77 @@ ROOT = Path(__file__).resolve().parent.parent
 SUITES = ROOT / "bench" / "suites"
 sys.path.insert(0, str(ROOT))
 
+from bench import SUITES as SUITE_NAMES  # noqa: E402
 from bench import report, runner  # noqa: E402
+from tests import bench_faults  # noqa: E402
 
 pyperf = pytest.importorskip("pyperf")
 
 
 def _env(**extra: str) -> dict[str, str]:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(SUITES)]),
-           "GORT_BENCH_QUICK": "1", **extra}
-    return env
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(SUITES)]), **extra}
 
 
 def _run_suite(suite: str, out: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    cmd = [sys.executable, str(SUITES / f"bm_{suite}.py"), "-o", str(out), "--quiet", *args]
+    """A suite script in quick mode, with pyperf's (and our) options ``args``."""
+    cmd = [sys.executable, str(SUITES / f"bm_{suite}.py"), "-o", str(out), "--quiet", "--quick",
+           *args]
     return subprocess.run(cmd, env=_env(**env), capture_output=True, text=True, timeout=600)
 
 
 @pytest.mark.timeout(600)
-@pytest.mark.parametrize("suite", runner.SUITES)
+@pytest.mark.parametrize("suite", SUITE_NAMES)
 def test_every_benchmark_script_runs_once(suite: str, tmp_path: Path) -> None:
     out = tmp_path / f"{suite}.json"
-    r = _run_suite(suite, out, "--processes=1", "--values=1", "--warmups=0", "--loops=1")
+    r = _run_suite(suite, out, "--processes=1", "--values=1", "--warmups=0", "--loops=1",
+                   GORT_BUILD_LABEL="smoke-label")
     assert r.returncode == 0, r.stderr[-3000:]
-    names = {b.get_name() for b in pyperf.BenchmarkSuite.load(str(out)).get_benchmarks()}
+    benches = pyperf.BenchmarkSuite.load(str(out)).get_benchmarks()
+    names = {b.get_name() for b in benches}
     assert names, "the suite produced no benchmark"
-    assert set(runner.suite_benchmarks(suite, quick=True)) == names  # what runs is listed
-    meta = pyperf.BenchmarkSuite.load(str(out)).get_benchmarks()[0].get_metadata()
+    # What runs is what is listed: scale's names depend on --quick, which the
+    # workers get from pyperf with our other options.
+    assert set(runner.suite_benchmarks(suite, quick=True)) == names
     is_gil_enabled = getattr(sys, "_is_gil_enabled", lambda: True)
-    assert meta["gil_enabled"] == str(is_gil_enabled())  # observed in the worker
+    for b in benches:
+        md = b.get_metadata()
+        assert md["gil_enabled"] == str(is_gil_enabled())  # observed in the worker
+        assert md["gort_suite"] == suite
+        # The build's label reaches the workers (the Runner's --inherit-environ).
+        assert md["python_build_label"] == "smoke-label", b.get_name()
+
+
+def test_a_suite_is_a_registry_read_without_running_it() -> None:
+    """Loading a suite registers its benchmarks, in the mode asked for, and
+    measures nothing: no pyperf Runner, no subprocess."""
+    import common
+    created = set(pyperf.Runner._created)
+    full, quick = common.load("scale"), common.load("scale", quick=True)
+    assert pyperf.Runner._created == created
+    assert [b.name for b in quick.benchmarks] == [
+        "parked[gort-async,n=500]", "parked[gort-async,n=1000]", "parked[gort,n=50]",
+        "parked[asyncio,n=500]", "timers[gort,n=500]"]
+    assert [b.name for b in full.benchmarks][:2] == ["parked[gort-async,n=100000]",
+                                                      "parked[gort-async,n=1000000]"]
+    b = quick.benchmarks[0]
+    assert (b.args, b.inner_loops, b.skip) == ((500,), 500, None)
+    assert b.description == "500 coroutine goroutines parked on a channel, per goroutine"
+    assert quick.description == "scale: many parked goroutines at once, and many pending timers."
+    # Each load is a module of its own, with that mode's constants.
+    assert b.func.__globals__["N"] == 500 and full.benchmarks[0].func.__globals__["N"] == 100_000
+    assert quick.runnable(["parked[gort*"]) == list(quick.benchmarks[:3])
+
+
+def test_bench_list_reads_the_registries() -> None:
+    r = subprocess.run([sys.executable, "-m", "bench", "list"], cwd=ROOT, env=_env(),
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    listed = dict(line.split(": ", 1) for line in r.stdout.splitlines()
+                  if not line.startswith((" ", "--mode")))
+    assert list(listed) == list(SUITE_NAMES)
+    for suite, names in listed.items():
+        assert runner.split_patterns(names.replace(", ", ",")) == \
+            runner.suite_benchmarks(suite), suite
 
 
 @pytest.fixture(scope="module")
@@ -55,8 +98,7 @@ def results_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     machine.mkdir()
     for label in ("3.13", "3.13t"):
         r = _run_suite("sync", machine / f"{label}.json", "--processes=1", "--values=3",
-                       "--warmups=0", "--loops=2",
-                       GORT_BENCH_FILTER="mutex[*],atomic_add[*]")
+                       "--warmups=0", "--loops=2", "--bench", "mutex[*],atomic_add[*]")
         assert r.returncode == 0, r.stderr[-3000:]
     (machine / "run.json").write_text(json.dumps({
         "command": "pytest", "profile": "test", "cpu": "test cpu", "cpus": 2, "os": "test os",
@@ -243,25 +285,25 @@ def test_two_interleaved_groups_in_one_suite(tmp_path: Path) -> None:
 @pytest.mark.timeout(600)
 def test_driver_keeps_every_benchmark_but_the_one_that_crashes(tmp_path: Path) -> None:
     build = f"--build-python=x::{sys.executable}"
+    plugin = bench_faults.plant(tmp_path / "faults", crash="atomic_add[gort]")
     r = subprocess.run([sys.executable, "-m", "bench", "run", build, "--suite", "sync,spawn",
                         "--bench", "mutex[*],atomic_add[*],spawn[gort]", "--smoke",
-                        "--out", str(tmp_path)], cwd=ROOT,
-                       env=_env(GORT_BENCH_CRASH="atomic_add[gort]"),
+                        "--out", str(tmp_path / "out")], cwd=ROOT,
+                       env=_env(PYTHONPATH=os.pathsep.join([plugin, str(ROOT), str(SUITES)])),
                        capture_output=True, text=True, timeout=600)
     assert r.returncode == 1, r.stdout + r.stderr
     # mutex[*] ran before the crash and is kept; the rest run one at a time.
     assert "running the 2 benchmark(s) not measured one at a time" in r.stdout
     assert ("MISSING (crashed or timed out):\n  x: atomic_add[gort] (exit 1: "
-            "gort._errors.ChanClosed: GORT_BENCH_CRASH: this benchmark crashes on purpose)"
-            ) in r.stdout
-    (machine,) = [p for p in tmp_path.iterdir() if p.is_dir()]
+            f"gort._errors.ChanClosed: {bench_faults.CRASH_MESSAGE})") in r.stdout
+    (machine,) = [p for p in (tmp_path / "out").iterdir() if p.is_dir()]
     names = {b.get_name() for b in pyperf.BenchmarkSuite.load(str(machine / "x.json"))
              .get_benchmarks()}
     assert names == {"mutex[gort]", "mutex[threading]", "atomic_add[threading]", "spawn[gort]"}
     run = json.loads((machine / "run.json").read_text())
     assert [m.split(" (")[0] for m in run["missing"]] == ["x: atomic_add[gort]"]
     assert "**missing** (crashed or timed out): x: atomic_add[gort]" in \
-        (tmp_path / "README.md").read_text()
+        (tmp_path / "out" / "README.md").read_text()
 
 
 def test_patterns_split_on_commas_outside_brackets() -> None:
@@ -276,9 +318,9 @@ def test_a_suite_past_its_timeout_is_killed_and_reported(tmp_path: Path) -> None
     seen: list[str] = []
     t0 = time.monotonic()
     # Left alone, its worker would run for a minute or more.
-    ok, why = runner._run_suite(build, "scaling", [], ["--processes=1", "--values=400"],
+    failure = runner._run_suite(build, "scaling", [], ["--processes=1", "--values=400"],
                                 tmp_path / "out.json", False, 2, seen.append)
-    assert (ok, why) == (False, "timed out after 2 s")
+    assert failure == runner.Failure("x", "scaling", "timed out after 2 s")
     # Killed with its workers, not waited for (their pipe would stay open).
     assert time.monotonic() - t0 < 30
     if sys.platform == "linux" and shutil.which("ps"):  # the workers were killed too
@@ -396,10 +438,9 @@ def test_planted_foreign_load_marks_the_suite_and_strict_fails_it(tmp_path: Path
         build = f"--build-python=x::{sys.executable}"
         cmd = [sys.executable, "-m", "bench", "run", build, "--suite", "sync",
                "--bench", "atomic_add[gort]"]  # the default profile: a window of seconds
-        # Full-size work (not GORT_BENCH_QUICK): the suite's window must be long
-        # enough (noise.MIN_WINDOW) for the driver to judge it at all.
-        r = subprocess.run([*cmd, "--out", str(tmp_path / "a")], cwd=ROOT,
-                           env=_env(GORT_BENCH_QUICK="0"),
+        # Full-size work (not --smoke's quick mode): the suite's window must be
+        # long enough (noise.MIN_WINDOW) for the driver to judge it at all.
+        r = subprocess.run([*cmd, "--out", str(tmp_path / "a")], cwd=ROOT, env=_env(),
                            capture_output=True, text=True, timeout=120)
         assert r.returncode == 0, r.stdout + r.stderr
         assert "THE MACHINE WAS BUSY during 1 of 1 suite run(s)" in r.stdout
@@ -414,7 +455,7 @@ def test_planted_foreign_load_marks_the_suite_and_strict_fails_it(tmp_path: Path
         assert " ⚠ |" in row or " ⚠ (unstable: " in row, row  # marked (and maybe unstable)
 
         r = subprocess.run([*cmd, "--strict", "--out", str(tmp_path / "b")], cwd=ROOT,
-                           env=_env(GORT_BENCH_QUICK="0"), capture_output=True, text=True,
+                           env=_env(), capture_output=True, text=True,
                            timeout=120)
         assert r.returncode == 1, r.stdout + r.stderr
         missing = r.stdout[r.stdout.index("MISSING"):]
@@ -564,8 +605,7 @@ def _fake_driver(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, list[str], 
     calls: list[tuple[str, list[str], list[str]]] = []
 
     def run_suite(build: object, suite: str, patterns: list[str], settings: list[str],
-                  out: Path, quick: bool, timeout: int, show: object = None
-                  ) -> tuple[bool, str]:
+                  out: Path, quick: bool, timeout: int, show: object = None) -> None:
         calls.append((suite, list(patterns), list(settings)))
         names = [n for n in IO_NAMES if not patterns
                  or any(runner.name_matches(n, p) for p in patterns)]
@@ -573,7 +613,6 @@ def _fake_driver(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, list[str], 
             [1e-5, 1.1e-5], metadata={"name": n, "unit": "second", "loops": 1,
                                       "gort_suite": suite}, collect_metadata=False)])
             for n in names]).dump(str(out), replace=True)
-        return True, ""
 
     monkeypatch.setattr(runner, "_run_suite", run_suite)
     return calls

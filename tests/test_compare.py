@@ -13,16 +13,18 @@ from pathlib import Path
 
 import pytest
 
+from tests import bench_faults
+
 ROOT = Path(__file__).resolve().parent.parent
 SUITES = ROOT / "bench" / "suites"
 WORKFLOW = ROOT / ".github" / "workflows" / "bench.yml"
 
 
-def _bench(out: Path, **env: str) -> None:
-    e = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(SUITES)]),
-         "GORT_BENCH_FILTER": "atomic_add[*]", **env}
+def _bench(out: Path) -> None:
+    e = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(SUITES)])}
     r = subprocess.run([sys.executable, str(SUITES / "bm_sync.py"), "-o", str(out), "--quiet",
-                        "--processes=6", "--values=3", "--warmups=1", "--min-time=0.05"],
+                        "--bench", "atomic_add[*]", "--processes=6", "--values=3",
+                        "--warmups=1", "--min-time=0.05"],
                        env=e, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-2000:]
 
@@ -89,9 +91,10 @@ def test_ratio_gate_arithmetic_on_known_values(tmp_path: Path) -> None:
     assert "not significant" in r.stdout
 
 
-def _driver(out: Path, **env: str) -> Path:
-    """atomic_add[gort] and its baseline measured interleaved by the driver (6 rounds)."""
-    e = {**os.environ, "PYTHONPATH": str(ROOT), **env}
+def _driver(out: Path, plugin: str | None = None) -> Path:
+    """atomic_add[gort] and its baseline measured interleaved by the driver (6
+    rounds); ``plugin``: a directory of ``bench_faults.plant`` to plant faults."""
+    e = {**os.environ, "PYTHONPATH": os.pathsep.join([*filter(None, [plugin]), str(ROOT)])}
     r = subprocess.run([sys.executable, "-m", "bench", "run", f"--build-python=x::{sys.executable}",
                         "--suite", "sync", "--bench", "atomic_add[*]", "--smoke",
                         "--paired-rounds", "6", "--out", str(out)],
@@ -110,7 +113,8 @@ def test_planted_slowdown_trips_the_ratio_gate_end_to_end(tmp_path: Path) -> Non
     import pyperf
     base = _driver(tmp_path / "base")
     rerun = _driver(tmp_path / "rerun")
-    slow = _driver(tmp_path / "slow", GORT_BENCH_SLOWDOWN="atomic_add[gort]=3")
+    slow = _driver(tmp_path / "slow", bench_faults.plant(tmp_path / "faults",
+                                                          slowdown={"atomic_add[gort]": 3}))
     for b in pyperf.BenchmarkSuite.load(str(base)).get_benchmarks():
         rounds = {r.get_metadata().get("gort_round") for r in b.get_runs() if r.values}
         assert rounds == set(range(6)), (b.get_name(), rounds)

@@ -18,12 +18,15 @@ import queue
 import threading
 import time
 
-from common import bench_time, make_runner, scaled
+from common import bench, main, scaled
 
 import gort
 
 ITEMS = scaled(2_000, 200)  # items per loop
 WORK = 100  # loop iterations of work per item in chan_work_*
+CAPS = (0, 1, 128)  # 1 -> 1: queue.Queue(0) is unbounded, not a rendezvous: no baseline for 0
+PP_CASES = ((0, False), (128, False), (0, True), (128, True))  # P -> P: (cap, work)
+PROCS, THREADS = gort.max_procs(), os.cpu_count() or 1
 
 
 def _work(v: int) -> int:
@@ -57,6 +60,11 @@ def chan_gort(loops: int, cap: int) -> float:
     return c.result()
 
 
+for _cap in CAPS:
+    bench(f"chan_{_cap}", "gort", _cap, inner_loops=ITEMS,
+          description=f"Chan({_cap}), 1 producer -> 1 consumer goroutine, per item")(chan_gort)
+
+
 def chan_gort_async(loops: int, cap: int) -> float:
     ch: gort.Chan[int] = gort.Chan(cap)
     n = loops * ITEMS
@@ -78,7 +86,12 @@ def chan_gort_async(loops: int, cap: int) -> float:
 
     c = gort.go(consumer)
     gort.go(producer)
-    return c.result()  # type: ignore[no-any-return]
+    return c.result()
+
+
+for _cap in CAPS:
+    bench(f"chan_{_cap}", "gort-async", _cap, inner_loops=ITEMS,
+          description=f"Chan({_cap}), 1 -> 1 coroutine goroutine, per item")(chan_gort_async)
 
 
 def chan_queue(loops: int, cap: int) -> float:
@@ -102,6 +115,11 @@ def chan_queue(loops: int, cap: int) -> float:
     return dt
 
 
+for _cap in CAPS[1:]:
+    bench(f"chan_{_cap}", "threading", _cap, inner_loops=ITEMS,
+          description=f"queue.Queue({_cap}), 1 producer -> 1 consumer thread")(chan_queue)
+
+
 def chan_asyncio(loops: int, cap: int) -> float:
     n = loops * ITEMS
 
@@ -121,6 +139,19 @@ def chan_asyncio(loops: int, cap: int) -> float:
         return time.perf_counter() - t0
 
     return asyncio.run(main())
+
+
+for _cap in CAPS[1:]:
+    bench(f"chan_{_cap}", "asyncio", _cap, inner_loops=ITEMS,
+          description=f"asyncio.Queue({_cap}), 1 producer -> 1 consumer task")(chan_asyncio)
+
+
+def _pp_name(cap: int, work: bool) -> str:
+    return f"chan_{'work' if work else 'pp'}_{cap}"
+
+
+def _per(work: bool) -> str:
+    return f", {WORK} iterations of work per item" if work else ""
 
 
 def _split(n: int, parts: int) -> list[int]:
@@ -158,6 +189,11 @@ def pp_gort(loops: int, cap: int, procs: int, work: bool) -> float:
     return time.perf_counter() - t0
 
 
+for _cap, _work_ in PP_CASES:
+    bench(_pp_name(_cap, _work_), "gort", _cap, PROCS, _work_, inner_loops=ITEMS,
+          description=f"Chan({_cap}), {PROCS} -> {PROCS} goroutines{_per(_work_)}")(pp_gort)
+
+
 def pp_gort_async(loops: int, cap: int, procs: int, work: bool) -> float:
     ch: gort.Chan[int] = gort.Chan(cap)
     n = loops * ITEMS
@@ -187,6 +223,12 @@ def pp_gort_async(loops: int, cap: int, procs: int, work: bool) -> float:
     ch.close()
     assert sum(c.result() for c in cs) == n
     return time.perf_counter() - t0
+
+
+for _cap, _work_ in PP_CASES:
+    bench(_pp_name(_cap, _work_), "gort-async", _cap, PROCS, _work_, inner_loops=ITEMS,
+          description=f"Chan({_cap}), {PROCS} -> {PROCS} coroutine goroutines{_per(_work_)}"
+          )(pp_gort_async)
 
 
 def pp_queue(loops: int, cap: int, procs: int, work: bool) -> float:
@@ -224,6 +266,12 @@ def pp_queue(loops: int, cap: int, procs: int, work: bool) -> float:
     return dt
 
 
+for _cap, _work_ in PP_CASES[1::2]:
+    bench(_pp_name(_cap, _work_), "threading", _cap, THREADS, _work_, inner_loops=ITEMS,
+          description=f"queue.Queue({_cap}), {THREADS} -> {THREADS} threads{_per(_work_)}"
+          )(pp_queue)
+
+
 def pp_asyncio(loops: int, cap: int, procs: int, work: bool) -> float:
     n = loops * ITEMS
 
@@ -253,31 +301,10 @@ def pp_asyncio(loops: int, cap: int, procs: int, work: bool) -> float:
     return asyncio.run(main())
 
 
+for _cap, _work_ in PP_CASES[1::2]:
+    bench(_pp_name(_cap, _work_), "asyncio", _cap, PROCS, _work_, inner_loops=ITEMS,
+          description=f"asyncio.Queue({_cap}), {PROCS} -> {PROCS} tasks{_per(_work_)}")(pp_asyncio)
+
+
 if __name__ == "__main__":
-    runner = make_runner(__doc__.splitlines()[0])
-    for cap in (0, 1, 128):
-        bench_time(runner, f"chan_{cap}[gort]", chan_gort, cap, inner_loops=ITEMS,
-                   description=f"Chan({cap}), 1 producer -> 1 consumer goroutine, per item")
-        bench_time(runner, f"chan_{cap}[gort-async]", chan_gort_async, cap, inner_loops=ITEMS,
-                   description=f"Chan({cap}), 1 -> 1 coroutine goroutine, per item")
-        if cap:  # queue.Queue(0) is unbounded, not a rendezvous: no baseline for 0
-            bench_time(runner, f"chan_{cap}[threading]", chan_queue, cap, inner_loops=ITEMS,
-                       description=f"queue.Queue({cap}), 1 producer -> 1 consumer thread")
-            bench_time(runner, f"chan_{cap}[asyncio]", chan_asyncio, cap, inner_loops=ITEMS,
-                       description=f"asyncio.Queue({cap}), 1 producer -> 1 consumer task")
-    procs, threads = gort.max_procs(), os.cpu_count() or 1
-    for cap, work in ((0, False), (128, False), (0, True), (128, True)):
-        what = f"chan_{'work' if work else 'pp'}_{cap}"
-        per = f", {WORK} iterations of work per item" if work else ""
-        bench_time(runner, f"{what}[gort]", pp_gort, cap, procs, work, inner_loops=ITEMS,
-                   description=f"Chan({cap}), {procs} -> {procs} goroutines{per}, per item")
-        bench_time(runner, f"{what}[gort-async]", pp_gort_async, cap, procs, work,
-                   inner_loops=ITEMS,
-                   description=f"Chan({cap}), {procs} -> {procs} coroutine goroutines{per}")
-        if cap:
-            bench_time(runner, f"{what}[threading]", pp_queue, cap, threads, work,
-                       inner_loops=ITEMS,
-                       description=f"queue.Queue({cap}), {threads} -> {threads} threads{per}")
-            bench_time(runner, f"{what}[asyncio]", pp_asyncio, cap, procs, work,
-                       inner_loops=ITEMS,
-                       description=f"asyncio.Queue({cap}), {procs} -> {procs} tasks{per}")
+    main(__doc__)

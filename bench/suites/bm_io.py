@@ -70,7 +70,7 @@ from pathlib import Path
 from typing import Any
 
 import io_loadgen
-from common import QUICK, bench_time, make_runner, record_extra, scaled, selected
+from common import QUICK, bench, main, record_extra, scaled
 
 import gort
 
@@ -639,86 +639,60 @@ def http_bench(loops: int, name: str, impl: str) -> float:
 
 # -- the suite -----------------------------------------------------------------
 
-Plan = list[tuple[str, Callable[..., float], tuple[Any, ...], str, int]]
+# Why a variant cannot run with this gort (None: it can); the skipped ones are
+# listed as such, and said once when the suite runs.
+MISSING = {
+    "gort-async": None if HAS_NET else
+    "gort.net is not available in this gort (the netpoller of issue #10)",
+    "gort": None if hasattr(gort, "blocking") else
+    "gort.blocking is not available in this gort (the hand-off of issue #10)",
+}
+NO_WRK = None if WRK else "wrk is not on PATH (Debian: apt-get install wrk)"
+
+for _conns in CONNS:
+    for _work_ in (0, WORK):
+        _what = f"echo{'_work' if _work_ else ''}_c{_conns}"
+        _extra = f", {WORK} iterations of work per request" if _work_ else ""
+        for _impl in ECHO_SERVERS:
+            bench(_what, _impl, f"{_what}[{_impl}]", _impl, _conns, _work_, inner_loops=REQUESTS,
+                  description=f"TCP echo, {MSG}-byte messages, {_conns} connections{_extra}; "
+                              "time per request", skip=MISSING.get(_impl))(echo_bench)
+bench("sleep_fanout", "gort", False, skip=MISSING["gort"],
+      description=f"{FANOUT} goroutines in time.sleep({SLEEP}) (automatic hand-off), wall time"
+      )(sleep_fanout_gort)
+bench("sleep_fanout", "gort-blocking", True, skip=MISSING["gort"],
+      description=f"{FANOUT} goroutines in time.sleep({SLEEP}) inside gort.blocking(), wall time"
+      )(sleep_fanout_gort)
+bench("sleep_fanout", "futures",
+      description=f"{FANOUT} x time.sleep({SLEEP}) on ThreadPoolExecutor() (default workers), "
+                  "wall time")(sleep_fanout_futures)
+bench("sleep_fanout", "asyncio",
+      description=f"{FANOUT} x asyncio.to_thread(time.sleep, {SLEEP}) (default executor), "
+                  "wall time")(sleep_fanout_asyncio)
+# Not gort.net: coroutine goroutines in asleep need nothing new.
+bench("asleep_fanout", "gort-async",
+      description=f"{ASLEEP_N:,} coroutine goroutines in gort.asleep({SLEEP}), wall time"
+      )(asleep_fanout_gort_async)
+bench("asleep_fanout", "asyncio",
+      description=f"{ASLEEP_N:,} asyncio tasks in asyncio.sleep({SLEEP}), wall time"
+      )(asleep_fanout_asyncio)
+for _impl in HTTP_SERVERS:
+    bench("http_hello", _impl, f"http_hello[{_impl}]", _impl, inner_loops=REQUESTS,
+          description=f"HTTP/1.1 hello world, wrk -c{HTTP_CONNS} -d{HTTP_SECONDS}s; "
+                      "time per request", skip=NO_WRK or MISSING.get(_impl))(http_bench)
 
 
-def _plan() -> tuple[Plan, list[str]]:
-    """The benchmarks this gort and this machine can run, (name, function,
-    arguments, description, inner loops) each, and a line for each one left out
-    and why."""
-    plan: Plan = []
-    skipped: list[str] = []
-    has_blocking = hasattr(gort, "blocking")
-    missing = {
-        "gort-async": None if HAS_NET else
-        "gort.net is not available in this gort (the netpoller of issue #10)",
-        "gort": None if has_blocking else
-        "gort.blocking is not available in this gort (the hand-off of issue #10)",
-    }
-
-    def add(name: str, impl: str, func: Callable[..., float], args: tuple[Any, ...],
-            description: str, inner_loops: int = 1, why_not: str | None = None) -> None:
-        why_not = why_not or missing.get(impl)
-        if why_not:
-            if selected(name):  # (one the filter leaves out is not news)
-                skipped.append(f"io: skipped {name}: {why_not}")
-        else:
-            plan.append((name, func, args, description, inner_loops))
-
-    for conns in CONNS:
-        for work in (0, WORK):
-            what = f"echo{'_work' if work else ''}_c{conns}"
-            extra = f", {WORK} iterations of work per request" if work else ""
-            for impl in ECHO_SERVERS:
-                name = f"{what}[{impl}]"
-                add(name, impl, echo_bench, (name, impl, conns, work),
-                    f"TCP echo, {MSG}-byte messages, {conns} connections{extra}; "
-                    "time per request", REQUESTS)
-    add("sleep_fanout[gort]", "gort", sleep_fanout_gort, (False,),
-        f"{FANOUT} goroutines in time.sleep({SLEEP}) (automatic hand-off), wall time")
-    add("sleep_fanout[gort-blocking]", "gort", sleep_fanout_gort, (True,),
-        f"{FANOUT} goroutines in time.sleep({SLEEP}) inside gort.blocking(), wall time")
-    add("sleep_fanout[futures]", "futures", sleep_fanout_futures, (),
-        f"{FANOUT} x time.sleep({SLEEP}) on ThreadPoolExecutor() (default workers), wall time")
-    add("sleep_fanout[asyncio]", "asyncio", sleep_fanout_asyncio, (),
-        f"{FANOUT} x asyncio.to_thread(time.sleep, {SLEEP}) (default executor), wall time")
-    # Not gort.net: coroutine goroutines in asleep need nothing new.
-    add("asleep_fanout[gort-async]", "", asleep_fanout_gort_async, (),
-        f"{ASLEEP_N:,} coroutine goroutines in gort.asleep({SLEEP}), wall time")
-    add("asleep_fanout[asyncio]", "asyncio", asleep_fanout_asyncio, (),
-        f"{ASLEEP_N:,} asyncio tasks in asyncio.sleep({SLEEP}), wall time")
-    for impl in HTTP_SERVERS:
-        name = f"http_hello[{impl}]"
-        add(name, impl, http_bench, (name, impl),
-            f"HTTP/1.1 hello world, wrk -c{HTTP_CONNS} -d{HTTP_SECONDS}s; time per request",
-            REQUESTS, None if WRK else "wrk is not on PATH (Debian: apt-get install wrk)")
-    return plan, skipped
-
-
-def main() -> None:
+def setup(args: Any) -> None:
+    """Before the benchmarks run (``common.main``, in every process): the warmup
+    count that ``_record`` leaves out, and room for every connection's fds."""
     global _warmups
-    runner = make_runner(__doc__.splitlines()[0])
-    plan, skipped = _plan()
-    # Said once, where it is seen: on stderr when listing (stdout is the list),
-    # else on stdout of pyperf's main process (the driver shows every line).
-    if os.environ.get("GORT_BENCH_LIST") == "1":
-        for line in skipped:
-            print(line, file=sys.stderr)
-    else:
-        args = runner.parse_args()
-        # Every run of a worker that calibrates is a warmup; pyperf passes the
-        # others their warmup count.
-        calibrating = (args.calibrate_loops or args.recalibrate_loops
-                       or args.calibrate_warmups or args.recalibrate_warmups)
-        _warmups = sys.maxsize if calibrating else args.warmups or 0
-        if not args.worker:
-            for line in skipped:
-                print(line, flush=True)
+    # Every run of a worker that calibrates is a warmup; pyperf passes the
+    # others their warmup count.
+    calibrating = (args.calibrate_loops or args.recalibrate_loops
+                   or args.calibrate_warmups or args.recalibrate_warmups)
+    _warmups = sys.maxsize if calibrating else args.warmups or 0
     io_loadgen.raise_fd_limit(2 * max(CONNS) + 256)
-    for name, func, args_, description, inner_loops in plan:
-        bench_time(runner, name, func, *args_, inner_loops=inner_loops,
-                   description=description)
 
 
 if __name__ == "__main__":
-    main()
+    main(__doc__)

@@ -31,7 +31,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-from common import bench_time, make_runner, scaled
+from common import bench, main, scaled
 
 import gort
 from gort import patterns
@@ -43,6 +43,7 @@ PUBLISHES = scaled(200, 20)
 SUBSCRIBERS = 8
 CAP = 16
 CANCEL_WORKERS = scaled(100, 10)
+PROCS, THREADS = gort.max_procs(), os.cpu_count() or 1
 
 
 def _work(v: int) -> int:
@@ -54,6 +55,8 @@ def _work(v: int) -> int:
 
 # -- producer -> consumer ----------------------------------------------------
 
+@bench("prodcons", "gort", inner_loops=ITEMS,
+       description=f"patterns.generate(cap={CAP}, ctx) -> consumer, per item")
 def prodcons_gort(loops: int) -> float:
     n = loops * ITEMS
 
@@ -71,6 +74,8 @@ def prodcons_gort(loops: int) -> float:
     return gort.go(consumer).result()
 
 
+@bench("prodcons", "gort-async", inner_loops=ITEMS,
+       description="coroutine producer (aselect on send and done) -> consumer")
 def prodcons_gort_async(loops: int) -> float:
     n = loops * ITEMS
 
@@ -97,9 +102,11 @@ def prodcons_gort_async(loops: int) -> float:
         assert count == n
         return dt
 
-    return gort.go(consumer).result()  # type: ignore[no-any-return]
+    return gort.go(consumer).result()
 
 
+@bench("prodcons", "threading", inner_loops=ITEMS,
+       description=f"thread -> queue.Queue({CAP}) -> consumer, per item")
 def prodcons_queue(loops: int) -> float:
     n = loops * ITEMS
     q: queue.Queue[int | None] = queue.Queue(CAP)
@@ -127,6 +134,8 @@ def prodcons_queue(loops: int) -> float:
     return dt
 
 
+@bench("prodcons", "asyncio", inner_loops=ITEMS,
+       description=f"task -> asyncio.Queue({CAP}) -> consumer, per item")
 def prodcons_asyncio(loops: int) -> float:
     n = loops * ITEMS
 
@@ -157,6 +166,8 @@ def prodcons_asyncio(loops: int) -> float:
 
 # -- worker pool -------------------------------------------------------------
 
+@bench("workerpool", "gort", PROCS, inner_loops=JOBS,
+       description=f"patterns.worker_pool, {PROCS} workers, {WORK}-iteration jobs")
 def workerpool_gort(loops: int, procs: int) -> float:
     n = loops * JOBS
 
@@ -174,6 +185,8 @@ def workerpool_gort(loops: int, procs: int) -> float:
     return gort.go(main).result()
 
 
+@bench("workerpool", "gort-async", PROCS, inner_loops=JOBS,
+       description=f"{PROCS} coroutine workers over Chan({CAP})s")
 def workerpool_gort_async(loops: int, procs: int) -> float:
     n = loops * JOBS
 
@@ -207,9 +220,11 @@ def workerpool_gort_async(loops: int, procs: int) -> float:
         assert count == n
         return dt
 
-    return gort.go(main).result()  # type: ignore[no-any-return]
+    return gort.go(main).result()
 
 
+@bench("workerpool", "futures", THREADS, inner_loops=JOBS,
+       description=f"ThreadPoolExecutor({THREADS}).map, per job")
 def workerpool_futures(loops: int, threads: int) -> float:
     n = loops * JOBS
     with ThreadPoolExecutor(threads) as pool:
@@ -220,6 +235,8 @@ def workerpool_futures(loops: int, threads: int) -> float:
     return dt
 
 
+@bench("workerpool", "asyncio", PROCS, inner_loops=JOBS,
+       description=f"{PROCS} asyncio worker tasks over asyncio.Queue({CAP})s")
 def workerpool_asyncio(loops: int, procs: int) -> float:
     n = loops * JOBS
 
@@ -257,6 +274,8 @@ def workerpool_asyncio(loops: int, procs: int) -> float:
 
 # -- pub-sub 1 -> N ----------------------------------------------------------
 
+@bench("pubsub", "gort", inner_loops=PUBLISHES,
+       description=f"Broadcaster -> {SUBSCRIBERS} blocking subscribers, per publish")
 def pubsub_gort(loops: int) -> float:
     n = loops * PUBLISHES
     b: patterns.Broadcaster[int] = patterns.Broadcaster()
@@ -280,6 +299,8 @@ def pubsub_gort(loops: int) -> float:
     return gort.go(publisher).result()
 
 
+@bench("pubsub", "gort-async", inner_loops=PUBLISHES,
+       description=f"coroutine publisher -> {SUBSCRIBERS} Chan({CAP}) subscribers")
 def pubsub_gort_async(loops: int) -> float:
     n = loops * PUBLISHES
     chans: list[gort.Chan[int]] = [gort.Chan(CAP) for _ in range(SUBSCRIBERS)]
@@ -306,9 +327,11 @@ def pubsub_gort_async(loops: int) -> float:
         assert got == n * SUBSCRIBERS
         return dt
 
-    return gort.go(publisher).result()  # type: ignore[no-any-return]
+    return gort.go(publisher).result()
 
 
+@bench("pubsub", "threading", inner_loops=PUBLISHES,
+       description=f"thread -> {SUBSCRIBERS} queue.Queue({CAP}) subscriber threads")
 def pubsub_queue(loops: int) -> float:
     n = loops * PUBLISHES
     qs: list[queue.Queue[int | None]] = [queue.Queue(CAP) for _ in range(SUBSCRIBERS)]
@@ -336,6 +359,8 @@ def pubsub_queue(loops: int) -> float:
     return dt
 
 
+@bench("pubsub", "asyncio", inner_loops=PUBLISHES,
+       description=f"task -> {SUBSCRIBERS} asyncio.Queue({CAP}) subscriber tasks")
 def pubsub_asyncio(loops: int) -> float:
     n = loops * PUBLISHES
 
@@ -369,6 +394,8 @@ def _inc(v: int) -> int:
     return v + 1
 
 
+@bench("pipeline", "gort", inner_loops=ITEMS,
+       description="generate -> 3 x patterns.stage -> consumer, per item")
 def pipeline_gort(loops: int) -> float:
     n = loops * ITEMS
 
@@ -385,6 +412,8 @@ def pipeline_gort(loops: int) -> float:
     return gort.go(main).result()
 
 
+@bench("pipeline", "gort-async", inner_loops=ITEMS,
+       description="4 coroutine goroutines chained by Chan(16)s, per item")
 def pipeline_gort_async(loops: int) -> float:
     n = loops * ITEMS
 
@@ -411,9 +440,11 @@ def pipeline_gort_async(loops: int) -> float:
         assert total == n * (n - 1) // 2 + 3 * n
         return dt
 
-    return gort.go(main).result()  # type: ignore[no-any-return]
+    return gort.go(main).result()
 
 
+@bench("pipeline", "threading", inner_loops=ITEMS,
+       description="4 threads chained by queue.Queue(16)s, per item")
 def pipeline_queue(loops: int) -> float:
     n = loops * ITEMS
     qs: list[queue.Queue[int | None]] = [queue.Queue(CAP) for _ in range(4)]
@@ -443,6 +474,8 @@ def pipeline_queue(loops: int) -> float:
     return dt
 
 
+@bench("pipeline", "asyncio", inner_loops=ITEMS,
+       description="4 asyncio tasks chained by asyncio.Queue(16)s, per item")
 def pipeline_asyncio(loops: int) -> float:
     n = loops * ITEMS
 
@@ -512,10 +545,15 @@ def _cancel_once_gort(coroutines: bool) -> float:
     return time.perf_counter() - t0
 
 
+@bench("cancel", "gort",
+       description=f"cancel() until {CANCEL_WORKERS} goroutines parked in select on ctx.done() "
+                   "have stopped")
 def cancel_gort(loops: int) -> float:
     return sum(_cancel_once_gort(False) for _ in range(loops))
 
 
+@bench("cancel", "gort-async",
+       description=f"cancel() until {CANCEL_WORKERS} coroutine goroutines have stopped")
 def cancel_gort_async(loops: int) -> float:
     return sum(_cancel_once_gort(True) for _ in range(loops))
 
@@ -541,10 +579,14 @@ def _cancel_once_threading() -> float:
     return time.perf_counter() - t0
 
 
+@bench("cancel", "threading",
+       description=f"Event.set() until {CANCEL_WORKERS} waiting threads have joined")
 def cancel_threading(loops: int) -> float:
     return sum(_cancel_once_threading() for _ in range(loops))
 
 
+@bench("cancel", "asyncio",
+       description=f"cancel() {CANCEL_WORKERS} tasks waiting in Queue.get() until gathered")
 def cancel_asyncio(loops: int) -> float:
     async def main() -> float:
         total = 0.0
@@ -563,47 +605,4 @@ def cancel_asyncio(loops: int) -> float:
 
 
 if __name__ == "__main__":
-    runner = make_runner(__doc__.splitlines()[0])
-    procs, threads = gort.max_procs(), os.cpu_count() or 1
-    bench_time(runner, "prodcons[gort]", prodcons_gort, inner_loops=ITEMS,
-               description=f"patterns.generate(cap={CAP}, ctx) -> consumer, per item")
-    bench_time(runner, "prodcons[gort-async]", prodcons_gort_async, inner_loops=ITEMS,
-               description="coroutine producer (aselect on send and done) -> consumer")
-    bench_time(runner, "prodcons[threading]", prodcons_queue, inner_loops=ITEMS,
-               description=f"thread -> queue.Queue({CAP}) -> consumer, per item")
-    bench_time(runner, "prodcons[asyncio]", prodcons_asyncio, inner_loops=ITEMS,
-               description=f"task -> asyncio.Queue({CAP}) -> consumer, per item")
-    bench_time(runner, "workerpool[gort]", workerpool_gort, procs, inner_loops=JOBS,
-               description=f"patterns.worker_pool, {procs} workers, {WORK}-iteration jobs")
-    bench_time(runner, "workerpool[gort-async]", workerpool_gort_async, procs,
-               inner_loops=JOBS, description=f"{procs} coroutine workers over Chan({CAP})s")
-    bench_time(runner, "workerpool[futures]", workerpool_futures, threads, inner_loops=JOBS,
-               description=f"ThreadPoolExecutor({threads}).map, per job")
-    bench_time(runner, "workerpool[asyncio]", workerpool_asyncio, procs, inner_loops=JOBS,
-               description=f"{procs} asyncio worker tasks over asyncio.Queue({CAP})s")
-    bench_time(runner, "pubsub[gort]", pubsub_gort, inner_loops=PUBLISHES,
-               description=f"Broadcaster -> {SUBSCRIBERS} blocking subscribers, per publish")
-    bench_time(runner, "pubsub[gort-async]", pubsub_gort_async, inner_loops=PUBLISHES,
-               description=f"coroutine publisher -> {SUBSCRIBERS} Chan({CAP}) subscribers")
-    bench_time(runner, "pubsub[threading]", pubsub_queue, inner_loops=PUBLISHES,
-               description=f"thread -> {SUBSCRIBERS} queue.Queue({CAP}) subscriber threads")
-    bench_time(runner, "pubsub[asyncio]", pubsub_asyncio, inner_loops=PUBLISHES,
-               description=f"task -> {SUBSCRIBERS} asyncio.Queue({CAP}) subscriber tasks")
-    bench_time(runner, "pipeline[gort]", pipeline_gort, inner_loops=ITEMS,
-               description="generate -> 3 x patterns.stage -> consumer, per item")
-    bench_time(runner, "pipeline[gort-async]", pipeline_gort_async, inner_loops=ITEMS,
-               description="4 coroutine goroutines chained by Chan(16)s, per item")
-    bench_time(runner, "pipeline[threading]", pipeline_queue, inner_loops=ITEMS,
-               description="4 threads chained by queue.Queue(16)s, per item")
-    bench_time(runner, "pipeline[asyncio]", pipeline_asyncio, inner_loops=ITEMS,
-               description="4 asyncio tasks chained by asyncio.Queue(16)s, per item")
-    bench_time(runner, "cancel[gort]", cancel_gort,
-               description=f"cancel() until {CANCEL_WORKERS} goroutines parked in select "
-                           "on ctx.done() have stopped")
-    bench_time(runner, "cancel[gort-async]", cancel_gort_async,
-               description=f"cancel() until {CANCEL_WORKERS} coroutine goroutines have stopped")
-    bench_time(runner, "cancel[threading]", cancel_threading,
-               description=f"Event.set() until {CANCEL_WORKERS} waiting threads have joined")
-    bench_time(runner, "cancel[asyncio]", cancel_asyncio,
-               description=f"cancel() {CANCEL_WORKERS} tasks waiting in Queue.get() until "
-                           "gathered")
+    main(__doc__)

@@ -20,9 +20,13 @@ import gc
 import time
 
 import psutil
-from common import bench_time, make_runner, record_extra, scaled
+from common import bench, main, record_extra, scaled
 
 import gort
+
+N = scaled(100_000, 500)  # tasks (or timers) per loop
+N_ASYNC = (N, scaled(1_000_000, 1_000))  # coroutine goroutines per loop
+N_THREADS = scaled(2_000, 50)  # plain goroutines: one OS thread each
 
 _proc = psutil.Process()
 
@@ -61,6 +65,14 @@ def parked_gort_async(loops: int, n: int) -> float:
     return total
 
 
+for _n in N_ASYNC:
+    bench("parked", f"gort-async,n={_n}", _n, inner_loops=_n,
+          description=f"{_n:,} coroutine goroutines parked on a channel, per goroutine"
+          )(parked_gort_async)
+
+
+@bench("parked", f"gort,n={N_THREADS}", N_THREADS, inner_loops=N_THREADS,
+       description=f"{N_THREADS:,} plain goroutines parked (one OS thread each)")
 def parked_gort(loops: int, n: int) -> float:
     total = 0.0
     for _ in range(loops):
@@ -81,6 +93,8 @@ def parked_gort(loops: int, n: int) -> float:
     return total
 
 
+@bench("parked", f"asyncio,n={N}", N, inner_loops=N,
+       description=f"{N:,} asyncio tasks parked on a future, per task")
 def parked_asyncio(loops: int, n: int) -> float:
     async def main() -> float:
         total = 0.0
@@ -107,6 +121,8 @@ def parked_asyncio(loops: int, n: int) -> float:
     return asyncio.run(main())
 
 
+@bench("timers", f"gort,n={N}", N, inner_loops=N,
+       description=f"{N:,} pending gort.Timers, created then stopped, per timer")
 def timers_gort(loops: int, n: int) -> float:
     total = 0.0
     for _ in range(loops):
@@ -124,15 +140,4 @@ def timers_gort(loops: int, n: int) -> float:
 
 
 if __name__ == "__main__":
-    runner = make_runner(__doc__.splitlines()[0])
-    for n in (scaled(100_000, 500), scaled(1_000_000, 1_000)):
-        bench_time(runner, f"parked[gort-async,n={n}]", parked_gort_async, n, inner_loops=n,
-                   description=f"{n:,} coroutine goroutines parked on a channel, per goroutine")
-    n = scaled(100_000, 500)
-    bench_time(runner, f"parked[asyncio,n={n}]", parked_asyncio, n, inner_loops=n,
-               description=f"{n:,} asyncio tasks parked on a future, per task")
-    nt = scaled(2_000, 50)
-    bench_time(runner, f"parked[gort,n={nt}]", parked_gort, nt, inner_loops=nt,
-               description=f"{nt:,} plain goroutines parked (one OS thread each)")
-    bench_time(runner, f"timers[gort,n={n}]", timers_gort, n, inner_loops=n,
-               description=f"{n:,} pending gort.Timers, created then stopped, per timer")
+    main(__doc__)

@@ -15,12 +15,20 @@ import concurrent.futures
 import os
 import time
 
-from common import bench_time, make_runner, scaled
+from common import bench, main, scaled
 
 import gort
 
 WORK_ITEMS = 8
 SPIN = scaled(40_000, 500)  # iterations of the inner loop per work item
+
+
+def proc_counts() -> list[int]:
+    cores = getattr(os, "process_cpu_count", os.cpu_count)() or 1
+    return sorted({1, 2, cores, 2 * cores})
+
+
+PROC_COUNTS = proc_counts()
 
 
 def work(n: int = SPIN) -> int:
@@ -43,6 +51,12 @@ def scaling_gort(loops: int, procs: int) -> float:
         gort.set_max_procs(old)
 
 
+for _p in PROC_COUNTS:
+    bench("scaling", f"gort,procs={_p}", _p,
+          description=f"{WORK_ITEMS} CPU-bound goroutines on max_procs={_p}, per batch"
+          )(scaling_gort)
+
+
 async def _work_async() -> int:
     return work()
 
@@ -60,6 +74,12 @@ def scaling_gort_async(loops: int, procs: int) -> float:
         gort.set_max_procs(old)
 
 
+for _p in PROC_COUNTS:
+    bench("scaling", f"gort-async,procs={_p}", _p,
+          description=f"{WORK_ITEMS} CPU-bound coroutine goroutines, max_procs={_p}"
+          )(scaling_gort_async)
+
+
 def scaling_futures(loops: int, workers: int) -> float:
     with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
         t0 = time.perf_counter()
@@ -69,6 +89,13 @@ def scaling_futures(loops: int, workers: int) -> float:
         return time.perf_counter() - t0
 
 
+for _p in PROC_COUNTS:
+    bench("scaling", f"futures,procs={_p}", _p,
+          description=f"{WORK_ITEMS} CPU-bound tasks on ThreadPoolExecutor({_p})")(scaling_futures)
+
+
+@bench("scaling", "asyncio,procs=1",
+       description=f"{WORK_ITEMS} CPU-bound asyncio tasks on one thread")
 def scaling_asyncio(loops: int) -> float:
     async def item() -> int:
         return work()
@@ -82,19 +109,5 @@ def scaling_asyncio(loops: int) -> float:
     return asyncio.run(main())
 
 
-def proc_counts() -> list[int]:
-    cores = getattr(os, "process_cpu_count", os.cpu_count)() or 1
-    return sorted({1, 2, cores, 2 * cores})
-
-
 if __name__ == "__main__":
-    runner = make_runner(__doc__.splitlines()[0])
-    for p in proc_counts():
-        bench_time(runner, f"scaling[gort,procs={p}]", scaling_gort, p,
-                   description=f"{WORK_ITEMS} CPU-bound goroutines on max_procs={p}, per batch")
-        bench_time(runner, f"scaling[gort-async,procs={p}]", scaling_gort_async, p,
-                   description=f"{WORK_ITEMS} CPU-bound coroutine goroutines, max_procs={p}")
-        bench_time(runner, f"scaling[futures,procs={p}]", scaling_futures, p,
-                   description=f"{WORK_ITEMS} CPU-bound tasks on ThreadPoolExecutor({p})")
-    bench_time(runner, "scaling[asyncio,procs=1]", scaling_asyncio,
-               description=f"{WORK_ITEMS} CPU-bound asyncio tasks on one thread")
+    main(__doc__)

@@ -20,12 +20,13 @@ import asyncio
 import queue
 import time
 
-from common import bench_time, make_runner, scaled
+from common import bench, main, scaled
 
 import gort
 
 ITEMS = scaled(1_200, 240)  # items per loop; a multiple of 4
 POLLS = scaled(5_000, 100)
+WAYS = (2, 4)
 
 
 def select_gort(loops: int, ways: int) -> float:
@@ -60,6 +61,12 @@ def select_gort(loops: int, ways: int) -> float:
     return gort.go(consumer).result()
 
 
+for _ways in WAYS:
+    bench(f"select{_ways}", "gort", _ways, inner_loops=ITEMS,
+          description=f"{_ways}-way select over Chan(128)s, {_ways} producers, per item"
+          )(select_gort)
+
+
 def select_gort_async(loops: int, ways: int) -> float:
     chans: list[gort.Chan[int]] = [gort.Chan(128) for _ in range(ways)]
     per = loops * ITEMS // ways
@@ -89,7 +96,13 @@ def select_gort_async(loops: int, ways: int) -> float:
         assert count == per * ways
         return dt
 
-    return gort.go(consumer).result()  # type: ignore[no-any-return]
+    return gort.go(consumer).result()
+
+
+for _ways in WAYS:
+    bench(f"select{_ways}", "gort-async", _ways, inner_loops=ITEMS,
+          description=f"{_ways}-way aselect over Chan(128)s, coroutines, per item"
+          )(select_gort_async)
 
 
 def select_asyncio(loops: int, ways: int) -> float:
@@ -122,6 +135,14 @@ def select_asyncio(loops: int, ways: int) -> float:
     return asyncio.run(main())
 
 
+for _ways in WAYS:
+    bench(f"select{_ways}", "asyncio", _ways, inner_loops=ITEMS,
+          description=f"asyncio.wait(FIRST_COMPLETED) over {_ways} queue get() tasks, "
+                      "per item")(select_asyncio)
+
+
+@bench("select_default", "gort", inner_loops=POLLS,
+       description="select(2 empty Chans, default=True), nothing ready")
 def select_default_gort(loops: int) -> float:
     a: gort.Chan[int] = gort.Chan()
     b: gort.Chan[int] = gort.Chan()
@@ -137,6 +158,8 @@ def select_default_gort(loops: int) -> float:
     return gort.go(poll).result()
 
 
+@bench("select_default", "gort-async", inner_loops=POLLS,
+       description="await aselect(2 empty Chans, default=True)")
 def select_default_gort_async(loops: int) -> float:
     a: gort.Chan[int] = gort.Chan()
     b: gort.Chan[int] = gort.Chan()
@@ -149,9 +172,11 @@ def select_default_gort_async(loops: int) -> float:
             await aselect(*cases, default=True)
         return time.perf_counter() - t0
 
-    return gort.go(poll).result()  # type: ignore[no-any-return]
+    return gort.go(poll).result()
 
 
+@bench("select_default", "threading", inner_loops=POLLS,
+       description="get_nowait() on 2 empty queue.Queues")
 def select_default_queue(loops: int) -> float:
     a: queue.Queue[int] = queue.Queue()
     b: queue.Queue[int] = queue.Queue()
@@ -168,6 +193,8 @@ def select_default_queue(loops: int) -> float:
     return time.perf_counter() - t0
 
 
+@bench("select_default", "asyncio", inner_loops=POLLS,
+       description="get_nowait() on 2 empty asyncio.Queues")
 def select_default_asyncio(loops: int) -> float:
     async def main() -> float:
         a: asyncio.Queue[int] = asyncio.Queue()
@@ -188,21 +215,4 @@ def select_default_asyncio(loops: int) -> float:
 
 
 if __name__ == "__main__":
-    runner = make_runner(__doc__.splitlines()[0])
-    for ways in (2, 4):
-        bench_time(runner, f"select{ways}[gort]", select_gort, ways, inner_loops=ITEMS,
-                   description=f"{ways}-way select over Chan(128)s, {ways} producers, per item")
-        bench_time(runner, f"select{ways}[gort-async]", select_gort_async, ways,
-                   inner_loops=ITEMS,
-                   description=f"{ways}-way aselect over Chan(128)s, coroutines, per item")
-        bench_time(runner, f"select{ways}[asyncio]", select_asyncio, ways, inner_loops=ITEMS,
-                   description=f"asyncio.wait(FIRST_COMPLETED) over {ways} queue get() "
-                               "tasks, per item")
-    bench_time(runner, "select_default[gort]", select_default_gort, inner_loops=POLLS,
-               description="select(2 empty Chans, default=True), nothing ready")
-    bench_time(runner, "select_default[gort-async]", select_default_gort_async,
-               inner_loops=POLLS, description="await aselect(2 empty Chans, default=True)")
-    bench_time(runner, "select_default[threading]", select_default_queue, inner_loops=POLLS,
-               description="get_nowait() on 2 empty queue.Queues")
-    bench_time(runner, "select_default[asyncio]", select_default_asyncio, inner_loops=POLLS,
-               description="get_nowait() on 2 empty asyncio.Queues")
+    main(__doc__)

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import functools
 import threading
 import time
 
-from common import bench_time, make_runner, scaled
+from common import bench, main, scaled
 
 import gort
 
@@ -28,6 +29,7 @@ def noop() -> None:
     pass
 
 
+@bench("spawn", "gort", inner_loops=N, description="gort.go + join, per goroutine")
 def spawn_gort(loops: int) -> float:
     t0 = time.perf_counter()
     for _ in range(loops):
@@ -37,7 +39,16 @@ def spawn_gort(loops: int) -> float:
     return time.perf_counter() - t0
 
 
-def spawn_tpe(loops: int, pool: concurrent.futures.ThreadPoolExecutor) -> float:
+@functools.cache
+def _pool() -> concurrent.futures.ThreadPoolExecutor:
+    """One pool per process, its threads kept from one timed run to the next."""
+    return concurrent.futures.ThreadPoolExecutor(max_workers=gort.max_procs())
+
+
+@bench("spawn", "futures", inner_loops=N,
+       description="ThreadPoolExecutor(max_procs).submit + result, per task")
+def spawn_tpe(loops: int) -> float:
+    pool = _pool()
     t0 = time.perf_counter()
     for _ in range(loops):
         fs = [pool.submit(noop) for _ in range(N)]
@@ -46,6 +57,8 @@ def spawn_tpe(loops: int, pool: concurrent.futures.ThreadPoolExecutor) -> float:
     return time.perf_counter() - t0
 
 
+@bench("spawn", "threading", inner_loops=N_THREADS,
+       description="threading.Thread start + join, per thread")
 def spawn_threading(loops: int) -> float:
     t0 = time.perf_counter()
     for _ in range(loops):
@@ -61,6 +74,8 @@ async def _noop_async() -> None:
     pass
 
 
+@bench("spawn", "gort-async", inner_loops=N_ASYNC,
+       description="gort.go(async fn) + await, from a coroutine goroutine, per goroutine")
 def spawn_gort_async(loops: int) -> float:
     async def spawner() -> float:
         t0 = time.perf_counter()
@@ -70,9 +85,10 @@ def spawn_gort_async(loops: int) -> float:
                 await g
         return time.perf_counter() - t0
 
-    return gort.go(spawner).result()  # type: ignore[no-any-return]
+    return gort.go(spawner).result()
 
 
+@bench("spawn", "asyncio", inner_loops=N, description="asyncio create_task + gather, per task")
 def spawn_asyncio(loops: int) -> float:
     async def main() -> float:
         t0 = time.perf_counter()
@@ -84,15 +100,4 @@ def spawn_asyncio(loops: int) -> float:
 
 
 if __name__ == "__main__":
-    runner = make_runner(__doc__.splitlines()[0])
-    bench_time(runner, "spawn[gort]", spawn_gort, inner_loops=N,
-               description="gort.go + join, per goroutine")
-    pool = concurrent.futures.ThreadPoolExecutor(max_workers=gort.max_procs())
-    bench_time(runner, "spawn[futures]", spawn_tpe, pool, inner_loops=N,
-               description="ThreadPoolExecutor(max_procs).submit + result, per task")
-    bench_time(runner, "spawn[threading]", spawn_threading, inner_loops=N_THREADS,
-               description="threading.Thread start + join, per thread")
-    bench_time(runner, "spawn[gort-async]", spawn_gort_async, inner_loops=N_ASYNC,
-               description="gort.go(async fn) + await, from a coroutine goroutine, per goroutine")
-    bench_time(runner, "spawn[asyncio]", spawn_asyncio, inner_loops=N,
-               description="asyncio create_task + gather, per task")
+    main(__doc__)

@@ -23,7 +23,7 @@ import queue
 import threading
 import time
 
-from common import bench_time, make_runner, scaled
+from common import bench, main, scaled
 
 import gort
 
@@ -42,6 +42,8 @@ def _spin(n: int) -> int:
     return x
 
 
+@bench("pingpong", "gort", inner_loops=ROUNDS,
+       description="two goroutines, two unbuffered Chans, per round trip")
 def pingpong_gort(loops: int, rounds: int = ROUNDS) -> float:
     ping: gort.Chan[int] = gort.Chan()
     pong: gort.Chan[int] = gort.Chan()
@@ -64,6 +66,8 @@ def pingpong_gort(loops: int, rounds: int = ROUNDS) -> float:
     return gort.go(driver).result()
 
 
+@bench("pingpong", "gort-async", inner_loops=ROUNDS,
+       description="two coroutine goroutines, two unbuffered Chans, per round trip")
 def pingpong_gort_async(loops: int, rounds: int = ROUNDS) -> float:
     ping: gort.Chan[int] = gort.Chan()
     pong: gort.Chan[int] = gort.Chan()
@@ -83,9 +87,11 @@ def pingpong_gort_async(loops: int, rounds: int = ROUNDS) -> float:
         return dt
 
     gort.go(echo)
-    return gort.go(driver).result()  # type: ignore[no-any-return]
+    return gort.go(driver).result()
 
 
+@bench("pingpong", "lock", inner_loops=ROUNDS,
+       description="two threads, two threading.Locks, per round trip (the floor)")
 def pingpong_lock(loops: int) -> float:
     a = threading.Lock()
     b = threading.Lock()
@@ -109,6 +115,8 @@ def pingpong_lock(loops: int) -> float:
     return dt
 
 
+@bench("pingpong", "threading", inner_loops=ROUNDS,
+       description="two threads, two queue.Queue(1), per round trip")
 def pingpong_queue(loops: int, rounds: int = ROUNDS) -> float:
     ping: queue.Queue[int | None] = queue.Queue(1)
     pong: queue.Queue[int] = queue.Queue(1)
@@ -149,10 +157,14 @@ async def _pingpong_asyncio(n: int) -> float:
     return dt
 
 
+@bench("pingpong", "asyncio", inner_loops=ROUNDS,
+       description="two asyncio tasks, two asyncio.Queue(1), per round trip")
 def pingpong_asyncio(loops: int) -> float:
     return asyncio.run(_pingpong_asyncio(loops * ROUNDS))
 
 
+@bench("pingpong_hog", "gort", inner_loops=HOG_ROUNDS,
+       description="ping-pong round trip while max_procs() hog goroutines run")
 def pingpong_hog_gort(loops: int) -> float:
     stop = [False]
 
@@ -170,6 +182,8 @@ def pingpong_hog_gort(loops: int) -> float:
             g.result()
 
 
+@bench("pingpong_hog", "gort-async", inner_loops=HOG_ROUNDS,
+       description="coroutine ping-pong while max_procs() hog coroutines run")
 def pingpong_hog_gort_async(loops: int) -> float:
     stop = [False]
 
@@ -187,6 +201,8 @@ def pingpong_hog_gort_async(loops: int) -> float:
             g.result()
 
 
+@bench("pingpong_hog", "threading", inner_loops=HOG_ROUNDS_THREADS,
+       description="queue.Queue(1) ping-pong while cpu_count() hog threads run")
 def pingpong_hog_queue(loops: int) -> float:
     stop = [False]
 
@@ -205,6 +221,8 @@ def pingpong_hog_queue(loops: int) -> float:
             t.join()
 
 
+@bench("pingpong_hog", "asyncio", inner_loops=HOG_ROUNDS,
+       description="asyncio.Queue(1) ping-pong while a hog task runs")
 def pingpong_hog_asyncio(loops: int) -> float:
     n = loops * HOG_ROUNDS
 
@@ -226,24 +244,4 @@ def pingpong_hog_asyncio(loops: int) -> float:
 
 
 if __name__ == "__main__":
-    runner = make_runner(__doc__.splitlines()[0])
-    bench_time(runner, "pingpong[gort]", pingpong_gort, inner_loops=ROUNDS,
-               description="two goroutines, two unbuffered Chans, per round trip")
-    bench_time(runner, "pingpong[gort-async]", pingpong_gort_async, inner_loops=ROUNDS,
-               description="two coroutine goroutines, two unbuffered Chans, per round trip")
-    bench_time(runner, "pingpong[lock]", pingpong_lock, inner_loops=ROUNDS,
-               description="two threads, two threading.Locks, per round trip (the floor)")
-    bench_time(runner, "pingpong[threading]", pingpong_queue, inner_loops=ROUNDS,
-               description="two threads, two queue.Queue(1), per round trip")
-    bench_time(runner, "pingpong[asyncio]", pingpong_asyncio, inner_loops=ROUNDS,
-               description="two asyncio tasks, two asyncio.Queue(1), per round trip")
-    bench_time(runner, "pingpong_hog[gort]", pingpong_hog_gort, inner_loops=HOG_ROUNDS,
-               description="ping-pong round trip while max_procs() hog goroutines run")
-    bench_time(runner, "pingpong_hog[gort-async]", pingpong_hog_gort_async,
-               inner_loops=HOG_ROUNDS,
-               description="coroutine ping-pong while max_procs() hog coroutines run")
-    bench_time(runner, "pingpong_hog[threading]", pingpong_hog_queue,
-               inner_loops=HOG_ROUNDS_THREADS,
-               description="queue.Queue(1) ping-pong while cpu_count() hog threads run")
-    bench_time(runner, "pingpong_hog[asyncio]", pingpong_hog_asyncio, inner_loops=HOG_ROUNDS,
-               description="asyncio.Queue(1) ping-pong while a hog task runs")
+    main(__doc__)

@@ -25,14 +25,17 @@ import random
 import threading
 import time
 
-from common import bench_time, make_runner, scaled
+from common import bench, main, scaled
 
 import gort
 from gort import atomic
 
 OPS = scaled(2_000, 100)
+PROCS = gort.max_procs()  # goroutines (and coroutines, tasks) of the contended cases
+THREADS = os.cpu_count() or 1
 
 
+@bench("mutex", "gort", inner_loops=OPS, description="Mutex lock() + unlock(), uncontended")
 def mutex_gort(loops: int) -> float:
     mu = gort.Mutex()
     lock, unlock = mu.lock, mu.unlock
@@ -43,6 +46,7 @@ def mutex_gort(loops: int) -> float:
     return time.perf_counter() - t0
 
 
+@bench("mutex_with", "gort", inner_loops=OPS, description="with Mutex: pass, uncontended")
 def mutex_with_gort(loops: int) -> float:
     mu = gort.Mutex()
     t0 = time.perf_counter()
@@ -52,6 +56,8 @@ def mutex_with_gort(loops: int) -> float:
     return time.perf_counter() - t0
 
 
+@bench("mutex", "threading", inner_loops=OPS,
+       description="threading.Lock acquire() + release(), uncontended")
 def mutex_threading(loops: int) -> float:
     mu = threading.Lock()
     lock, unlock = mu.acquire, mu.release
@@ -62,6 +68,8 @@ def mutex_threading(loops: int) -> float:
     return time.perf_counter() - t0
 
 
+@bench("mutex_with", "threading", inner_loops=OPS,
+       description="with threading.Lock: pass, uncontended")
 def mutex_with_threading(loops: int) -> float:
     mu = threading.Lock()
     t0 = time.perf_counter()
@@ -71,6 +79,7 @@ def mutex_with_threading(loops: int) -> float:
     return time.perf_counter() - t0
 
 
+@bench("atomic_add", "gort", inner_loops=OPS, description="atomic.Int64.add(1)")
 def atomic_gort(loops: int) -> float:
     n = atomic.Int64()
     add = n.add
@@ -86,6 +95,7 @@ class _LockedCounter:
         self.n = 0
 
 
+@bench("atomic_add", "threading", inner_loops=OPS, description="with lock: n += 1")
 def atomic_threading(loops: int) -> float:
     c = _LockedCounter()
     lock = c.lock
@@ -99,6 +109,8 @@ def atomic_threading(loops: int) -> float:
 GOROUTINES, INCREMENTS = 50, scaled(1_000, 20)
 
 
+@bench("counter", "gort",
+       description="the overview's atomic counter: 50 goroutines x 1,000 add(1)")
 def counter_gort(loops: int) -> float:
     t0 = time.perf_counter()
     for _ in range(loops):
@@ -117,6 +129,7 @@ def counter_gort(loops: int) -> float:
     return time.perf_counter() - t0
 
 
+@bench("counter", "threading", description="50 threads x 1,000 locked increments")
 def counter_threading(loops: int) -> float:
     t0 = time.perf_counter()
     for _ in range(loops):
@@ -137,6 +150,8 @@ def counter_threading(loops: int) -> float:
     return time.perf_counter() - t0
 
 
+@bench("mutex_contended", "gort", PROCS, inner_loops=OPS,
+       description=f"{PROCS} goroutines lock + unlock one Mutex, per op")
 def contended_gort(loops: int, procs: int) -> float:
     mu = gort.Mutex()
     per = loops * OPS // procs
@@ -154,6 +169,8 @@ def contended_gort(loops: int, procs: int) -> float:
     return time.perf_counter() - t0
 
 
+@bench("mutex_contended", "threading", PROCS, inner_loops=OPS,
+       description=f"{PROCS} threads acquire + release one Lock, per op")
 def contended_threading(loops: int, procs: int) -> float:
     mu = threading.Lock()
     per = loops * OPS // procs
@@ -173,6 +190,9 @@ def contended_threading(loops: int, procs: int) -> float:
     return time.perf_counter() - t0
 
 
+@bench("mutex_contended", "gort-async", PROCS, inner_loops=OPS,
+       description=f"{PROCS} coroutine goroutines alock + unlock one Mutex, "
+                   "yielding every 8 ops, per op")
 def contended_gort_async(loops: int, procs: int) -> float:
     mu = gort.Mutex()
     per = loops * OPS // procs
@@ -192,6 +212,9 @@ def contended_gort_async(loops: int, procs: int) -> float:
     return time.perf_counter() - t0
 
 
+@bench("mutex_contended", "asyncio", PROCS, inner_loops=OPS,
+       description=f"{PROCS} asyncio tasks acquire + release one asyncio.Lock, "
+                   "yielding every 8 ops")
 def contended_asyncio(loops: int, procs: int) -> float:
     per = loops * OPS // procs
 
@@ -223,6 +246,8 @@ def _critical(x: int) -> int:
     return x
 
 
+@bench("rwmutex_read", "gort", PROCS, inner_loops=RW_OPS,
+       description=f"{PROCS} goroutines, RWMutex, 1 write per {WRITE_EVERY} ops, per op")
 def rwmutex_gort(loops: int, procs: int) -> float:
     rw = gort.RWMutex()
     per = loops * RW_OPS // procs
@@ -246,6 +271,8 @@ def rwmutex_gort(loops: int, procs: int) -> float:
     return time.perf_counter() - t0
 
 
+@bench("rwmutex_read", "threading", THREADS, inner_loops=RW_OPS,
+       description=f"{THREADS} threads, one threading.Lock for reads and writes")
 def rwmutex_threading(loops: int, threads: int) -> float:
     mu = threading.Lock()
     per = loops * RW_OPS // threads
@@ -269,6 +296,7 @@ def rwmutex_threading(loops: int, threads: int) -> float:
     return time.perf_counter() - t0
 
 
+@bench("waitgroup", "gort", inner_loops=OPS, description="WaitGroup add(1) + done(), uncontended")
 def waitgroup_gort(loops: int) -> float:
     wg = gort.WaitGroup()
     add, done = wg.add, wg.done
@@ -280,6 +308,8 @@ def waitgroup_gort(loops: int) -> float:
     return time.perf_counter() - t0
 
 
+@bench("waitgroup_contended", "gort", PROCS, inner_loops=OPS,
+       description=f"{PROCS} goroutines add(1) + done() on one WaitGroup, per op")
 def waitgroup_contended_gort(loops: int, procs: int) -> float:
     wg = gort.WaitGroup()
     per = loops * OPS // procs
@@ -333,6 +363,12 @@ def syncmap_gort(loops: int, procs: int, writes: float) -> float:
     return time.perf_counter() - t0
 
 
+for _what, _writes in (("syncmap_read", MAP_READ_MOSTLY), ("syncmap_write", MAP_WRITE_HEAVY)):
+    bench(_what, "gort", PROCS, _writes, inner_loops=MAP_OPS,
+          description=f"{PROCS} goroutines, gort.Map load/store, {_writes:.0%} writes, "
+                      "per op")(syncmap_gort)
+
+
 def syncmap_threading(loops: int, threads: int, writes: float) -> float:
     d = {k: k for k in range(MAP_KEYS)}
     lock = threading.Lock()
@@ -359,53 +395,11 @@ def syncmap_threading(loops: int, threads: int, writes: float) -> float:
     return time.perf_counter() - t0
 
 
+for _what, _writes in (("syncmap_read", MAP_READ_MOSTLY), ("syncmap_write", MAP_WRITE_HEAVY)):
+    bench(_what, "threading", PROCS, _writes, inner_loops=MAP_OPS,
+          description=f"{PROCS} threads, dict + threading.Lock, {_writes:.0%} writes, "
+                      "per op")(syncmap_threading)
+
+
 if __name__ == "__main__":
-    runner = make_runner(__doc__.splitlines()[0])
-    bench_time(runner, "mutex[gort]", mutex_gort, inner_loops=OPS,
-               description="Mutex lock() + unlock(), uncontended")
-    bench_time(runner, "mutex[threading]", mutex_threading, inner_loops=OPS,
-               description="threading.Lock acquire() + release(), uncontended")
-    bench_time(runner, "mutex_with[gort]", mutex_with_gort, inner_loops=OPS,
-               description="with Mutex: pass, uncontended")
-    bench_time(runner, "mutex_with[threading]", mutex_with_threading, inner_loops=OPS,
-               description="with threading.Lock: pass, uncontended")
-    bench_time(runner, "atomic_add[gort]", atomic_gort, inner_loops=OPS,
-               description="atomic.Int64.add(1)")
-    bench_time(runner, "atomic_add[threading]", atomic_threading, inner_loops=OPS,
-               description="with lock: n += 1")
-    procs = gort.max_procs()
-    bench_time(runner, "mutex_contended[gort]", contended_gort, procs, inner_loops=OPS,
-               description=f"{procs} goroutines lock + unlock one Mutex, per op")
-    bench_time(runner, "mutex_contended[threading]", contended_threading, procs,
-               inner_loops=OPS, description=f"{procs} threads acquire + release one Lock, per op")
-    bench_time(runner, "counter[gort]", counter_gort,
-               description="the overview's atomic counter: 50 goroutines x 1,000 add(1)")
-    bench_time(runner, "counter[threading]", counter_threading,
-               description="50 threads x 1,000 locked increments")
-    bench_time(runner, "mutex_contended[gort-async]", contended_gort_async, procs,
-               inner_loops=OPS,
-               description=f"{procs} coroutine goroutines alock + unlock one Mutex, "
-                           "yielding every 8 ops, per op")
-    bench_time(runner, "mutex_contended[asyncio]", contended_asyncio, procs, inner_loops=OPS,
-               description=f"{procs} asyncio tasks acquire + release one asyncio.Lock, "
-                           "yielding every 8 ops")
-    threads = os.cpu_count() or 1
-    bench_time(runner, "rwmutex_read[gort]", rwmutex_gort, procs, inner_loops=RW_OPS,
-               description=f"{procs} goroutines, RWMutex, 1 write per {WRITE_EVERY} ops, "
-                           "per op")
-    bench_time(runner, "rwmutex_read[threading]", rwmutex_threading, threads,
-               inner_loops=RW_OPS,
-               description=f"{threads} threads, one threading.Lock for reads and writes")
-    bench_time(runner, "waitgroup[gort]", waitgroup_gort, inner_loops=OPS,
-               description="WaitGroup add(1) + done(), uncontended")
-    bench_time(runner, "waitgroup_contended[gort]", waitgroup_contended_gort, procs,
-               inner_loops=OPS,
-               description=f"{procs} goroutines add(1) + done() on one WaitGroup, per op")
-    for what, writes in (("syncmap_read", MAP_READ_MOSTLY), ("syncmap_write", MAP_WRITE_HEAVY)):
-        bench_time(runner, f"{what}[gort]", syncmap_gort, procs, writes, inner_loops=MAP_OPS,
-                   description=f"{procs} goroutines, gort.Map load/store, {writes:.0%} writes, "
-                               "per op")
-        bench_time(runner, f"{what}[threading]", syncmap_threading, procs, writes,
-                   inner_loops=MAP_OPS,
-                   description=f"{procs} threads, dict + threading.Lock, {writes:.0%} writes, "
-                               "per op")
+    main(__doc__)

@@ -1,32 +1,136 @@
-"""What every benchmark script shares: a pyperf Runner that records the build.
+"""What every benchmark script shares: the registry of its benchmarks, and the
+pyperf Runner that runs them and records the build.
 
-Each script is run by pyperf in fresh worker processes of one interpreter build.
-The metadata records what was actually observed in the worker (free-threaded
-build or not, GIL enabled at run time, gort's max_procs), not what was asked for.
-``GORT_BENCH_FILTER`` (fnmatch patterns, comma-separated) selects benchmarks by
-name; ``GORT_BENCH_QUICK=1`` shrinks the work per loop (the smoke test uses it).
+A suite is a module ``bm_<suite>.py`` whose benchmark functions carry their
+names::
+
+    @bench("mutex", "gort", inner_loops=OPS, description="Mutex lock() + unlock()")
+    def mutex_gort(loops: int) -> float: ...
+
+    if __name__ == "__main__":
+        main(__doc__)
+
+Importing a suite (``load``) registers its benchmarks and runs nothing, so the
+driver and ``python -m bench list`` read the names without a subprocess.  Run as
+a script, ``main`` is a pyperf Runner with three options of ours, passed on to
+its worker processes: ``--bench PATTERNS`` (fnmatch, comma-separated) selects
+benchmarks by name, ``--quick`` shrinks the work per loop (the smoke runs), and
+``--extra-out PATH`` is where ``record_extra`` writes.  The metadata records what
+was observed in the worker (free-threaded build or not, GIL enabled at run time,
+gort's max_procs), not what was asked for.
+
+The work per loop is a module constant of the suite (``OPS = scaled(2_000,
+100)``), so a suite is loaded in one mode: ``main`` loads its script's module
+afresh once the command line has said which (the ``__main__`` execution only
+gets it there), and ``load(suite, quick)`` does the same for a listing.
 """
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
 import fnmatch
+import importlib.util
+import json
 import os
 import platform
 import re
 import sys
 import sysconfig
-import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from types import ModuleType
+from typing import Any, TypeVar
 
 import pyperf
 
 import gort
 
-INHERITED_ENV = ("PYTHON_GIL,GORT_MAXPROCS,GORT_BENCH_FILTER,GORT_BENCH_QUICK,"
-                 "GORT_BENCH_SLOWDOWN,GORT_BENCH_CRASH,GORT_BENCH_EXTRA,GORT_BUILD_LABEL")
-QUICK = os.environ.get("GORT_BENCH_QUICK") == "1"
-_LIST = os.environ.get("GORT_BENCH_LIST") == "1"  # print the names, measure nothing
+SUITES_DIR = Path(__file__).resolve().parent
+# Environment the worker processes need: the GIL setting (a 3.13t+gil run must
+# not silently measure 3.13t), gort's max_procs, and the build's label.
+INHERITED_ENV = ("PYTHON_GIL", "GORT_MAXPROCS", "GORT_BUILD_LABEL")
+
+QUICK = False  # the mode of the suite being loaded (see ``load``)
+_EXTRA_OUT: str | None = None  # --extra-out of this process
+
+TimeFunc = TypeVar("TimeFunc", bound=Callable[..., float])
+
+
+@dataclasses.dataclass(frozen=True)
+class Benchmark:
+    """One registered benchmark: ``func(loops, *args)`` returns the seconds that
+    ``loops`` loops of ``inner_loops`` operations took."""
+
+    name: str  # "group[variant]", e.g. "mutex[gort]" or "scaling[gort,procs=2]"
+    func: Callable[..., float]
+    args: tuple[Any, ...] = ()
+    inner_loops: int = 1
+    description: str = ""
+    skip: str | None = None  # why this gort or this machine cannot run it
+
+
+_registry: list[Benchmark] = []  # where the module being executed registers
+
+
+def bench(group: str, variant: str, *args: Any, inner_loops: int = 1, description: str = "",
+          skip: str | None = None) -> Callable[[TimeFunc], TimeFunc]:
+    """Register the decorated function as the benchmark ``group[variant]``,
+    called as ``func(loops, *args)``.  Several registrations of one function
+    (``bench("chan_1", "gort", 1)(chan_gort)`` in a loop) are several benchmarks;
+    they run in the order registered.  ``skip``: the reason it cannot run here
+    (it is listed as skipped, never run)."""
+
+    def register(func: TimeFunc) -> TimeFunc:
+        _registry.append(Benchmark(f"{group}[{variant}]", func, args, inner_loops,
+                                   description, skip))
+        return func
+
+    return register
+
+
+@dataclasses.dataclass(frozen=True)
+class Suite:
+    """What a suite module registered when loaded in one mode."""
+
+    name: str
+    description: str  # the first line of its docstring
+    benchmarks: tuple[Benchmark, ...]  # including the skipped ones
+    module: ModuleType
+
+    def runnable(self, patterns: Sequence[str] = ()) -> list[Benchmark]:
+        return [b for b in self.benchmarks if b.skip is None and selected(b.name, patterns)]
+
+    def skipped(self, patterns: Sequence[str] = ()) -> list[Benchmark]:
+        return [b for b in self.benchmarks if b.skip is not None and selected(b.name, patterns)]
+
+
+def load(suite: str, quick: bool = False, path: Path | None = None) -> Suite:
+    """Execute ``bm_<suite>.py`` (or ``path``) as a fresh module in ``quick`` mode
+    and return what it registered.  Nothing is measured."""
+    global QUICK, _registry
+    path = path or SUITES_DIR / f"bm_{suite}.py"
+    spec = importlib.util.spec_from_file_location(f"bm_{suite}", path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    saved = QUICK, _registry, sys.modules.get(spec.name)
+    QUICK, _registry = quick, []
+    sys.modules[spec.name] = module  # while it runs: dataclasses look their module up
+    try:
+        spec.loader.exec_module(module)
+        found = tuple(_registry)
+    finally:
+        QUICK, _registry, previous = saved
+        if previous is None:
+            del sys.modules[spec.name]
+        else:
+            sys.modules[spec.name] = previous
+    names = [b.name for b in found]
+    if len(names) != len(set(names)):
+        raise ValueError(f"bm_{suite}.py registers a name twice: {names}")
+    doc = (module.__doc__ or suite).strip().splitlines()[0]
+    return Suite(suite, doc, found, module)
 
 
 def split_patterns(text: str) -> list[str]:
@@ -35,26 +139,32 @@ def split_patterns(text: str) -> list[str]:
     return [p for p in re.split(r",(?![^\[]*\])", text) if p]
 
 
-_FILTER = split_patterns(os.environ.get("GORT_BENCH_FILTER", ""))
+def name_matches(name: str, pattern: str) -> bool:
+    """fnmatch with ``[`` and ``]`` taken literally (they are part of our names)."""
+    pattern = pattern.replace("[", "\x00").replace("]", "[]]").replace("\x00", "[[]")
+    return fnmatch.fnmatchcase(name, pattern)
+
+
+def selected(name: str, patterns: Sequence[str]) -> bool:
+    """Whether ``name`` matches one of ``patterns`` (no patterns: every name)."""
+    return not patterns or any(name_matches(name, p) for p in patterns)
 
 
 def record_extra(name: str, **values: float | int | str) -> None:
     """Measurements that are not times (``rss_per_task`` bytes, ``latency_p50``
-    seconds, ``requests_per_s``; context such as ``tasks``), as JSON lines in
-    ``$GORT_BENCH_EXTRA``; the driver folds them into the suite's pyperf result
+    seconds, ``requests_per_s``; context such as ``tasks``), as JSON lines in the
+    file of ``--extra-out``; the driver folds them into the suite's pyperf result
     file as benchmarks in their own units (``runner.EXTRA_KEYS``,
     ``runner.memory_benchmarks``), so every number is in pyperf JSON.  Without the
-    driver they are not recorded."""
-    path = os.environ.get("GORT_BENCH_EXTRA")
-    if not path:
+    option they are not recorded."""
+    if not _EXTRA_OUT:
         return
-    import json
-    with open(path, "a") as f:
+    with open(_EXTRA_OUT, "a") as f:
         f.write(json.dumps({"name": name, **values}) + "\n")
 
 
 def scaled(n: int, quick: int) -> int:
-    """``n`` units of work per loop, or ``quick`` in smoke-test mode."""
+    """``n`` units of work per loop, or ``quick`` in quick mode."""
     return quick if QUICK else n
 
 
@@ -72,83 +182,66 @@ def build_info() -> dict[str, str]:
             "python_lto": str("--with-lto" in args or "-flto" in cflags)}
 
 
-def make_runner(description: str) -> pyperf.Runner:
-    """A pyperf Runner whose metadata records the build as observed in the worker."""
-    # pyperf passes only a few variables to its workers; the GIL setting must
-    # reach them or a 3.13t+gil run would silently measure 3.13t.
-    argv = sys.argv[1:]
-    if not any(a.startswith("--inherit-environ") for a in argv):
-        sys.argv[1:1] = [f"--inherit-environ={INHERITED_ENV}"]
-    runner = pyperf.Runner()
+def _pass_options(cmd: list[str], args: argparse.Namespace) -> None:
+    """pyperf's ``add_cmdline_args``: our options, for a worker's command line."""
+    for pattern in args.bench:
+        cmd.extend(("--bench", pattern))
+    if args.quick:
+        cmd.append("--quick")
+    if args.extra_out:
+        cmd.extend(("--extra-out", args.extra_out))
+
+
+def make_runner(description: str, suite: str) -> pyperf.Runner:
+    """A pyperf Runner with our options, whose metadata records the build as
+    observed in the worker."""
+    runner = pyperf.Runner(add_cmdline_args=_pass_options)
+    ap = runner.argparser
+    ap.add_argument("--bench", action="append", default=[], metavar="PATTERNS",
+                    type=split_patterns, help="only the benchmarks whose names match one "
+                    "of these fnmatch patterns (comma-separated; [ and ] are literal)")
+    ap.add_argument("--quick", action="store_true",
+                    help="tiny work per loop: whether it runs, not how fast")
+    ap.add_argument("--extra-out", metavar="PATH",
+                    help="append the measurements that are not times here (JSON lines)")
+    ap.set_defaults(inherit_environ=list(INHERITED_ENV))
     is_gil_enabled = getattr(sys, "_is_gil_enabled", lambda: True)
-    runner.metadata["description"] = description
-    # The suite a benchmark belongs to (bm_switch.py -> "switch"), for the report.
-    runner.metadata["gort_suite"] = os.path.basename(sys.argv[0])[3:].removesuffix(".py")
-    runner.metadata["gort_version"] = gort.__version__
-    runner.metadata["free_threaded_build"] = str(bool(sysconfig.get_config_var("Py_GIL_DISABLED")))
-    runner.metadata["gil_enabled"] = str(is_gil_enabled())
-    runner.metadata["gort_max_procs"] = str(gort.max_procs())
-    runner.metadata["python_build_label"] = os.environ.get("GORT_BUILD_LABEL") or "unnamed"
-    runner.metadata["python_implementation_version"] = platform.python_version()
-    runner.metadata.update(build_info())
+    md = runner.metadata
+    md["description"] = description
+    md["gort_suite"] = suite  # the report's section
+    md["gort_version"] = gort.__version__
+    md["free_threaded_build"] = str(bool(sysconfig.get_config_var("Py_GIL_DISABLED")))
+    md["gil_enabled"] = str(is_gil_enabled())
+    md["gort_max_procs"] = str(gort.max_procs())
+    md["python_build_label"] = os.environ.get("GORT_BUILD_LABEL") or "unnamed"
+    md["python_implementation_version"] = platform.python_version()
+    md.update(build_info())
     return runner
 
 
-def name_matches(name: str, pattern: str) -> bool:
-    """fnmatch with ``[`` and ``]`` taken literally (they are part of our names)."""
-    pattern = pattern.replace("[", "\x00").replace("]", "[]]").replace("\x00", "[[]")
-    return fnmatch.fnmatchcase(name, pattern)
+def main(doc: str | None) -> None:
+    """Run the calling script's benchmarks (those ``--bench`` selects) under pyperf.
 
-
-def selected(name: str) -> bool:
-    return not _FILTER or any(name_matches(name, p) for p in _FILTER)
-
-
-def _slowdown(name: str) -> float:
-    """GORT_BENCH_SLOWDOWN="pattern=1.3": make matching benchmarks 30% slower.
-
-    For testing the regression gate only: the delay is real (a busy wait after
-    each timed run), so the measurement is what a slower gort would give.
-    """
-    spec = os.environ.get("GORT_BENCH_SLOWDOWN", "")
-    for item in spec.split(","):
-        if "=" in item:
-            pat, factor = item.rsplit("=", 1)
-            if name_matches(name, pat):
-                return float(factor)
-    return 1.0
-
-
-def _slowed(func: Callable[..., float], factor: float) -> Callable[..., float]:
-    def run(loops: int, *args: Any) -> float:
-        dt = func(loops, *args)
-        b0 = time.perf_counter()
-        end = b0 + dt * (factor - 1.0)
-        while time.perf_counter() < end:
-            pass
-        return dt + (time.perf_counter() - b0)
-
-    return run
-
-
-def _crashing(loops: int, *args: Any) -> float:
-    # Not an ...Error name on purpose: the driver must find the root cause anyway.
-    raise gort.ChanClosed("GORT_BENCH_CRASH: this benchmark crashes on purpose")
-
-
-def bench_time(runner: pyperf.Runner, name: str, func: Callable[..., float], *args: Any,
-               inner_loops: int = 1, description: str = "") -> None:
-    """``runner.bench_time_func`` for the benchmarks the filter selects."""
-    if not selected(name):
-        return
-    if _LIST:
-        print(name)
-        return
-    crash = os.environ.get("GORT_BENCH_CRASH", "")
-    if crash and name_matches(name, crash):  # for testing the driver only
-        func = _crashing
-    factor = _slowdown(name)
-    if factor != 1.0:
-        func = _slowed(func, factor)
-    meta = {"description": description} if description else None
-    runner.bench_time_func(name, func, *args, inner_loops=inner_loops, metadata=meta)
+    A suite may define ``setup(args)``: called with pyperf's parsed arguments in
+    every process before its benchmarks are registered with pyperf."""
+    global _EXTRA_OUT
+    script = Path(sys.argv[0]).resolve()
+    name = script.stem.removeprefix("bm_")
+    runner = make_runner((doc or name).strip().splitlines()[0], name)
+    args = runner.parse_args()
+    # A user's --inherit-environ adds to ours instead of replacing it.
+    args.inherit_environ = sorted({*INHERITED_ENV, *(args.inherit_environ or ())})
+    patterns = [p for ps in args.bench for p in ps]
+    args.bench = patterns
+    _EXTRA_OUT = args.extra_out
+    suite = load(name, quick=args.quick, path=script)
+    if not args.worker:  # said once, in pyperf's main process (the driver shows it)
+        for b in suite.skipped(patterns):
+            print(f"{name}: skipped {b.name}: {b.skip}", flush=True)
+    setup = getattr(suite.module, "setup", None)
+    if setup is not None:
+        setup(args)
+    for b in suite.runnable(patterns):
+        meta = {"description": b.description} if b.description else None
+        runner.bench_time_func(b.name, b.func, *b.args, inner_loops=b.inner_loops,
+                               metadata=meta)
