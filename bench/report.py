@@ -19,13 +19,8 @@ from typing import Any
 import pyperf
 from tabulate import tabulate
 
-from . import SUITES
+from . import SUITES, stats
 from .stats import Interval, ratio_interval
-
-try:  # pyperf's own significance test (Student's two-sample t-test)
-    from pyperf._utils import is_significant as _pyperf_significant
-except ImportError:  # pragma: no cover - older or newer pyperf
-    _pyperf_significant = None
 
 BUILD_ORDER = ("3.13", "3.13t", "3.13t+gil", "3.14", "3.14t", "3.14t+gil")
 NAME_RE = re.compile(r"^(?P<what>[^\[]+)\[(?P<impl>[^\],]+)(?:,(?P<param>[^\]]+))?\]$")
@@ -209,14 +204,8 @@ def fmt_result(r: Result) -> str:
 
 
 def significant(a: Result, b: Result) -> bool | None:
-    va, vb = a.values, b.values
-    if len(va) < 2 or len(vb) < 2:
-        return None
-    if _pyperf_significant is not None:
-        return bool(_pyperf_significant(va, vb)[0])
-    ma, mb = statistics.mean(va), statistics.mean(vb)
-    se = math.sqrt(statistics.variance(va) / len(va) + statistics.variance(vb) / len(vb))
-    return se > 0 and abs(ma - mb) / se > 2.0
+    """Whether the values of ``a`` and ``b`` differ (``stats.significant``)."""
+    return stats.significant(a.values, b.values)
 
 
 def fmt_interval(iv: Interval) -> str:

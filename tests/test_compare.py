@@ -91,6 +91,28 @@ def test_ratio_gate_arithmetic_on_known_values(tmp_path: Path) -> None:
     assert "not significant" in r.stdout
 
 
+def test_students_t_test_on_textbook_values() -> None:
+    """bench.stats.significant, the test behind "significant" in the tables: two
+    samples of 5 whose means differ by 2 with a pooled variance of 2.5 give t = 2,
+    under the 95% critical value 2.306 for 8 degrees of freedom; a difference of
+    3 gives t = 3, over it.  Samples may differ in size."""
+    from bench import stats
+    a = [1.0, 2.0, 3.0, 4.0, 5.0]
+    assert stats.significant(a, [3.0, 4.0, 5.0, 6.0, 7.0]) is False
+    assert stats.significant(a, [4.0, 5.0, 6.0, 7.0, 8.0]) is True
+    # n = 5 and 3: pooled variance (10 + 2) / 6 = 2, se = sqrt(2 (1/5 + 1/3)) = 1.033;
+    # a mean difference of 3 gives t = 2.90 > 2.447 (6 degrees of freedom), 2 gives 1.94.
+    assert stats.significant(a, [5.0, 6.0, 7.0]) is True
+    assert stats.significant(a, [4.0, 5.0, 6.0]) is False
+    assert stats.significant(a, [1.0]) is None  # too few values for a variance
+    assert stats.significant([2.0, 2.0], [2.0, 2.0]) is False
+    assert stats.significant([2.0, 2.0], [3.0, 3.0]) is True  # no spread: any difference
+    assert stats.t_critical_95(1) == 12.706 and stats.t_critical_95(30) == 2.042
+    assert stats.t_critical_95(31) == pytest.approx(2.0395, abs=1e-3)  # exact: 2.0395
+    assert stats.t_critical_95(120) == pytest.approx(1.9799, abs=1e-3)
+    assert stats.t_critical_95(10**6) == pytest.approx(1.960, abs=1e-3)
+
+
 def _driver(out: Path, plugin: str | None = None) -> Path:
     """atomic_add[gort] and its baseline measured interleaved by the driver (6
     rounds); ``plugin``: a directory of ``bench_faults.plant`` to plant faults."""
