@@ -231,7 +231,8 @@ def report(session: nox.Session) -> None:
 
 @nox.session(python=False)
 def lint(session: nox.Session) -> None:
-    """ruff on everything, mypy --strict on gort/, actionlint on the workflows.
+    """ruff on everything, mypy --strict on gort/ and bench/ (``[tool.mypy]`` in
+    pyproject.toml), actionlint on the workflows.
 
     Its own environment with only the ``lint`` extra (``.nox/venvs/lint-*``), as on
     a fresh CI runner: a dependency mypy needs that only the test extra brings

@@ -134,8 +134,8 @@ def ratio_changes(base: dict[str, pyperf.Benchmark],
         sig = None if iv is None else not (iv[0] <= 0.0 <= iv[1])
         disturbed = any(x.get_metadata().get("gort_disturbed")
                         for x in (base[g], base[ref], head[g], head[ref]))
-        out.append(Change(f"{g} / {ref}", rb, rh, sig, "ratio",
-                          *(iv if iv is not None else (None, None)), disturbed))
+        lo, hi = iv if iv is not None else (None, None)
+        out.append(Change(f"{g} / {ref}", rb, rh, sig, "ratio", lo, hi, disturbed))
     return out
 
 

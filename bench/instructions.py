@@ -303,7 +303,7 @@ def run(builds: list[tuple[str, str, str]], patterns: list[str], out_dir: Path, 
             benches.append(to_benchmark(c, label, python, command))
         if benches:
             path = target / f"{label}.instructions.json"
-            suite = pyperf.BenchmarkSuite(benches)  # type: ignore[arg-type]
+            suite = pyperf.BenchmarkSuite(benches)
             if path.exists():  # keep the operations this command did not count
                 fresh = {op.name for op in ops}
                 for b in pyperf.BenchmarkSuite.load(str(path)).get_benchmarks():

@@ -446,10 +446,10 @@ def provision(optimized: bool = False) -> list[Build]:
     ``optimized``: make sure both are PGO + LTO builds (building them if not)."""
     interps = discover()
     if optimized:
-        for ft in (True, False):
-            if not any(i.minor == "3.13" and i.free_threaded == ft and i.optimized
+        for free_threaded in (True, False):
+            if not any(i.minor == "3.13" and i.free_threaded == free_threaded and i.optimized
                        for i in interps):
-                build_cpython(free_threaded=ft, optimized=True)
+                build_cpython(free_threaded=free_threaded, optimized=True)
         interps = discover()
     if _pick(interps, "3.13", True) is None:
         _log("no free-threaded CPython 3.13 found")
