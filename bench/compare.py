@@ -40,7 +40,7 @@ from tabulate import tabulate
 
 from .instructions import NOISE as INSTRUCTION_NOISE
 from .instructions import is_instruction_count
-from .report import NAME_RE, significant
+from .report import NAME_RE, fmt_value, significant
 from .stats import change_interval, ratio_interval
 
 Row = dict[str, object]
@@ -150,16 +150,8 @@ def regressions(changes: list[Change], threshold: float) -> list[Change]:
 
 
 def _fmt_value(v: float, unit: str) -> str:
-    if unit == "ratio":
-        return f"{v:.3f}×"
-    if unit == "byte":
-        return f"{v:,.0f} B"
-    if unit != "second":
-        return f"{v:,.6g}"
-    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6), ("ns", 1e-9)):
-        if v >= scale or unit == "ns":
-            return f"{v / scale:.3g} {unit}"
-    return f"{v:.3g} s"
+    """A ratio as ``1.234×``, any other value in its pyperf unit, as pyperf prints it."""
+    return f"{v:.3f}×" if unit == "ratio" else fmt_value(v, unit)
 
 
 def render(changes: list[Change], mode: str, fmt: str, base_name: str, head_name: str) -> str:

@@ -8,6 +8,7 @@ Every number comes from the JSON files; nothing is typed in by hand.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -179,28 +180,25 @@ def build_sort_key(label: str) -> tuple[int, str]:
     return (BUILD_ORDER.index(label) if label in BUILD_ORDER else len(BUILD_ORDER), label)
 
 
-def fmt_time(seconds: float) -> str:
-    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6), ("ns", 1e-9)):
-        if seconds >= scale or unit == "ns":
-            return f"{seconds / scale:.3g} {unit}"
-    return f"{seconds:.3g} s"
+@functools.cache
+def _in_unit(unit: str) -> pyperf.Benchmark:
+    """A benchmark of ``unit``, for its ``format_value`` (pyperf formats by unit)."""
+    return pyperf.Benchmark([pyperf.Run([1.0], metadata={"name": unit, "unit": unit},
+                                        collect_metadata=False)])
 
 
-def fmt_bytes(n: float) -> str:
-    """Bytes with thousands separators: ``1,234 B``."""
-    return f"{n:,.0f} B"
+def fmt_value(value: float, unit: str = "second") -> str:
+    """``value`` in pyperf's ``unit`` (second, byte, integer) as ``pyperf show``
+    prints it: ``15.0 us``, ``1.2 KiB``."""
+    return _in_unit(unit).format_value(value)
 
 
 def fmt_result(r: Result) -> str:
-    """``mean ± std`` in the benchmark's unit (one value: the value alone)."""
-    vals = r.values
-    std = statistics.stdev(vals) if len(vals) > 1 else 0.0
-    unit = r.bench.get_unit()
-    if unit == "byte":
-        return fmt_bytes(r.mean) + (f" ± {fmt_bytes(std)}" if len(vals) > 1 else "")
-    if unit != "second":  # pyperf also knows "integer"
-        return f"{r.mean:.6g} ± {std:.3g}" if len(vals) > 1 else f"{r.mean:.6g}"
-    return f"{fmt_time(r.mean)} ± {fmt_time(std)}"
+    """``mean ± std`` in the benchmark's unit, in one scale (one value: the value
+    alone), as pyperf formats them."""
+    if len(r.values) < 2:
+        return r.bench.format_value(r.mean)
+    return " ± ".join(r.bench.format_values([r.mean, statistics.stdev(r.values)]))
 
 
 def significant(a: Result, b: Result) -> bool | None:
@@ -456,12 +454,13 @@ def memory_table(data: dict[str, dict[str, Result]]) -> str:
                 continue
             t = data[b].get(str(of))
             values[(b, name)] = r.mean
-            rows.append([b, str(of), fmt_bytes(r.mean), fmt_time(t.mean) if t else "—"])
+            rows.append([b, str(of), fmt_value(r.mean, "byte"),
+                         fmt_value(t.mean) if t else "—"])
     if not rows:
         return "_(no scale results)_"
     table = tabulate(rows, headers=["build", "benchmark", "RSS per task", "time per task"],
                      tablefmt="github")
-    checks = [f"- {text}: {b}: {fmt_bytes(v)} {'✅' if v <= limit else '❌'}"
+    checks = [f"- {text}: {b}: {fmt_value(v, 'byte')} {'✅' if v <= limit else '❌'}"
               for text, name, limit in MEMORY_TARGETS
               for (b, n), v in values.items() if n == name]
     return table + ("\n\n" + "\n".join(checks) if checks else "")
@@ -489,7 +488,7 @@ def io_table(data: dict[str, dict[str, Result]]) -> str:
             # The context of a record (connections) is in its benchmarks' metadata.
             conns = parts[1].bench.get_metadata().get("gort_connections", "—")
             rows.append([name, b, f"{1.0 / r.mean:,.0f}{warn}",
-                         fmt_time(p50.mean) if p50 else "—", fmt_time(p99.mean) if p99 else "—",
+                         fmt_value(p50.mean) if p50 else "—", fmt_value(p99.mean) if p99 else "—",
                          str(conns)])
     if not rows:
         return "_(no io results)_"

@@ -116,7 +116,7 @@ def test_report_from_real_pyperf_json(results_dir: Path) -> None:
     assert "| mutex[gort]" in text and "| 3.13t" in text
     # Under its suite's heading: the gort_suite metadata reaches the JSON.
     assert "#### sync\n" in text and "#### other" not in text
-    assert "µs" in text or "ns" in text
+    assert " us ± " in text or " ns ± " in text
     # The ratio table pairs gort with its threading baseline on the same build.
     assert "mutex[gort] / mutex[threading]" in text
     assert "Mutex lock+unlock <= 2x threading.Lock" in text
@@ -210,7 +210,7 @@ def test_report_has_one_table_per_suite_in_order(synthetic_results: Path) -> Non
     # Columns are builds, cells mean ± std with units.
     spawn = body[bounds[0]:bounds[1]]
     assert "| 3.13 " in spawn and "| 3.13t " in spawn
-    assert "15 µs ± " in spawn and "22.5 µs ± " in spawn
+    assert "15.0 us ± 1.3 us" in spawn and "22.5 us ± 2.0 us" in spawn  # pyperf's format
     # Deterministic: the same files give the same README.
     assert report.write_report(synthetic_results).read_text() == text
 
@@ -356,7 +356,7 @@ def test_memory_results_are_pyperf_benchmarks(tmp_path: Path) -> None:
     assert show.returncode == 0 and "bytes" in show.stdout, show.stderr
     text = (out / "README.md").read_text()
     section = text[text.index("### Memory"):text.index("### Builds compared")]
-    assert f"| x       | {timed} " in section and " B " in section
+    assert f"| x       | {timed} " in section and " bytes " in section
 
 
 def test_legacy_memory_sidecar_is_folded_into_the_result_file(tmp_path: Path) -> None:
@@ -378,7 +378,7 @@ def test_legacy_memory_sidecar_is_folded_into_the_result_file(tmp_path: Path) ->
     assert set(benches) == {"parked[gort,n=10]", "mutex[gort]",
                             "parked_rss_per_task[gort,n=10]"}  # no time, no memory row
     text = report.write_report(tmp_path).read_text()
-    assert "3.13 | parked[gort,n=10] | 1,234 B " in text
+    assert "3.13 | parked[gort,n=10] | 1234 bytes " in text
 
 
 def test_noise_window_arithmetic() -> None:
@@ -687,8 +687,8 @@ def test_io_table_and_targets(tmp_path: Path) -> None:
     # One row per request benchmark and build; the fan-out is a wall time, not here.
     assert len(rows) == 8 and "sleep_fanout" not in section
     # 1 / 25 µs per request; p50 = mean of 50 and 150 µs; p99 = 5x that.
-    assert rows["echo_work_c100[gort-async]", "3.13t"] == ["40,000", "100 µs", "500 µs", "100"]
-    assert rows["echo_work_c1000[asyncio]", "3.13"] == ["8,333", "480 µs", "2.4 ms", "1000"]
+    assert rows["echo_work_c100[gort-async]", "3.13t"] == ["40,000", "100 us", "500 us", "100"]
+    assert rows["echo_work_c1000[asyncio]", "3.13"] == ["8,333", "480 us", "2.40 ms", "1000"]
     targets = text[text.index("### Performance targets"):text.index("### gort against")]
     c100 = next(r for r in targets.splitlines()
                 if r.startswith("| echo+work c100: gort-async >= 1.5x asyncio req/s"))
