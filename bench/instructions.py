@@ -37,8 +37,6 @@ The result is one pyperf file per build, ``<machine>/<build>.instructions.json``
 ``pyperf show`` reads and ``python -m bench compare --fail-on-regression``
 gates on: a change counts as significant when it exceeds ``NOISE``.
 
-``GORT_INSTR_PLANT="mutex[gort]=50"`` adds a 50-iteration empty loop to every
-operation of the named benchmark: for testing the gate only.
 """
 
 from __future__ import annotations
@@ -67,77 +65,60 @@ RUN_TIMEOUT = 600  # one callgrind run, seconds
 
 @dataclasses.dataclass(frozen=True)
 class Op:
-    """One counted operation: ``loop(n, plant)`` runs it ``n`` times."""
+    """One counted operation: ``loop(n)`` runs it ``n`` times."""
 
     name: str
     description: str
-    loop: Callable[[int, int], None]
+    loop: Callable[[int], None]
     env: tuple[tuple[str, str], ...] = ()  # extra environment for its process
     counts: tuple[int, int] = COUNTS  # n1, n2
     noise: float = NOISE  # run-to-run difference beyond which a change is real
-
-
-def _spin(k: int) -> None:
-    for _ in range(k):
-        pass
 
 
 def _noop() -> None:
     pass
 
 
-def _spawn(n: int, plant: int) -> None:
+def _spawn(n: int) -> None:
     import gort
     for _ in range(n):
         gort.go(_noop).join()
-        if plant:
-            _spin(plant)
 
 
-def _mutex(n: int, plant: int) -> None:
+def _mutex(n: int) -> None:
     import gort
     mu = gort.Mutex()
     for _ in range(n):
         mu.lock()
         mu.unlock()
-        if plant:
-            _spin(plant)
 
 
-def _chan_buffered(n: int, plant: int) -> None:
+def _chan_buffered(n: int) -> None:
     import gort
     ch: gort.Chan[int] = gort.Chan(1)
     for i in range(n):
         ch.send(i)
         ch.recv()
-        if plant:
-            _spin(plant)
 
 
-def _select_default(n: int, plant: int) -> None:
+def _select_default(n: int) -> None:
     import gort
     ch: gort.Chan[int] = gort.Chan(1)
     for _ in range(n):
         gort.select(ch.recv_case(), default=True)
-        if plant:
-            _spin(plant)
 
 
-def _atomic_add(n: int, plant: int) -> None:
+def _atomic_add(n: int) -> None:
     import gort
     x = gort.atomic.Int64()
     for _ in range(n):
         x.add(1)
-        if plant:
-            _spin(plant)
 
 
-def _timer(n: int, plant: int) -> None:
+def _timer(n: int) -> None:
     import gort
     for _ in range(n):
         gort.Timer(3600.0).stop()
-        if plant:
-            _spin(plant)
 
 
 OPS = (
@@ -159,19 +140,9 @@ class CounterError(RuntimeError):
     """callgrind is missing, or a counted run failed; the message says which and why."""
 
 
-def _plant(name: str) -> int:
-    """Iterations of the planted loop for benchmark ``name`` (GORT_INSTR_PLANT)."""
-    for item in os.environ.get("GORT_INSTR_PLANT", "").split(","):
-        if "=" in item:
-            pat, k = item.rsplit("=", 1)
-            if pat == name:
-                return int(k)
-    return 0
-
-
 def worker(name: str, n: int) -> None:
     """Run operation ``name`` ``n`` times in this process (what callgrind counts)."""
-    BY_NAME[name].loop(n, _plant(name))
+    BY_NAME[name].loop(n)
 
 
 def _count(python: str, env: dict[str, str], name: str, n: int, tmp: Path) -> int:
@@ -221,7 +192,8 @@ def measure(python: str, env: dict[str, str], name: str, quick: bool = False) ->
     op = BY_NAME[name]
     counts = (op.counts[0] // QUICK, op.counts[1] // QUICK) if quick else op.counts
     env = {**env, **dict(op.env), "PYTHONHASHSEED": "0",
-           "PYTHONPATH": os.pathsep.join([str(ROOT), str(SUITES_DIR)])}
+           "PYTHONPATH": os.pathsep.join([str(ROOT), str(SUITES_DIR),
+                                         *filter(None, [env.get("PYTHONPATH")])])}
     t0 = time.monotonic()
     # Natively first: checks the op runs, and writes the bytecode caches that a
     # counted run would otherwise write in one of the two processes only.
@@ -249,8 +221,6 @@ def to_benchmark(c: Count, label: str, python: str, command: str) -> object:
         "gort_noise": op.noise,
         "python_executable": python, "gort_command": command,
         "date": time.strftime("%Y-%m-%d %H:%M:%S")}
-    if _plant(c.name):
-        md["gort_planted_loop"] = _plant(c.name)
     return pyperf.Benchmark([pyperf.Run([c.per_op], metadata=md, collect_metadata=False)])
 
 

@@ -11,7 +11,12 @@ started there imports it at start-up.  It wraps ``pyperf.Runner.bench_time_func`
 * ``crash``: raises instead of measuring (``gort.ChanClosed``, not an
   ``...Error`` name: the driver must find the root cause anyway);
 * ``slowdown`` ``{pattern: factor}``: takes ``factor`` times as long, by a busy
-  wait after each timed run, so the measurement is what a slower gort would give.
+  wait after each timed run, so the measurement is what a slower gort would give;
+* ``instructions`` ``{name: k}``: a process of ``--mode instructions`` that runs
+  operation ``name`` n times (``bench/instructions.py --worker NAME N``) also
+  runs n x k iterations of an empty loop: callgrind counts the whole process and
+  the mode takes the difference of two counts, so the operation's count grows
+  as if each operation ran a k-iteration loop.
 
 Patterns are the harness's (``fnmatch``, brackets literal).
 """
@@ -29,12 +34,13 @@ FAULTS = "faults.json"
 CRASH_MESSAGE = "planted crash: this benchmark crashes on purpose"
 
 
-def plant(directory: Path, crash: str | None = None,
-          slowdown: dict[str, float] | None = None) -> str:
+def plant(directory: Path, crash: str | None = None, slowdown: dict[str, float] | None = None,
+          instructions: dict[str, int] | None = None) -> str:
     """The directory to prepend to ``PYTHONPATH`` for a run with these faults."""
     directory.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(__file__, directory / "sitecustomize.py")
-    (directory / FAULTS).write_text(json.dumps({"crash": crash, "slowdown": slowdown or {}}))
+    (directory / FAULTS).write_text(json.dumps({"crash": crash, "slowdown": slowdown or {},
+                                                "instructions": instructions or {}}))
     return str(directory)
 
 
@@ -57,6 +63,13 @@ def _crashing(loops: int, *args: Any) -> float:
 
 def _install() -> None:
     spec = json.loads((Path(__file__).with_name(FAULTS)).read_text())
+    import sys
+    argv = sys.argv
+    if len(argv) == 4 and argv[0].endswith("instructions.py") and argv[1] == "--worker":
+        k = spec["instructions"].get(argv[2], 0)
+        for _ in range(int(argv[3]) * k):  # (nothing else: callgrind counts all of it)
+            pass
+        return
     import pyperf
     from common import name_matches  # the suites' directory is on PYTHONPATH too
 

@@ -266,19 +266,21 @@ def test_instruction_counts_gate_on_a_planted_loop(tmp_path: Path) -> None:
         pytest.skip("valgrind (callgrind) is not installed")
     import pyperf
 
-    def count(out: Path, **env: str) -> Path:
+    def count(out: Path, plugin: str | None = None) -> Path:
         r = subprocess.run([sys.executable, "-m", "bench", "run", "--mode", "instructions",
                             f"--build-python=x::{sys.executable}", "--bench", "mutex[gort]",
                             "--smoke", "--out", str(out)], cwd=ROOT, capture_output=True,
-                           text=True, timeout=600,
-                           env={**os.environ, "PYTHONPATH": str(ROOT), **env})
+                           text=True, timeout=600, env={**os.environ, "PYTHONPATH": os.pathsep
+                                                        .join([*filter(None, [plugin]),
+                                                               str(ROOT)])})
         assert r.returncode == 0, r.stdout + r.stderr
         (path,) = out.glob("*/x.instructions.json")
         return path
 
     base = count(tmp_path / "base")
     # ~30 iterations of an empty loop: a few hundred instructions on a ~3,500 one.
-    planted = count(tmp_path / "planted", GORT_INSTR_PLANT="mutex[gort]=30")
+    planted = count(tmp_path / "planted", bench_faults.plant(
+        tmp_path / "faults", instructions={"mutex[gort]": 30}))
     (b,) = pyperf.BenchmarkSuite.load(str(base)).get_benchmarks()
     (p,) = pyperf.BenchmarkSuite.load(str(planted)).get_benchmarks()
     assert b.get_unit() == "integer" and b.get_metadata()["gort_mode"] == "instructions"
