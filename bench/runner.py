@@ -353,7 +353,8 @@ def execute(jobs: list[Job], profile: str, tmp: Path, quick: bool = False,
         if (failure is None and job.rest and out.exists()) or done:
             outs.append(out)
         if failure is not None:
-            print(f"    FAILED: {failure.reason}\n{failure.output}", flush=True)
+            print(f"    FAILED: {failure.reason}" + (f"\n{failure.output}" if failure.output
+                                                      else ""), flush=True)
             outcome.failures.extend(_salvage(job, profile, tmp, quick, done, outs, failure,
                                              show))
         monitor.stop()
