@@ -329,7 +329,7 @@ def test_producer_and_consumer_in_one_world(world: World, cap: int) -> None:
         ch.close()
 
     async def consumer() -> list[int]:
-        got = []
+        got: list[int] = []
         while True:
             v, ok = await world.recv_ok(ch)
             if not ok:

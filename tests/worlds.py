@@ -31,7 +31,7 @@ import asyncio
 import concurrent.futures
 import threading
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, Protocol
 
 import pytest
@@ -124,6 +124,48 @@ class World:
     def close(self) -> None:
         pass
 
+    # The operations, in this world's style (blocking call or await).  A body
+    # awaits each of them whatever the world: ``await w.recv(ch)``.
+
+    async def send(self, ch: Any, v: Any, timeout: float | None = None) -> None:
+        raise NotImplementedError
+
+    async def recv(self, ch: Any, timeout: float | None = None) -> Any:
+        raise NotImplementedError
+
+    async def recv_ok(self, ch: Any, timeout: float | None = None) -> tuple[Any, bool]:
+        raise NotImplementedError
+
+    def iter(self, ch: Any) -> AsyncIterator[Any]:
+        """``async for v in w.iter(ch)``: ``for v in ch`` or ``async for v in ch``."""
+        raise NotImplementedError
+
+    async def select(self, *cases: Any, **kw: Any) -> Any:
+        raise NotImplementedError
+
+    async def lock(self, mu: Any) -> None:
+        """Mutex, RWMutex or RLocker: ``lock()`` or ``await alock()``."""
+        raise NotImplementedError
+
+    async def rlock(self, rw: RWMutex) -> None:
+        raise NotImplementedError
+
+    def locked(self, mu: Any) -> AbstractAsyncContextManager[Any]:
+        """``async with w.locked(mu)``: ``with mu`` or ``async with mu``."""
+        raise NotImplementedError
+
+    async def wait(self, wg: WaitGroup, timeout: float | None = None) -> bool:
+        raise NotImplementedError
+
+    async def acquire(self, sem: Semaphore, n: int = 1, timeout: float | None = None) -> bool:
+        raise NotImplementedError
+
+    async def cond_wait(self, cond: Cond, timeout: float | None = None) -> bool:
+        raise NotImplementedError
+
+    async def sleep(self, d: float) -> None:
+        raise NotImplementedError
+
 
 class _Blocking(World):
     """The goroutine and thread worlds: the blocking forms."""
@@ -137,9 +179,12 @@ class _Blocking(World):
     async def recv_ok(self, ch: Any, timeout: float | None = None) -> tuple[Any, bool]:
         return ch.recv_ok(timeout=timeout)  # type: ignore[no-any-return]
 
-    async def iter(self, ch: Any) -> AsyncIterator[Any]:
-        for v in ch:
-            yield v
+    def iter(self, ch: Any) -> AsyncIterator[Any]:
+        async def each() -> AsyncIterator[Any]:
+            for v in ch:
+                yield v
+
+        return each()
 
     async def select(self, *cases: Any, **kw: Any) -> Any:
         return gort.select(*cases, **kw)
@@ -150,10 +195,13 @@ class _Blocking(World):
     async def rlock(self, rw: RWMutex) -> None:
         rw.rlock()
 
-    @asynccontextmanager
-    async def locked(self, mu: Any) -> AsyncIterator[None]:
-        with mu:
-            yield
+    def locked(self, mu: Any) -> AbstractAsyncContextManager[Any]:
+        @asynccontextmanager
+        async def held() -> AsyncIterator[None]:
+            with mu:
+                yield
+
+        return held()
 
     async def wait(self, wg: WaitGroup, timeout: float | None = None) -> bool:
         return wg.wait(timeout)
@@ -192,12 +240,12 @@ class _Awaiting(World):
     async def rlock(self, rw: RWMutex) -> None:
         await rw.arlock()
 
-    def locked(self, mu: Any) -> Any:
-        return mu  # its own __aenter__/__aexit__
+    def locked(self, mu: Any) -> AbstractAsyncContextManager[Any]:
+        return mu  # type: ignore[no-any-return]  # its own __aenter__/__aexit__
 
     async def wait(self, wg: WaitGroup, timeout: float | None = None) -> bool:
         if timeout is None:
-            return await wg  # type: ignore[no-any-return]  # the bare ``await wg`` form
+            return await wg  # the bare ``await wg`` form
         return await wg.await_(timeout)
 
     async def acquire(self, sem: Semaphore, n: int = 1, timeout: float | None = None) -> bool:
