@@ -20,9 +20,11 @@ was observed in the worker (free-threaded build or not, GIL enabled at run time,
 gort's max_procs), not what was asked for.
 
 The work per loop is a module constant of the suite (``OPS = scaled(2_000,
-100)``), so a suite is loaded in one mode: ``main`` loads its script's module
-afresh once the command line has said which (the ``__main__`` execution only
-gets it there), and ``load(suite, quick)`` does the same for a listing.
+100)``), so a suite module is executed in one mode, and ``load(suite, quick)``
+executes it afresh for each.  Run as a script, it is executed twice: as
+``__main__`` (in the default mode; what it registers there is not used), then by
+``main``, once pyperf has parsed ``--quick``.  A suite must therefore do nothing
+at import but define and register (no Runner, no threads, no measurement).
 """
 
 from __future__ import annotations
