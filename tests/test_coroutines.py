@@ -37,6 +37,7 @@ from gort import (
     atomic,
 )
 from tests.helpers import Peak, run_python, spin, wait_recv_waiting, wait_until
+from tests.worlds import AWAITING, World
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -180,7 +181,9 @@ def test_await_goroutine_re_raises_and_retrieves_its_exception(
     assert hook_calls == []  # awaited: retrieved, so never reported
 
 
-def test_ajoin_with_timeout() -> None:
+@pytest.mark.parametrize("world", sorted(AWAITING), indirect=True)
+def test_ajoin_with_timeout(world: World) -> None:
+    # g.ajoin is a coroutine form: in a coroutine goroutine and an asyncio task.
     gate: Chan[int] = Chan()
 
     async def parent() -> tuple[bool, bool, Any]:
@@ -190,7 +193,7 @@ def test_ajoin_with_timeout() -> None:
         second = await g.ajoin(JOIN)
         return first, second, g.result(0)
 
-    assert gort.go(parent).result(timeout=JOIN) == (False, True, 5)
+    assert world.run(parent) == (False, True, 5)
 
 
 def test_context_variables_persist_across_parks_and_stay_private() -> None:
@@ -522,32 +525,6 @@ def test_asyncio_task_sends_to_goroutines() -> None:
     assert asyncio.run(main()) == list(range(6))
 
 
-def test_asyncio_async_for_aselect_and_arecv_ok() -> None:
-    a: Chan[int] = Chan()
-    b: Chan[int] = Chan(1)
-    b.send(0)  # full: its send case blocks
-
-    async def main() -> list[Any]:
-        def feed() -> None:
-            for i in range(5):
-                a.send(i)
-            a.close()
-
-        g = gort.go(feed)
-        out: list[Any] = [[v async for v in a]]
-        await g
-        out.append(await a.arecv_ok())
-        out.append(await gort.aselect(a.recv_case(), b.send_case(1)))
-        c: Chan[int] = Chan()
-        gort.go(c.send, 4)
-        out.append(await gort.aselect(b.send_case(1), c.recv_case()))
-        return out
-
-    assert asyncio.run(main()) == [[0, 1, 2, 3, 4], (None, False), (0, None, False),
-                                   (1, 4, True)]
-    assert b.recv() == 0
-
-
 def test_asyncio_loop_keeps_running_while_a_task_waits() -> None:
     ch: Chan[int] = Chan()
 
@@ -563,45 +540,6 @@ def test_asyncio_loop_keeps_running_while_a_task_waits() -> None:
         return v, waiting
 
     assert asyncio.run(main()) == (1, True)
-
-
-def test_asyncio_timeouts() -> None:
-    ch: Chan[int] = Chan()
-    wg = WaitGroup()
-    wg.add(1)
-    sem = Semaphore(1)
-    sem.acquire()
-    mu = Mutex()
-    cond = Cond(mu)
-
-    async def main() -> list[Any]:
-        out: list[Any] = []
-        for op in (lambda: ch.arecv(timeout=0.02), lambda: ch.arecv_ok(timeout=0),
-                   lambda: ch.asend(1, timeout=0.02),
-                   lambda: gort.aselect(ch.recv_case(), timeout=0.02)):
-            try:
-                await op()
-            except TimeoutError as e:
-                out.append(str(e))
-        out.append(await wg.await_(0.02))
-        out.append(await sem.aacquire(1, 0.02))
-        async with mu:
-            out.append(await cond.await_(0.02))
-            out.append(mu.locked())
-        g = gort.go(arecv, ch)
-        out.append(await g.ajoin(0.02))
-        await ch.asend(5, timeout=JOIN)
-        out.append(await g.ajoin(JOIN))
-        return out
-
-    assert asyncio.run(main()) == ["receive timed out", "receive timed out", "send timed out",
-                                   "select timed out", False, False, False, True, False, True]
-    st = ch.statistics()
-    assert (st.senders_waiting, st.receivers_waiting) == (0, 0)
-    assert sem.statistics().waiters == 0
-    assert repr(cond) == "<Cond waiters=0>"
-    wg.done()
-    sem.release()
 
 
 def test_asyncio_sync_primitives_with_goroutines() -> None:
