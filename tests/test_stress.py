@@ -35,7 +35,7 @@ from gort import Chan, ChanClosed, aselect, select
 from gort.atomic import Int64
 from tests.helpers import run_concurrently, wait_recv_waiting, wait_send_waiting, wait_until
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.stress, pytest.mark.timeout(120)]
 
 JOIN = 30.0  # bound on any worker's life: a deadlock fails the test
 
