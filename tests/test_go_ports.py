@@ -22,6 +22,7 @@ import pytest
 import gort
 from gort import Chan, ChanClosed, Goroutine, aselect, select
 from tests.helpers import wait_recv_waiting, wait_send_waiting, wait_until
+from tests.worlds import Handle, World
 
 JOIN = 30.0  # generous bound on any goroutine's life; a deadlock fails the test
 BLOCK = 0.02  # how long an operation that must block is given before it times out
@@ -72,19 +73,6 @@ def _send_or_quit(ch: Chan[Any], v: Any, quit: Chan[None]) -> None:
 
 def _recv_or_quit(ch: Chan[Any], quit: Chan[None]) -> Any:
     s = select(ch.recv_case(), quit.recv_case())
-    if s.index == 1:
-        raise _Quit
-    assert s.ok, "pipeline channels are never closed"
-    return s.value
-
-
-async def _asend_or_quit(ch: Chan[Any], v: Any, quit: Chan[None]) -> None:
-    if (await aselect(ch.send_case(v), quit.recv_case())).index == 1:
-        raise _Quit
-
-
-async def _arecv_or_quit(ch: Chan[Any], quit: Chan[None]) -> Any:
-    s = await aselect(ch.recv_case(), quit.recv_case())
     if s.index == 1:
         raise _Quit
     assert s.ok, "pipeline channels are never closed"
@@ -678,90 +666,63 @@ def test_doubleselect_many_senders(procs: int, coroutines: bool) -> None:
 # --------------------------------------------------------------------------- sieve1.go
 
 @pytest.mark.timeout(60)
-def test_sieve1() -> None:
+def test_sieve1(world: World) -> None:
     """sieve1.go: the concurrent prime sieve, a pipeline of filter goroutines
     over unbuffered channels; the first 100 primes come out in order.  (Go's
-    goroutines are left running; here a quit channel tears the pipeline down.)"""
+    goroutines are left running; here a quit channel tears the pipeline down.)
+    Every stage runs in the world under test: as coroutine goroutines the
+    hundred blocked filters hold no thread."""
     quit: Chan[None] = Chan()
-    gs: list[Goroutine[None]] = []
+    hs: list[Handle] = []
 
-    @_until_quit
-    def generate(ch: Chan[int]) -> None:
-        for i in itertools.count(2):
-            _send_or_quit(ch, i, quit)
+    async def send_or_quit(ch: Chan[Any], v: Any) -> None:
+        if (await world.select(ch.send_case(v), quit.recv_case())).index == 1:
+            raise _Quit
 
-    @_until_quit
-    def filter_(inp: Chan[int], out: Chan[int], prime: int) -> None:
-        while True:
-            i = _recv_or_quit(inp, quit)
-            if i % prime != 0:
-                _send_or_quit(out, i, quit)
-
-    @_until_quit
-    def sieve(primes: Chan[int]) -> None:
-        ch: Chan[int] = Chan()
-        gs.append(gort.go(generate, ch))
-        while True:
-            prime = _recv_or_quit(ch, quit)
-            _send_or_quit(primes, prime, quit)
-            ch1: Chan[int] = Chan()
-            gs.append(gort.go(filter_, ch, ch1, prime))
-            ch = ch1
-
-    primes: Chan[int] = Chan()
-    top = gort.go(sieve, primes)
-    got = [primes.recv(timeout=JOIN) for _ in range(len(PRIMES_100))]
-    quit.close()
-    finish(top)
-    assert got == PRIMES_100
-    assert len(gs) == 1 + len(PRIMES_100)
-    assert finish(*gs) == [None] * len(gs)
-
-
-@pytest.mark.timeout(60)
-def test_sieve1_coroutines() -> None:
-    """sieve1.go with ``async def`` goroutines (scheduled M:N, so the hundred
-    blocked filters hold no thread)."""
-    quit: Chan[None] = Chan()
-    gs: list[Goroutine[None]] = []
+    async def recv_or_quit(ch: Chan[Any]) -> Any:
+        s = await world.select(ch.recv_case(), quit.recv_case())
+        if s.index == 1:
+            raise _Quit
+        assert s.ok, "pipeline channels are never closed"
+        return s.value
 
     async def generate(ch: Chan[int]) -> None:
         try:
             for i in itertools.count(2):
-                await _asend_or_quit(ch, i, quit)
+                await send_or_quit(ch, i)
         except _Quit:
             pass
 
     async def filter_(inp: Chan[int], out: Chan[int], prime: int) -> None:
         try:
             while True:
-                i = await _arecv_or_quit(inp, quit)
+                i = await recv_or_quit(inp)
                 if i % prime != 0:
-                    await _asend_or_quit(out, i, quit)
+                    await send_or_quit(out, i)
         except _Quit:
             pass
 
     async def sieve(primes: Chan[int]) -> None:
         ch: Chan[int] = Chan()
-        gs.append(gort.go(generate, ch))
+        hs.append(world.go(generate, ch))
         try:
             while True:
-                prime = await _arecv_or_quit(ch, quit)
-                await _asend_or_quit(primes, prime, quit)
+                prime = await recv_or_quit(ch)
+                await send_or_quit(primes, prime)
                 ch1: Chan[int] = Chan()
-                gs.append(gort.go(filter_, ch, ch1, prime))
+                hs.append(world.go(filter_, ch, ch1, prime))
                 ch = ch1
         except _Quit:
             pass
 
     primes: Chan[int] = Chan()
-    top = gort.go(sieve, primes)
+    top = world.go(sieve, primes)
     got = [primes.recv(timeout=JOIN) for _ in range(len(PRIMES_100))]
     quit.close()
-    finish(top)
+    assert top.result(timeout=JOIN) is None
     assert got == PRIMES_100
-    assert len(gs) == 1 + len(PRIMES_100)
-    assert finish(*gs) == [None] * len(gs)
+    assert len(hs) == 1 + len(PRIMES_100)
+    assert [h.result(timeout=JOIN) for h in hs] == [None] * len(hs)
 
 
 # --------------------------------------------------------------------------- sieve2.go
