@@ -15,13 +15,12 @@ A tour of the API
 
 from __future__ import annotations
 
+import types as _types
+
 from . import atomic as atomic
 from . import net as net
 from . import patterns as patterns
 from . import synctest as synctest
-from ._aio import asleep as asleep
-from ._aio import sleep as sleep
-from ._aio import to_thread as to_thread
 from ._chan import Chan as Chan
 from ._chan import ChanStatistics as ChanStatistics
 from ._chan import RecvChan as RecvChan
@@ -41,11 +40,17 @@ from ._context import with_timeout as with_timeout
 from ._context import with_timeout_cause as with_timeout_cause
 from ._context import with_value as with_value
 from ._context import without_cancel as without_cancel
+from ._deadlock import Deadlock as Deadlock
 from ._diag import dump as dump
 from ._diag import install_dump_signal as install_dump_signal
 from ._diag import num_goroutine as num_goroutine
 from ._errgroup import ErrGroup as ErrGroup
 from ._errors import ChanClosed as ChanClosed
+from ._goroutine import ExceptHookArgs as ExceptHookArgs
+from ._goroutine import Goroutine as Goroutine
+from ._goroutine import excepthook as excepthook
+from ._goroutine import go as go
+from ._goroutine import to_thread as to_thread
 from ._netpoll import await_readable as await_readable
 from ._netpoll import await_writable as await_writable
 from ._netpoll import wait_readable as wait_readable
@@ -53,16 +58,11 @@ from ._netpoll import wait_writable as wait_writable
 from ._once import once_func as once_func
 from ._once import once_value as once_value
 from ._once import once_values as once_values
-from ._runtime import Deadlock as Deadlock
-from ._runtime import ExceptHookArgs as ExceptHookArgs
-from ._runtime import Goroutine as Goroutine
 from ._runtime import GState as GState
 from ._runtime import SchedStatistics as SchedStatistics
 from ._runtime import blocking as blocking
 from ._runtime import current_goroutine as current_goroutine
-from ._runtime import excepthook as excepthook
 from ._runtime import free_threading as free_threading
-from ._runtime import go as go
 from ._runtime import gosched as gosched
 from ._runtime import max_procs as max_procs
 from ._runtime import sched_statistics as sched_statistics
@@ -86,6 +86,8 @@ from ._time import Ticker as Ticker
 from ._time import Timer as Timer
 from ._time import after as after
 from ._time import after_func as after_func
+from ._time import asleep as asleep
+from ._time import sleep as sleep
 from ._time import tick as tick
 
 __version__ = "0.1.0"
@@ -164,3 +166,19 @@ __all__ = (
     "with_value",
     "without_cancel",
 )
+
+
+def _claim_public_names() -> None:
+    """Every class and function re-exported here says it lives in ``gort``, so
+    reprs, tracebacks and the API reference show ``gort.Chan``, not the private
+    module that defines it (Trio's ``fixup_module_metadata``).  Pickling still
+    works: ``gort.<name>`` is the same object."""
+    namespace = globals()
+    for name in __all__:
+        obj = namespace[name]
+        if isinstance(obj, (type, _types.FunctionType)) and obj.__module__.startswith("gort._"):
+            obj.__module__ = "gort"
+
+
+_claim_public_names()
+del _claim_public_names

@@ -1,4 +1,4 @@
-"""Coroutine waits that need more than a yield: timeouts, asyncio tasks, sleep.
+"""Coroutine waits that need more than a yield: timeouts, and asyncio tasks.
 
 ``_waitq.park`` handles the common coroutine wait itself (an untimed park of a
 coroutine goroutine is a plain yield of the locks it holds).  The rest is here:
@@ -23,17 +23,16 @@ from __future__ import annotations
 import asyncio
 import functools
 import threading
-import time
 import types
-from collections.abc import Awaitable, Callable, Generator
-from typing import Any, ParamSpec, TypeVar
+from collections.abc import Callable, Generator
+from typing import TYPE_CHECKING, Any
 
-from . import _runtime, _timeout, _timers
+from . import _runtime, _timers
+from ._ki import _redeliver
 
-_monotonic = time.monotonic
+if TYPE_CHECKING:
+    from ._goroutine import Goroutine
 
-P = ParamSpec("P")
-R = TypeVar("R")
 
 
 def asyncio_waker() -> tuple[Callable[[], Any], asyncio.Future[None]]:
@@ -68,7 +67,7 @@ class _Box:
         self.timed_out = False
 
 
-def _gort_timeout(arg: tuple[Callable[[Any], bool], Any, _runtime.Goroutine[Any], _Box,
+def _gort_timeout(arg: tuple[Callable[[Any], bool], Any, Goroutine[Any], _Box,
                                 threading.Lock]) -> None:
     abort, token, g, box, parked = arg
     if abort(token):
@@ -139,7 +138,6 @@ def suspend(locks: tuple[Any, ...], fut: asyncio.Future[None] | None, timeout: f
             if task is not None:
                 task.cancel()
         else:
-            from ._waitq import _redeliver
             _redeliver(e)
         return True
     if handle is not None:
@@ -147,106 +145,3 @@ def suspend(locks: tuple[Any, ...], fut: asyncio.Future[None] | None, timeout: f
     if box.timed_out and abort(token):
         return False
     return True
-
-
-def ajoin(g: _runtime.Goroutine[Any], timeout: float | None) -> Awaitable[bool]:
-    return g._join_body(timeout, False)
-
-
-def _wake_sleeper(g: _runtime.Goroutine[Any]) -> None:
-    with g._lock:  # held by the sleeper until it is suspended
-        pass
-    _runtime.ready(g)
-
-
-@types.coroutine
-def _asleep_gort(seconds: float) -> Generator[Any, Any]:
-    g = _runtime.current_coroutine_goroutine()
-    assert g is not None
-    lock = g._lock
-    lock.acquire()
-    g._wait_reason = "sleep"
-    g._timed_park = True
-    g._durable = g._bubble is not None
-    _timers.add(_timers.now() + seconds, _wake_sleeper, g)
-    yield (lock,)
-
-
-def asleep(seconds: float) -> Awaitable[None]:
-    """Coroutine form of ``sleep``: ``await gort.asleep(s)`` (``math.inf``: forever)."""
-    t = _timeout.delay(seconds, "sleep duration")
-    if _runtime.current_coroutine_goroutine() is None:
-        return asyncio.sleep(t) if t is not None else asyncio.get_running_loop().create_future()
-    if t is None:
-        return _asleep_forever()
-    if t <= 0:
-        return _runtime._gosched_coro()
-    return _asleep_gort(t)
-
-
-@types.coroutine
-def _asleep_forever() -> Generator[Any, Any]:
-    g = _runtime.current_coroutine_goroutine()
-    assert g is not None
-    lock = g._lock
-    lock.acquire()
-    g._wait_reason = "sleep"
-    g._timed_park = True  # a sleep is not a deadlock, even a sleep forever
-    g._durable = g._bubble is not None  # (in a bubble it is, with no timer left)
-    yield (lock,)
-    raise AssertionError("nothing wakes a goroutine sleeping forever")
-
-
-def sleep(seconds: float) -> None:
-    """Pause the calling goroutine for ``seconds``, giving its processor away
-    (``math.inf``: forever)."""
-    t = _timeout.delay(seconds, "sleep duration")
-    if t is not None and t <= 0:
-        _runtime.gosched()
-        return
-    from ._waitq import park_thread
-    parker = _runtime.current_parker()
-    if _timers._bubbles:
-        b = _runtime.current_bubble()
-        if b is not None:
-            _sleep_in_bubble(b, parker, t)
-            return
-    if t is None:
-        while True:
-            park_thread(parker, _timeout.FOREVER, _always, None, "sleep")
-    deadline = _monotonic() + t
-    while True:
-        left = deadline - _monotonic()
-        if left <= 0:
-            return
-        # Nothing ever wakes this parker early; a timeout is the only way out.
-        park_thread(parker, left, _always, None, "sleep")
-
-
-def _sleep_in_bubble(b: Any, parker: threading.Lock, t: float | None) -> None:
-    """``sleep`` in a synctest bubble: a durable wait on the bubble's clock."""
-    from ._waitq import park_in_bubble
-    wake = b.waker(parker.release)
-    deadline = b.now + (_timeout.FOREVER if t is None else t)
-    while b.now < deadline:
-        # The sleep's one claim: the timer's firing and an exception ending the
-        # park race for it, and only the winner counts the sleeper running again.
-        park_in_bubble(b, True, parker, wake, deadline - b.now, _claim_once, [True], "sleep")
-
-
-def _claim_once(claim: list[bool]) -> bool:
-    """An abort that succeeds once (``list.pop`` is atomic, GIL or not)."""
-    try:
-        claim.pop()
-    except IndexError:
-        return False
-    return True
-
-
-def _always(_: object) -> bool:
-    return True
-
-
-async def to_thread(fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R:
-    """Run blocking ``fn(*args, **kwargs)`` as a plain goroutine and await it."""
-    return await _runtime.go(fn, *args, **kwargs)

@@ -46,32 +46,19 @@ import threading
 import types
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from ._errors import ChanClosed
-from ._waitq import Waiter, WaitQueue, checked, dequeue, enqueue, park, protect, run
-
-if TYPE_CHECKING:
-    from ._select import RecvCase, SendCase
+from ._ki import protect
+from ._select import RecvCase, SendCase
+from ._waitq import NOT_READY as _NOT_READY
+from ._waitq import Waiter, WaitQueue, checked, dequeue, enqueue, park, run
 
 T = TypeVar("T")
 
 # gort.synctest installs this: a plain Chan made in a bubble becomes one whose
 # operations check that they run in that bubble.
 adopt_in_bubble: Callable[[Chan[Any]], None] | None = None
-
-_NOT_READY: Any = object()  # try-operation result: nothing could be done
-
-
-class _Select:
-    """State shared by all the waiters of one blocked select."""
-
-    __slots__ = ("claim", "winner")
-
-    def __init__(self) -> None:
-        self.claim = threading.Lock()  # acquired once, by whoever fires the select
-        self.winner: Waiter | None = None
-
 
 def _take(q: WaitQueue) -> Waiter | None:
     """Dequeue the first live waiter, claiming its select; drop dead ones.
@@ -453,12 +440,10 @@ class Chan(SendChan[T], RecvChan[T]):
 
     def recv_case(self) -> RecvCase[T]:
         """A receive case for ``gort.select``."""
-        from ._select import RecvCase
         return RecvCase(self)
 
     def send_case(self, value: T) -> SendCase[T]:
         """A send case for ``gort.select``."""
-        from ._select import SendCase
         return SendCase(self, value)
 
     # -- views and introspection

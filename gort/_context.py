@@ -38,15 +38,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from . import _timers
 from ._chan import Chan, RecvChan
+from ._goroutine import go
+from ._select import RecvCase, aselect
 from ._timeout import delay, timeout
 from ._waitq import EVERY_BUBBLE
-
-if TYPE_CHECKING:
-    from ._select import RecvCase
 
 
 class _DoneChan(Chan[None]):
@@ -327,8 +326,6 @@ def _watch(parent: Context, done: RecvChan[None], child: _CancelCtx) -> None:
     end as soon as the child is done instead.  A coroutine goroutine: parked,
     it holds no thread."""
     global _goroutines
-    from ._runtime import go
-    from ._select import aselect
 
     async def propagate_cancel() -> None:
         r = await aselect(done.recv_case(), child._done_view.recv_case())
@@ -551,7 +548,6 @@ class _AfterFuncCtx(_CancelCtx):
             self._decided = True
             f, self._f = self._f, None  # run once, then held by nobody here
         assert f is not None
-        from ._runtime import go
         go(f)
 
     def stop(self) -> bool:

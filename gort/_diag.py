@@ -14,10 +14,13 @@ import threading
 import time
 import traceback
 import types
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import _runtime
-from ._runtime import Goroutine, GState
+from ._runtime import GState
+
+if TYPE_CHECKING:
+    from ._goroutine import Goroutine
 
 
 def num_goroutine() -> int:

@@ -23,9 +23,9 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from . import _runtime
 from ._chan import Chan
 from ._context import Context, background, with_cancel_cause
+from ._goroutine import Goroutine, go
 from ._sync import Semaphore, WaitGroup
 
 
@@ -58,7 +58,7 @@ class ErrGroup:
         self._sem = Semaphore(n) if n > 0 else None
 
     def _start(self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any],
-               sem: Semaphore | None) -> _runtime.Goroutine[Any]:
+               sem: Semaphore | None) -> Goroutine[Any]:
         """Start fn; ``sem``: the semaphore a slot of which the caller holds."""
         self._wg.add(1)
         run: Callable[..., Any]
@@ -86,7 +86,7 @@ class ErrGroup:
             run = prun
         run.__qualname__ = getattr(fn, "__qualname__", run.__qualname__)
         try:
-            return _runtime.go(run)
+            return go(run)
         except BaseException:
             # Not started (the OS refused a thread, say): give back what we took.
             if sem is not None:

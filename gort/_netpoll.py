@@ -52,7 +52,8 @@ from queue import Empty, SimpleQueue
 from typing import Any, Protocol
 
 from . import _context, _runtime
-from ._waitq import Waiter, WaitQueue, checked, enqueue, park, protect, run
+from ._ki import protect
+from ._waitq import Waiter, WaitQueue, checked, enqueue, park, run
 
 
 class ClosedError(ConnectionError):

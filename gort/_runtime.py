@@ -1,8 +1,14 @@
 """Goroutines on a pool of worker threads: the scheduler, parking and hand-off.
 
-This is gort's ``proc.go``.  A goroutine (``Goroutine``) runs on a worker thread
-(``_M``).  A worker may run Python code only while it holds a processor (``_P``);
-there are ``max_procs()`` of them, so at most that many goroutines run at once.
+This is gort's ``proc.go``.  A goroutine (its handle, ``_goroutine.Goroutine``,
+built on this module) runs on a worker thread (``_M``).  A worker may run
+Python code only while it holds a processor (``_P``); there are ``max_procs()``
+of them, so at most that many goroutines run at once.
+
+What it does not do, so that it depends on nothing of gort but the timer heap:
+goroutine handles, ``go``, join and the exception report (``_goroutine``), wait
+queues and parking of blocked operations (``_waitq``), KeyboardInterrupt
+deferral (``_ki``), and deadlock detection (``_deadlock``) all build on it.
 
 Two kinds of goroutine share the pool:
 
@@ -105,7 +111,8 @@ Shared state and what guards it (there is no GIL on 3.13t):
 
     _procs_lock guards _nprocs, _p_debt (Ps to retire after set_max_procs
     lowered the count), _allp (rebound, never mutated: readers iterate a
-    snapshot) and _nthreads.  _live_lock guards _live.
+    snapshot) and _nthreads.  _live_lock guards _live and _ids (the registry of
+    live goroutines, Go's allgs).
 """
 
 from __future__ import annotations
@@ -113,14 +120,11 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
-import contextvars
 import dataclasses
 import enum
 import gc
-import inspect
 import itertools
 import os
-import signal
 import sys
 import threading
 import time
@@ -129,15 +133,14 @@ import types
 import warnings
 import weakref
 from collections import deque
-from collections.abc import Awaitable, Callable, Coroutine, Generator
+from collections.abc import Callable, Generator
 from queue import Empty, SimpleQueue
-from typing import Any, Generic, NamedTuple, ParamSpec, TypeVar, overload
+from typing import TYPE_CHECKING, Any
 
 from . import _timers
 
-T = TypeVar("T")
-P = ParamSpec("P")
-R = TypeVar("R")
+if TYPE_CHECKING:  # (the handle's module builds on this one)
+    from ._goroutine import Goroutine
 
 _IDLE_RETIRE = 30.0  # seconds an extra idle worker waits before it exits
 _RUNNEXT_STREAK = 32  # consecutive runnext picks before the runq head gets a turn
@@ -1003,7 +1006,6 @@ def _sysmon_main() -> None:
 def _start_sysmon() -> None:
     """Start sysmon (on the first ``go()``); RuntimeError if the OS refuses."""
     global _sysmon
-    _protect_handoffs()
     with _procs_lock:
         if _sysmon is not None:
             return
@@ -1016,23 +1018,6 @@ def _start_sysmon() -> None:
             if _sysmon is t:
                 _sysmon = None
         raise
-
-
-_handoffs_protected = False
-
-
-def _protect_handoffs() -> None:
-    """A KeyboardInterrupt landing in the hand-off of a P or a goroutine would
-    lose it: with gort's SIGINT handler installed, it is deferred until the main
-    thread leaves these functions (see ``_waitq``).  Done on the first ``go()``,
-    once every module is imported."""
-    global _handoffs_protected
-    if _handoffs_protected:
-        return
-    _handoffs_protected = True
-    for fn in (go, gosched, ready, set_max_procs, _dispatch, _give, _wakep, _put_p,
-               _start_worker, _start_sysmon):
-        _waitq.protect(fn)
 
 
 def ensure_sysmon() -> None:
@@ -1143,100 +1128,6 @@ def blocking() -> contextlib.AbstractContextManager[None]:
 
 
 _main_thread = threading.main_thread()
-_main_wait_reason = ""
-_DEADLOCK_CHECKS = 3  # consecutive identical all-asleep observations before reporting
-
-
-class Deadlock(RuntimeError):
-    """Raised in the main thread when it and every goroutine are asleep in gort
-    operations with nothing left that could wake them (no pending timer, no
-    other thread, no goroutine running): Go's "all goroutines are asleep -
-    deadlock!".  The message lists where each goroutine is parked."""
-
-
-def _progress() -> tuple[int, int]:
-    with _procs_lock:
-        ms = list(_allm)
-    return sum(p.tick for p in list(_allp)), sum(m.wakes for m in ms)
-
-
-def _others_alive() -> bool:
-    """Is any thread alive that is neither the main thread nor one of gort's?"""
-    with _procs_lock:
-        ours = {m.thread for m in _allm}
-    for t in threading.enumerate():
-        if t is _main_thread or t in ours or t.name in ("gort-timers", "gort-sysmon"):
-            continue
-        return True
-    return False
-
-
-_SIGNALS = tuple(sorted(signal.valid_signals())) if hasattr(signal, "valid_signals") else ()
-
-
-def _no_wake_handler(h: Any) -> bool:
-    """Is ``h`` a signal handler that cannot wake the main thread's wait: no
-    handler at all, Python's default SIGINT handler, or one of gort's own (the
-    SIGINT handler of ``_waitq``, the dump handler of ``_diag``)?"""
-    if h is None or h is signal.SIG_DFL or h is signal.SIG_IGN or h is signal.default_int_handler:
-        return True
-    if getattr(h, "_gort_no_wake", False):
-        return True
-    return (getattr(h, "__name__", None) == "_sigint"
-            and getattr(h, "__module__", None) == "gort._waitq")
-
-
-def _signal_handler_installed() -> bool:
-    """Has the program installed a Python signal handler?  Like Go's
-    ``signal.Notify``, it can wake the main thread at any time (it may send on
-    a channel), so the program is not deadlocked."""
-    for sig in _SIGNALS:
-        try:
-            h = signal.getsignal(sig)
-        except (OSError, ValueError, RuntimeError):
-            continue
-        if not _no_wake_handler(h):
-            return True
-    return False
-
-
-def _deadlocked() -> bool:
-    # A live synctest bubble runs its own detector (and ends its run() with it).
-    if _timers._bubbles or _timers.pending() or _others_alive() or _signal_handler_installed():
-        return False
-    for g in live_goroutines():
-        if g._state is not GState.PARKED or g._timed_park:
-            return False
-    return True
-
-
-def _park_main(parker: threading.Lock, abort: Callable[[Any], bool], token: Any,
-               reason: str) -> bool:
-    global _main_wait_reason
-    _main_wait_reason = reason
-    seen: tuple[int, int] | None = None
-    streak = 0
-    wait = 0.05
-    try:
-        while not parker.acquire(timeout=wait):
-            wait = min(wait * 2, 0.4)
-            if not _deadlocked():
-                streak = 0
-                continue
-            now = _progress()
-            streak = streak + 1 if now == seen else 1
-            seen = now
-            if streak < _DEADLOCK_CHECKS:
-                continue
-            if abort(token):
-                from ._diag import dump
-                raise Deadlock("all goroutines are asleep - deadlock!\n\n"
-                               f"main thread [{reason or 'parked'}]\n\n" + dump())
-            parker.acquire()  # woken just now after all
-            return True
-        return True
-    finally:
-        _main_wait_reason = ""
 
 
 def gosched() -> Any:
@@ -1398,349 +1289,29 @@ def _step(g: Goroutine[Any], m: _M) -> None:
 
 # --------------------------------------------------------------------------- goroutines
 
-class ExceptHookArgs(NamedTuple):
-    """What ``gort.excepthook`` receives, like ``threading.ExceptHookArgs``:
-    ``exc_type``, ``exc_value``, ``exc_traceback``, and the ``goroutine`` that
-    raised it."""
-
-    exc_type: type[BaseException]
-    exc_value: BaseException | None
-    exc_traceback: types.TracebackType | None
-    goroutine: Goroutine[Any] | None
-
-
-def _default_excepthook(args: ExceptHookArgs) -> None:
-    """Print an exception no one retrieved from its goroutine, with its traceback,
-    to stderr.  Assign ``gort.excepthook`` to replace it (as ``threading.excepthook``)."""
-    stderr = sys.stderr
-    if stderr is None:
-        return
-    g = args.goroutine
-    who = f"goroutine {g.id} ({g.name})" if g is not None else "a goroutine"
-    print(f"Exception in {who}, never retrieved:", file=stderr, flush=True)
-    traceback.print_exception(args.exc_type, args.exc_value, args.exc_traceback, file=stderr)
-    stderr.flush()
-
-
-excepthook: Callable[[ExceptHookArgs], Any] = _default_excepthook
-"""Called with an ``ExceptHookArgs`` for each goroutine exception nobody retrieved
-(its handle dropped, or at exit); assign ``gort.excepthook`` to replace it."""
-
-# GORT_PANIC=exit: an unhandled goroutine exception ends the process, as in Go.
-_PANIC_EXIT = os.environ.get("GORT_PANIC", "") == "exit"
-
-
-def _panic(g: Goroutine[Any]) -> None:
-    exc = g._exc
-    assert exc is not None
-    try:
-        if sys.stderr is not None:
-            print(f"panic: goroutine {g.id} ({g.name}) raised {type(exc).__name__}: {exc}\n",
-                  file=sys.stderr)
-            traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
-            sys.stderr.flush()
-    finally:
-        os._exit(2)
-
-
-def _report(g: Goroutine[Any]) -> None:
-    exc = g._exc
-    if exc is None:
-        return
-    hook = getattr(sys.modules.get("gort"), "excepthook", None) or excepthook
-    try:
-        hook(ExceptHookArgs(type(exc), exc, exc.__traceback__, g))
-    except Exception:
-        try:
-            _default_excepthook(ExceptHookArgs(type(exc), exc, exc.__traceback__, g))
-        except Exception:
-            pass
-
-
+# Every live goroutine (Go's allgs), by id; a goroutine is added by its handle's
+# constructor (``_goroutine.Goroutine``) once it could be made, and removed when
+# it ends, or by ``newproc`` when it could not be started.
 _ids = itertools.count(1)
 _live_lock = threading.Lock()  # guards _live and _ids
 _live: dict[int, Goroutine[Any]] = {}
-# Failed goroutines whose exception nobody retrieved yet: reported when dropped
-# (``__del__``) or, at the latest, at interpreter exit.
-_unretrieved: weakref.WeakSet[Goroutine[Any]] = weakref.WeakSet()
-_unretrieved_lock = threading.Lock()
-# A goroutine's _done/_joiners/_retrieved are guarded by one of these, by id.
-_GLOCKS = tuple(threading.Lock() for _ in range(64))
 
 
-class Goroutine(Generic[T]):
-    """A handle on a goroutine, returned by ``gort.go``.
-
-    ``join``/``result``/``done`` from any thread; ``await g`` (or
-    ``await g.ajoin()``) from a coroutine goroutine or an asyncio task.  An
-    exception raised by the goroutine is re-raised by ``result()``; one that
-    nobody retrieves is reported through ``gort.excepthook`` when the handle is
-    dropped, or at interpreter exit.
-    """
-
-    __slots__ = ("_fn", "_args", "_kwargs", "_ctx", "_coro", "_coro_throw",
-                 "id", "name", "_lock", "_done", "_result", "_exc", "_joiners", "_retrieved",
-                 "_state", "_wait_reason", "_timed_park", "_m", "_wake", "_exc_tb",
-                 "_bubble", "_durable", "__weakref__")
-
-    def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any],
-                 coro: Coroutine[Any, Any, T] | None) -> None:
-        self._fn: Callable[..., Any] | None = fn
-        self._args = args
-        self._kwargs = kwargs
-        self._ctx = contextvars.copy_context()
-        self._coro = coro
-        self._coro_throw: BaseException | None = None
-        with _live_lock:
-            self.id: int = next(_ids)
-        self.name: str = getattr(fn, "__qualname__", None) or repr(fn)
-        self._lock = _GLOCKS[self.id & 63]
-        self._done = False
-        self._result: Any = None
-        self._exc: BaseException | None = None
-        self._joiners: _waitq.WaitQueue | None = None  # made by the first joiner
-        self._retrieved = False
-        self._state = GState.RUNNABLE
-        self._wait_reason = ""
-        self._timed_park = False
-        self._m: _M | None = None  # the worker running this plain goroutine
-        self._wake: Callable[[], None] = self._make_ready  # a coroutine waiter's wake
-        self._exc_tb: types.TracebackType | None = None  # _exc's own traceback
-        # synctest: the bubble it belongs to (its creator's), and whether its
-        # current park counts as durably blocked there (set by the park, cleared
-        # by the wake that makes it runnable again: see gort.synctest).
-        self._bubble: Any = current_bubble() if _timers._bubbles else None
-        self._durable = False
-        if self._bubble is not None:
-            self._bubble.started(self)
-        with _live_lock:  # last: a goroutine that could not be made is never live
-            _live[self.id] = self
-
-    def _run(self, m: _M) -> None:
-        """Run a plain goroutine to its end on worker m."""
-        m.g = self
-        self._m = m
-        self._state = GState.RUNNING
-        fn, args, kwargs = self._fn, self._args, self._kwargs
-        self._fn = self._args = self._kwargs = None  # type: ignore[assignment]
-        try:
-            assert fn is not None
-            self._result = self._ctx.run(fn, *args, **kwargs)
-        except BaseException as e:
-            self._set_exc(e)
-        finally:
-            m.g = None
-            self._m = None
-            self._finish()
-            # The frames of a stored traceback lead back here (f_back): leave
-            # nothing in this frame that refers to the goroutine.
-            del self, m, fn, args, kwargs
-
-    def _set_exc(self, e: BaseException) -> None:
-        """Store the goroutine's exception without the scheduler's frame that
-        caught it, which refers to the goroutine (no reference cycle)."""
-        tb = e.__traceback__
-        if tb is not None:
-            tb = tb.tb_next
-        self._exc = e.with_traceback(tb)
-        self._exc_tb = tb
-
-    def _finish(self) -> None:
-        self._ctx = None  # type: ignore[assignment]
-        self._coro = None
-        self._wake = _no_wake  # was a bound method of self: a reference cycle
-        self._fn = self._args = self._kwargs = None  # type: ignore[assignment]
-        with _live_lock:
-            _live.pop(self.id, None)
-        with self._lock:
-            self._done = True
-            self._state = GState.DONE
-            joiners = self._joiners
-            woken = joiners.take_all() if joiners is not None else ()
-            failed = self._exc is not None and not self._retrieved
-        if failed:
-            if _PANIC_EXIT:
-                _panic(self)
-            with _unretrieved_lock:
-                _unretrieved.add(self)
-        for w in woken:
-            w.wake()
-        if self._bubble is not None:  # after the joiners' wakes: never a false idle
-            self._bubble.exited(self)
-
-    def _make_ready(self) -> None:
-        ready(self)
-
-    # -- public API
-
-    def done(self) -> bool:
-        """True once the goroutine has returned or raised."""
-        return self._done
-
-    def join(self, timeout: float | None = None) -> bool:
-        """Wait until the goroutine ends; False if ``timeout`` expired first."""
-        if self._done:
-            return True
-        return _waitq.run(self._join_body(timeout, True))
-
-    @types.coroutine
-    def _join_body(self, timeout: float | None, sync: bool) -> Generator[Any, Any, bool]:
-        """The one body of join, in every world (see ``_waitq``)."""
-        lock = self._lock
-        lock.acquire()
-        try:
-            if self._done:
-                lock.release()
-                return True
-            if timeout is not None:
-                timeout = _waitq.checked(timeout)
-            if timeout == 0.0:
-                lock.release()
-                return False
-            _waitq.headroom()
-            if self._joiners is None:
-                self._joiners = _waitq.WaitQueue(lock)
-                self._joiners.bubble = self._bubble  # a join waits on this goroutine
-            w = _waitq.Waiter()
-            self._joiners.push(w)
-        except BaseException:
-            lock.release()
-            raise
-        return (yield from _waitq.park(sync, w, (lock,), timeout, _waitq.dequeue, w,
-                                       "goroutine join"))
-
-    def _outcome(self) -> T:
-        exc = self._exc
-        if exc is None:
-            return self._result  # type: ignore[no-any-return]
-        with self._lock:
-            self._retrieved = True
-        with _unretrieved_lock:
-            _unretrieved.discard(self)
-        exc.__traceback__ = self._exc_tb  # each retrieval starts from the goroutine's frames
-        # The frames this raise passes through end up in exc.__traceback__, which
-        # the goroutine keeps: none of them may refer to the goroutine (as in
-        # concurrent.futures.Future.result).
-        del self
-        try:
-            raise exc
-        finally:
-            del exc
-
-    def result(self, timeout: float | None = None) -> T:
-        """The goroutine's return value; re-raises its exception.
-
-        Raises ``TimeoutError`` if it has not ended within ``timeout`` seconds.
-        """
-        if not self.join(timeout):
-            raise TimeoutError(f"goroutine {self.id} did not finish within {timeout} s")
-        try:
-            return self._outcome()
-        finally:
-            del self  # see _outcome
-
-    def exception(self, timeout: float | None = None) -> BaseException | None:
-        """The goroutine's exception (None if it returned), marking it retrieved."""
-        if not self.join(timeout):
-            raise TimeoutError(f"goroutine {self.id} did not finish within {timeout} s")
-        try:
-            self._outcome()
-        except BaseException as e:
-            return e
-        finally:
-            del self  # see _outcome
-        return None
-
-    def ajoin(self, timeout: float | None = None) -> Awaitable[bool]:
-        """Coroutine form of ``join``: ``await g.ajoin()`` returns True/False."""
-        return _aio.ajoin(self, timeout)
-
-    def __await__(self) -> Generator[Any, Any, T]:
-        """``await g`` waits for the goroutine and returns its result."""
-        if not self._done:
-            yield from _aio.ajoin(self, None)  # type: ignore[misc]  # (a generator)
-        try:
-            return self._outcome()
-        finally:
-            del self  # see _outcome
-
-    @property
-    def state(self) -> GState:
-        """The goroutine's ``GState`` now (a snapshot): runnable, running, parked or done."""
-        return self._state
-
-    def __repr__(self) -> str:
-        kind = " async" if self._coro is not None else ""
-        extra = ""
-        if self._done and self._exc is not None:
-            extra = " raised " + type(self._exc).__name__
-        return f"<Goroutine {self.id} {self.name}{kind} {self._state.value}{extra}>"
-
-    def __del__(self) -> None:
-        if self._exc is not None and not self._retrieved and self._done:
-            self._retrieved = True
-            _report(self._stand_in())
-
-    def _stand_in(self) -> Goroutine[T]:
-        """A finished copy of this handle for the excepthook of a dropped one: a
-        hook that keeps its argument then does not bring the dying handle back
-        to life (its weak references stay dead)."""
-        g: Goroutine[T] = Goroutine.__new__(Goroutine)
-        for name in Goroutine.__slots__:
-            if name != "__weakref__":
-                setattr(g, name, getattr(self, name, None))
-        g._wake = _no_wake
-        return g
-
-
-def _no_wake() -> None:
+def _no_op() -> None:
     pass
 
 
-_CO_COROUTINE = inspect.CO_COROUTINE
+def newproc(g: Goroutine[Any]) -> None:
+    """Make the new goroutine ``g`` runnable (Go's ``newproc``): hand it to an idle
+    P directly, or queue it behind older work.
 
-
-@overload
-def go(fn: Callable[P, Coroutine[Any, Any, R]], /, *args: P.args,
-       **kwargs: P.kwargs) -> Goroutine[R]: ...
-@overload
-def go(fn: Coroutine[Any, Any, R], /) -> Goroutine[R]: ...
-@overload
-def go(fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> Goroutine[R]: ...
-def go(fn: Any, /, *args: Any, **kwargs: Any) -> Goroutine[Any]:
-    """Start ``fn(*args, **kwargs)`` as a goroutine; return its handle at once.
-
-    An ``async def`` function becomes a coroutine goroutine, scheduled M:N.
-
-    Raises RuntimeError when the OS refuses to start the thread the goroutine
-    needs (the goroutine then never runs and is not counted); if older work is
-    queued the goroutine is queued behind it, and runs once threads can be
-    started again.  Near the recursion limit it raises RecursionError having
-    started nothing, or starts the goroutine.
-    """
-    if inspect.iscoroutine(fn):
-        if args or kwargs:
-            raise TypeError("go() of a coroutine object takes no arguments")
-        if _sysmon is None:
-            _start_sysmon()
-        g: Goroutine[Any] = Goroutine(fn, (), {}, fn)  # type: ignore[arg-type]  # (named)
-    elif not callable(fn):
-        raise TypeError(f"go() needs a callable, got {type(fn).__name__}")
-    elif (fn.__code__.co_flags & _CO_COROUTINE if type(fn) is types.FunctionType
-          else inspect.iscoroutinefunction(fn)):
-        if _sysmon is None:
-            _start_sysmon()
-        coro = fn(*args, **kwargs)
-        try:
-            g = Goroutine(fn, (), {}, coro)
-        except BaseException:
-            coro.close()
-            raise
-    else:
-        if _sysmon is None:
-            _start_sysmon()
-        g = Goroutine(fn, args, kwargs, None)
+    Raises RuntimeError when the OS refuses the thread g needs, and
+    RecursionError near the recursion limit: then g was put nowhere, and the
+    caller (``go``) unregisters it.  No other exception leaves it."""
     global _refused, _refused_error, _sysmon_sleeping
+    # The stack probe: the calls below that must not fail once a P or a worker
+    # was taken (``_grant``) are one frame deeper than this one, as it is.
+    _no_op()
     if _idle_p and not _runq:
         # An idle P and nothing queued before g: hand g to it directly, so that
         # if no thread can be started for g, g was never anywhere else.
@@ -1762,13 +1333,6 @@ def go(fn: Any, /, *args: Any, **kwargs: Any) -> Goroutine[Any]:
                     _idle_p.append(p)
                     if _runq:
                         _sysmon_q.put(None)  # queued meanwhile: sysmon dispatches it
-                    with _live_lock:
-                        _live.pop(g.id, None)
-                    if g._coro is not None:
-                        g._coro.close()
-                    g._state = GState.DONE
-                    if g._bubble is not None:
-                        g._bubble.exited(g)
                     if type(e) is RecursionError:
                         raise
                     _refused += 1
@@ -1778,7 +1342,7 @@ def go(fn: Any, /, *args: Any, **kwargs: Any) -> Goroutine[Any]:
                 m.g = g
                 _grant(m, p)
                 m.parker.release()
-            return g
+            return
     _runq.append(g)  # behind older work: it runs when a P (and a thread) is free
     if _idle_p:
         try:
@@ -1788,7 +1352,6 @@ def go(fn: Any, /, *args: Any, **kwargs: Any) -> Goroutine[Any]:
     elif _sysmon_sleeping:  # every P is held: sysmon watches for one blocked outside gort
         _sysmon_sleeping = False
         _sysmon_q.put(None)  # a C-level call: g is queued, nothing here may raise
-    return g
 
 
 def current_goroutine() -> Goroutine[Any] | None:
@@ -1832,9 +1395,11 @@ def sched_statistics() -> SchedStatistics:
 
 
 def _at_exit() -> None:
-    """Report the exceptions nobody retrieved, then let gort's threads fall asleep.
+    """Let gort's threads fall asleep before the interpreter finalizes.
 
-    Workers are left alone, never woken to exit: idle ones sleep in a lock
+    (The exceptions nobody retrieved were reported just before: ``_goroutine``
+    registers its report later, so it runs first.)  Workers are left alone,
+    never woken to exit: idle ones sleep in a lock
     acquire and never run Python code again, while waking them to exit would
     race the interpreter's teardown of their thread state (seen to hang CPython
     3.13t's finalization).  But a thread must not be *falling* asleep when the
@@ -1849,12 +1414,6 @@ def _at_exit() -> None:
     _shutting_down = True
     if _sysmon is not None:
         _sysmon_q.put(None)  # sysmon: stop ticking
-    with _unretrieved_lock:
-        failed = list(_unretrieved)
-    for g in failed:
-        if g._exc is not None and not g._retrieved:
-            g._retrieved = True
-            _report(g)
     _settle(_EXIT_SETTLE)
 
 
@@ -1941,14 +1500,10 @@ def _after_fork_in_child() -> None:
     """
     global _fork_gen, _nthreads, _p_debt, _allp, _idle_p, _runq, _idle_m, _allm, _sysmon
     global _sysmon_q, _sysmon_sleeping, defer_wake, _refused, _refused_error, _live
-    global _unretrieved, _tls, _main_thread, _main_wait_reason, _procs_lock, _live_lock
-    global _unretrieved_lock
+    global _tls, _main_thread, _procs_lock, _live_lock
     _fork_gen += 1
     _procs_lock = threading.Lock()
     _live_lock = threading.Lock()
-    _unretrieved_lock = threading.Lock()
-    for lock in _GLOCKS:  # goroutine handles keep theirs
-        lock._at_fork_reinit()  # type: ignore[attr-defined]
     _nthreads = 0
     _p_debt = 0
     _allp = [_P(next(_p_ids)) for _ in range(_nprocs)]
@@ -1963,10 +1518,8 @@ def _after_fork_in_child() -> None:
     _refused = 0
     _refused_error = None
     _live = {}
-    _unretrieved = weakref.WeakSet()  # the parent reports its own
     _tls = _TLS()
     _main_thread = threading.main_thread()
-    _main_wait_reason = ""
     for hook in list(_at_fork_child_hooks):
         try:
             hook()
@@ -1977,5 +1530,3 @@ def _after_fork_in_child() -> None:
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
 
-
-from . import _aio, _waitq  # noqa: E402 - they build on this module

@@ -21,15 +21,30 @@ see (and claim) its waiters before they are all enqueued.
 from __future__ import annotations
 
 import random
+import threading
 import types
 from collections.abc import Awaitable, Generator
-from typing import Any, Generic, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar
 
-from ._chan import _NOT_READY, Chan, _Select
 from ._errors import ChanClosed
-from ._waitq import Waiter, checked, dequeue, enqueue, park, protect, run
+from ._ki import protect
+from ._waitq import NOT_READY as _NOT_READY
+from ._waitq import Waiter, checked, dequeue, enqueue, park, run
+
+if TYPE_CHECKING:
+    from ._chan import Chan
 
 T = TypeVar("T")
+
+
+class _Select:
+    """State shared by all the waiters of one blocked select (their ``sel``)."""
+
+    __slots__ = ("claim", "winner")
+
+    def __init__(self) -> None:
+        self.claim = threading.Lock()  # acquired once, by whoever fires the select
+        self.winner: Waiter | None = None
 
 
 class RecvCase(Generic[T]):

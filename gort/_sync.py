@@ -35,7 +35,8 @@ from collections.abc import Awaitable, Callable, Generator
 from types import TracebackType
 from typing import Any, Protocol
 
-from . import _runtime
+from ._goroutine import Goroutine, go
+from ._ki import protect, protect_nested
 from ._waitq import (
     Waiter,
     WaitQueue,
@@ -44,8 +45,6 @@ from ._waitq import (
     enqueue,
     headroom,
     park,
-    protect,
-    protect_nested,
     run,
     suspend_now,
     unsuspend,
@@ -527,7 +526,7 @@ class WaitGroup:
     def __await__(self) -> Generator[Any, Any, bool]:
         return (yield from self._wait(None, False))
 
-    def go(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> _runtime.Goroutine[Any]:
+    def go(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Goroutine[Any]:
         """Start ``fn`` as a goroutine counted by this group (Go 1.25's ``wg.Go``)."""
         self.add(1)
         run: Callable[..., Any]
@@ -547,7 +546,7 @@ class WaitGroup:
             run = prun
         run.__qualname__ = getattr(fn, "__qualname__", run.__qualname__)
         try:
-            return _runtime.go(run)
+            return go(run)
         except BaseException:
             self.done()
             raise

@@ -1,4 +1,4 @@
-"""Go's ``time`` package: Timer, Ticker, after, tick (sleep lives in ``_aio``).
+"""Go's ``time`` package: sleep, Timer, Ticker, after, tick.
 
 Every timer is one entry in the runtime's single timer heap (``_timers``): no
 thread per timer, and a stopped timer is dropped from the heap.
@@ -29,15 +29,121 @@ TypeError, raised before anything is armed.
 
 from __future__ import annotations
 
+import asyncio
 import math
 import threading
-from typing import Any, Generic, TypeVar
+import time
+import types
+from collections.abc import Awaitable, Generator
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from . import _timers
+from . import _runtime, _timers
 from ._chan import Chan, RecvChan
-from ._timeout import delay
+from ._goroutine import go
+from ._timeout import FOREVER, delay
+from ._waitq import park_in_bubble, park_thread
+
+if TYPE_CHECKING:
+    from ._goroutine import Goroutine
 
 T = TypeVar("T")
+
+
+# --------------------------------------------------------------------------- sleep
+
+def _wake_sleeper(g: Goroutine[Any]) -> None:
+    with g._lock:  # held by the sleeper until it is suspended
+        pass
+    _runtime.ready(g)
+
+
+@types.coroutine
+def _asleep_gort(seconds: float) -> Generator[Any, Any]:
+    g = _runtime.current_coroutine_goroutine()
+    assert g is not None
+    lock = g._lock
+    lock.acquire()
+    g._wait_reason = "sleep"
+    g._timed_park = True
+    g._durable = g._bubble is not None
+    _timers.add(_timers.now() + seconds, _wake_sleeper, g)
+    yield (lock,)
+
+
+def asleep(seconds: float) -> Awaitable[None]:
+    """Coroutine form of ``sleep``: ``await gort.asleep(s)`` (``math.inf``: forever)."""
+    t = delay(seconds, "sleep duration")
+    if _runtime.current_coroutine_goroutine() is None:
+        return asyncio.sleep(t) if t is not None else asyncio.get_running_loop().create_future()
+    if t is None:
+        return _asleep_forever()
+    if t <= 0:
+        return _runtime._gosched_coro()
+    return _asleep_gort(t)
+
+
+@types.coroutine
+def _asleep_forever() -> Generator[Any, Any]:
+    g = _runtime.current_coroutine_goroutine()
+    assert g is not None
+    lock = g._lock
+    lock.acquire()
+    g._wait_reason = "sleep"
+    g._timed_park = True  # a sleep is not a deadlock, even a sleep forever
+    g._durable = g._bubble is not None  # (in a bubble it is, with no timer left)
+    yield (lock,)
+    raise AssertionError("nothing wakes a goroutine sleeping forever")
+
+
+def sleep(seconds: float) -> None:
+    """Pause the calling goroutine for ``seconds``, giving its processor away
+    (``math.inf``: forever)."""
+    t = delay(seconds, "sleep duration")
+    if t is not None and t <= 0:
+        _runtime.gosched()
+        return
+    parker = _runtime.current_parker()
+    if _timers._bubbles:
+        b = _runtime.current_bubble()
+        if b is not None:
+            _sleep_in_bubble(b, parker, t)
+            return
+    if t is None:
+        while True:
+            park_thread(parker, FOREVER, _always, None, "sleep")
+    deadline = time.monotonic() + t
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return
+        # Nothing ever wakes this parker early; a timeout is the only way out.
+        park_thread(parker, left, _always, None, "sleep")
+
+
+def _sleep_in_bubble(b: Any, parker: threading.Lock, t: float | None) -> None:
+    """``sleep`` in a synctest bubble: a durable wait on the bubble's clock."""
+    wake = b.waker(parker.release)
+    deadline = b.now + (FOREVER if t is None else t)
+    while b.now < deadline:
+        # The sleep's one claim: the timer's firing and an exception ending the
+        # park race for it, and only the winner counts the sleeper running again.
+        park_in_bubble(b, True, parker, wake, deadline - b.now, _claim_once, [True], "sleep")
+
+
+def _claim_once(claim: list[bool]) -> bool:
+    """An abort that succeeds once (``list.pop`` is atomic, GIL or not)."""
+    try:
+        claim.pop()
+    except IndexError:
+        return False
+    return True
+
+
+def _always(_: object) -> bool:
+    return True
+
+
+# --------------------------------------------------------------------------- timers
 
 
 class _TimerChan(Chan[T], Generic[T]):
@@ -117,7 +223,6 @@ class Timer:
             if self._func is None:
                 self._send.try_send(_timers.now())
                 return
-        from ._runtime import go
         go(self._func)
 
     def _disarm(self) -> bool:

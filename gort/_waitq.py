@@ -25,17 +25,8 @@ the operation's result is kept, and the interruption is dropped (a timeout),
 re-requested (asyncio's cancellation, a KeyboardInterrupt) or re-raised.  So an
 operation has exactly two exits: it happened, or it left no trace.
 
-Interruption.  A KeyboardInterrupt can land between any two bytecodes of the
-main thread.  Landing between the claim of a waiter and its wake-up would hang
-the peer; landing between queuing and parking would leave a dead waiter.  gort
-therefore installs a SIGINT handler (only where the default one is installed)
-that defers the interrupt while the main thread runs in *protected* code (the
-blocking operations' own frames, marked with ``protect``) and delivers it at
-the next point that is not: the thread's sleep in ``_sleep`` (marked
-``interruptible``) or the caller's code.  The innermost marked frame decides,
-as in Trio's ``_core/_ki.py``; unmarked frames (the runtime's helpers) inherit
-from their callers.  The hot paths pay nothing for this: the check happens in
-the signal handler, by code object.
+Interruption: see ``_ki`` (a KeyboardInterrupt in a blocking operation is
+deferred to its next safe point).
 
 Recursion.  A blocked operation needs some stack to park and to leave cleanly;
 near the recursion limit a ``RecursionError`` could otherwise land between
@@ -59,15 +50,14 @@ Invariants, with the owner's lock held (``check`` verifies them):
 
 from __future__ import annotations
 
-import signal
 import threading
-import time
 import types
 from collections import deque
 from collections.abc import Callable, Generator
 from typing import Any, TypeVar
 
-from . import _aio, _runtime, _timers
+from . import _aio, _deadlock, _ki, _runtime, _timers
+from ._ki import _redeliver, interruptible, protect, protect_nested
 from ._timeout import timeout as check_timeout
 
 T = TypeVar("T")
@@ -97,6 +87,10 @@ class Waiter:
         self.sel = sel
         self.index = index
 
+
+# A non-blocking attempt's result (``Chan._try_recv``, say): nothing could be done
+# without parking.
+NOT_READY: Any = object()
 
 # Whether any synctest bubble lives (a copy of ``_timers._bubbles`` kept by
 # gort.synctest under its lock: one global lookup for each queue made).
@@ -204,172 +198,6 @@ def dequeue(w: Waiter) -> bool:
         return False
     with q.lock:
         return q.discard(w)
-
-
-# --------------------------------------------------------------------------- interrupts
-
-_PROTECTED: set[types.CodeType] = set()
-_INTERRUPTIBLE: set[types.CodeType] = set()
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def protect(fn: F) -> F:
-    """Mark ``fn``: a KeyboardInterrupt landing in it (or in what it calls,
-    unless marked otherwise) is deferred until the main thread leaves it."""
-    _PROTECTED.add(fn.__code__)
-    return fn
-
-
-def protect_nested(fn: F) -> F:
-    """Mark the functions defined inside ``fn`` (per-instance closures share them)."""
-    _PROTECTED.update(c for c in fn.__code__.co_consts if isinstance(c, types.CodeType))
-    return fn
-
-
-def interruptible(fn: F) -> F:
-    """Mark ``fn`` as a point where a deferred KeyboardInterrupt is delivered."""
-    _INTERRUPTIBLE.add(fn.__code__)
-    return fn
-
-
-def protected_at(frame: types.FrameType | None) -> bool:
-    """Would a KeyboardInterrupt be deferred in ``frame``?  The innermost marked
-    frame decides; no marked frame means it is delivered."""
-    f = frame
-    while f is not None:
-        code = f.f_code
-        if code in _PROTECTED:
-            return True
-        if code in _INTERRUPTIBLE:
-            return False
-        f = f.f_back
-    return False
-
-
-_REDELIVER_AFTER = 0.001  # seconds between tries to deliver a deferred interrupt
-
-# The deferral state, guarded by _state (an RLock: a handler can run nested inside
-# another on the main thread).  _deferred: an interrupt waits to be delivered;
-# set by the handler and _redeliver (main thread), cleared only by the handler
-# when it delivers.  _resent: a signal gort re-sent is on its way; set only by
-# the resender, cleared only by the handler.  Invariants: _resent implies
-# _deferred, and at most one re-sent signal is in flight.  The resender checks,
-# sets _resent and sends under _state, and the handler takes its one decision
-# (defer again, or clear both and deliver) under _state: so once an interrupt is
-# delivered no re-sent signal is left in flight, and none can arrive later to be
-# taken for a new Ctrl-C.  (Without the lock a resender preempted between
-# setting _resent and sending let a new SIGINT consume the flag and be dropped,
-# and the stale signal then raised a KeyboardInterrupt of its own, later.)
-# _kick is a binary semaphore: released (by a C call, so no handler can run
-# inside it) to wake the resender.
-_state = threading.RLock()
-_deferred = False
-_resent = False
-_kick = threading.Lock()
-_kick.acquire()
-_resender: threading.Thread | None = None
-
-
-def _sigint(signum: int, frame: types.FrameType | None) -> None:
-    """gort's SIGINT handler: ``signal.default_int_handler``, except inside a
-    protected section, where the interrupt is deferred: the signal is sent again
-    a moment later (a real signal, so a blocking wait is interrupted too) until
-    it lands outside."""
-    global _deferred, _resent
-    protected = protected_at(frame)  # outside the lock: it runs Python code
-    with _state:
-        _resent = False  # (if a new SIGINT overtook ours, ours comes later as one more)
-        if protected:
-            _deferred = True
-        else:
-            _deferred = False
-    if protected:
-        _wake_resender()
-        return
-    signal.default_int_handler(signum, frame)
-
-
-def _wake_resender() -> None:
-    global _resender
-    if _resender is None:
-        # Set before start(): a handler nested inside start() only kicks.
-        _resender = threading.Thread(target=_resend_loop, name="gort-sigint", daemon=True)
-        try:
-            _resender.start()
-        except BaseException:  # no thread now (at exit, or refused): the interrupt
-            _resender = None  # stays deferred until the next SIGINT or deferral
-            return
-    try:
-        _kick.release()
-    except RuntimeError:
-        pass  # a kick is already pending
-
-
-def _resend_loop() -> None:
-    """The resender thread: while an interrupt is deferred, send SIGINT to the
-    main thread again every ``_REDELIVER_AFTER`` seconds, one signal at a time."""
-    global _resent, _deferred
-    while True:
-        try:
-            _kick.acquire()
-            while _deferred:
-                time.sleep(_REDELIVER_AFTER)
-                if signal.getsignal(signal.SIGINT) is not _sigint:
-                    with _state:  # pragma: no cover - replaced: nothing to deliver to
-                        _deferred = _resent = False
-                    break
-                ident = threading.main_thread().ident
-                with _state:
-                    if _deferred and not _resent and ident is not None:
-                        _resent = True
-                        signal.pthread_kill(ident, signal.SIGINT)
-        except BaseException:  # pragma: no cover - this thread must never die
-            pass
-
-
-def _reset_after_fork() -> None:
-    """A forked child starts with no interrupt pending (it has no resender)."""
-    global _deferred, _resent, _resender, _kick, _state
-    _state = threading.RLock()  # (the parent's resender may have held it)
-    _deferred = _resent = False
-    _resender = None
-    _kick = threading.Lock()
-    _kick.acquire()
-
-
-def interrupt_deferred() -> bool:
-    """True while a KeyboardInterrupt waits to be delivered outside protected code."""
-    return _deferred
-
-
-def install_sigint_handler() -> bool:
-    """Install ``_sigint`` if SIGINT still has Python's default handler and this is
-    the main thread; True if it is (now) installed."""
-    if threading.current_thread() is not threading.main_thread():
-        return False
-    try:
-        current = signal.getsignal(signal.SIGINT)
-        if current is _sigint:
-            return True
-        if current is not signal.default_int_handler:
-            return False  # the user's own handler, or asyncio's: leave it alone
-        signal.signal(signal.SIGINT, _sigint)
-    except (ValueError, OSError):  # pragma: no cover - no signals here
-        return False
-    return True
-
-
-def _redeliver(e: BaseException) -> None:
-    """An interruption arrived after the operation completed: keep the result and
-    deliver a KeyboardInterrupt again at the next safe point."""
-    if isinstance(e, KeyboardInterrupt):
-        global _deferred
-        with _state:
-            _deferred = True
-        _wake_resender()
-        return
-    raise e
 
 
 # --------------------------------------------------------------------------- stack
@@ -552,10 +380,10 @@ def park_thread(parker: threading.Lock, timeout: float | None,
             _runtime._release_p(reason, timeout is not None)
             if (timeout is None and m is None
                     and threading.current_thread() is _runtime._main_thread):
-                return _runtime._park_main(parker, abort_once, arg, reason)
+                return _deadlock.park_main(parker, abort_once, arg, reason)
             if _sleep(parker, timeout):
                 return True
-        except _runtime.Deadlock:
+        except _deadlock.Deadlock:
             raise
         except BaseException as e:
             if aborted or abort(arg):
@@ -644,12 +472,8 @@ def checked(timeout: float | None) -> float | None:
 # parking (or waking it): a KeyboardInterrupt there is deferred.
 for _fn in (WaitQueue.push, WaitQueue.push_front, WaitQueue.take, WaitQueue.take_all,
             WaitQueue.discard, WaitQueue.first, dequeue, run, park,
-            park_thread, park_in_bubble, _consume, suspend_now, enqueue, _runtime.Goroutine.join,
-            _runtime.Goroutine._join_body):
+            park_thread, park_in_bubble, _consume, suspend_now, enqueue):
     protect(_fn)
 protect_nested(park_thread)
-# The main thread's untimed wait (with deadlock detection) sleeps there.
-interruptible(_runtime._park_main)
 
-install_sigint_handler()
-_runtime._at_fork_child_hooks.append(_reset_after_fork)
+_ki.install_sigint_handler()

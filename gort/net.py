@@ -43,9 +43,10 @@ from typing import Any, Self, TypeVar
 
 from . import _runtime
 from ._context import Context
+from ._ki import protect
 from ._netpoll import ClosedError, PollDesc, poll_desc
 from ._timeout import timeout as _check_timeout
-from ._waitq import protect, run
+from ._waitq import run
 
 __all__ = ["ClosedError", "Conn", "Listener", "adial", "dial", "listen"]
 

@@ -34,7 +34,7 @@ from typing import Any, Generic, Literal, TypeVar
 from ._chan import Chan, RecvChan
 from ._context import Context, _done_case, background
 from ._errors import ChanClosed
-from ._runtime import Goroutine, go
+from ._goroutine import Goroutine, go
 from ._select import select
 from ._sync import Mutex, WaitGroup
 from ._timeout import timeout as _check_timeout

@@ -71,8 +71,9 @@ from typing import Any, ParamSpec, TypeVar
 
 from . import _chan, _runtime, _timers, _waitq
 from ._chan import Chan
+from ._deadlock import Deadlock
 from ._diag import describe
-from ._runtime import Deadlock, Goroutine
+from ._goroutine import Goroutine, go
 from ._waitq import Waiter, WaitQueue, dequeue, enqueue, park
 from ._waitq import run as _drive
 
@@ -304,7 +305,7 @@ def run(fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R:
     tls = _runtime._tls
     outer, tls.bubble = tls.bubble, b
     try:
-        root = _runtime.go(fn, *args, **kwargs)  # the bubble's first goroutine: its root
+        root = go(fn, *args, **kwargs)  # the bubble's first goroutine: its root
     except BaseException:
         b._finish(None)
         raise

@@ -464,17 +464,17 @@ def test_set_limit_takes_an_int() -> None:
 def test_a_goroutine_that_fails_to_start_gives_its_slot_back(monkeypatch: Any) -> None:
     group = ErrGroup()
     group.set_limit(1)
-    real_go = gort._runtime.go
+    real_go = gort._errgroup.go
 
     def refuse(fn: Any, /, *args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("can't start new thread")
 
-    monkeypatch.setattr(gort._runtime, "go", refuse)
+    monkeypatch.setattr(gort._errgroup, "go", refuse)
     with pytest.raises(RuntimeError, match="can't start new thread"):
         group.go(lambda: None)
     with pytest.raises(RuntimeError, match="can't start new thread"):
         group.try_go(lambda: None)
-    monkeypatch.setattr(gort._runtime, "go", real_go)
+    monkeypatch.setattr(gort._errgroup, "go", real_go)
     assert group._wg.count == 0
     ran = atomic.Int64()
     assert group.try_go(ran.add, 1) is True  # the slot is free again

@@ -58,10 +58,9 @@ def test_exported_objects_claim_to_live_in_gort() -> None:
     for name in gort.__all__:
         obj = getattr(gort, name)
         if isinstance(obj, types.ModuleType):
-            module = obj.__name__
-        else:
-            module = str(getattr(obj, "__module__", ""))
-        assert module.startswith("gort"), (name, module)
+            assert obj.__name__ == f"gort.{name}", name
+        elif isinstance(obj, (type, types.FunctionType)):
+            assert obj.__module__ == "gort", (name, obj.__module__)
 
 
 def test_atomic_all() -> None:

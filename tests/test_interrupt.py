@@ -28,7 +28,7 @@ import pytest
 import gort
 import gort._netpoll
 import gort.net
-from gort import _runtime, _waitq
+from gort import _ki, _runtime
 
 pytestmark = [
     pytest.mark.timeout(300),
@@ -42,9 +42,9 @@ GORT_DIR = os.path.dirname(gort.__file__)
 @pytest.fixture(autouse=True)
 def _gort_sigint() -> Any:
     old = signal.getsignal(signal.SIGINT)
-    if old is not _waitq._sigint:
+    if old is not _ki._sigint:
         signal.signal(signal.SIGINT, signal.default_int_handler)
-        assert _waitq.install_sigint_handler()
+        assert _ki.install_sigint_handler()
     yield
     signal.signal(signal.SIGINT, old)
 
@@ -83,7 +83,7 @@ def run_with_sigint_at(k: int, op: Callable[[], Any]) -> Outcome:
         finally:
             sys.settrace(None)
         deadline = time.monotonic() + 10
-        while _waitq.interrupt_deferred():  # it arrives at the next safe point
+        while _ki.interrupt_deferred():  # it arrives at the next safe point
             assert time.monotonic() < deadline, "a deferred interrupt never arrived"
             time.sleep(0.0005)
     except KeyboardInterrupt:
@@ -386,7 +386,7 @@ def _shielded() -> int:
     return 1
 
 
-_waitq.protect(_shielded)
+_ki.protect(_shielded)
 
 
 def test_a_resent_signal_never_outlives_its_delivery(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -402,7 +402,7 @@ def test_a_resent_signal_never_outlives_its_delivery(monkeypatch: pytest.MonkeyP
         real_kill(ident, signum)
 
     monkeypatch.setattr(signal, "pthread_kill", slow_kill)
-    handler = _waitq._sigint.__code__
+    handler = _ki._sigint.__code__
     for k in range(1, 25):
         seen = 0
 
@@ -419,14 +419,14 @@ def test_a_resent_signal_never_outlives_its_delivery(monkeypatch: pytest.MonkeyP
         try:
             assert _shielded() == 1
             deadline = time.monotonic() + 10
-            while _waitq.interrupt_deferred():
+            while _ki.interrupt_deferred():
                 assert time.monotonic() < deadline, "a deferred interrupt never arrived"
                 time.sleep(0.0005)
         except KeyboardInterrupt:
             delivered = True
         finally:
             sys.settrace(None)
-        assert delivered and not _waitq.interrupt_deferred(), k
+        assert delivered and not _ki.interrupt_deferred(), k
         with pytest.raises(KeyboardInterrupt):  # a new Ctrl-C is not taken for ours
             signal.raise_signal(signal.SIGINT)
         quiet_until = time.monotonic() + 0.03

@@ -26,11 +26,11 @@ async def main() -> None:
     reveal_type(ch.recv_only())  # E: gort._chan.RecvChan[int]
     reveal_type(await ch.recv_only().arecv())  # E: int
     g = gort.go(square, 3)
-    reveal_type(g)  # E: gort._runtime.Goroutine[int]
+    reveal_type(g)  # E: gort._goroutine.Goroutine[int]
     reveal_type(g.result())  # E: int
     reveal_type(await g.ajoin())  # E: bool
-    reveal_type(gort.go(asquare, 3))  # E: gort._runtime.Goroutine[int]
-    reveal_type(gort.go(asquare(3)))  # E: gort._runtime.Goroutine[int]
+    reveal_type(gort.go(asquare, 3))  # E: gort._goroutine.Goroutine[int]
+    reveal_type(gort.go(asquare(3)))  # E: gort._goroutine.Goroutine[int]
     reveal_type(await gort.to_thread(square, 2))  # E: int
     # (Selected.value is Any: the cases of one select may carry different types.)
     sel = await gort.aselect(ch.recv_case())

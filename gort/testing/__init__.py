@@ -22,7 +22,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from .._diag import describe
-from .._runtime import Goroutine, live_goroutines
+from .._goroutine import Goroutine
+from .._runtime import live_goroutines
 
 __all__ = ("GoroutineLeak", "verify_none")
 
