@@ -1,9 +1,11 @@
 """Stress tests for channels and select, meaningful with the GIL off.
 
 Every test moves uniquely tagged values ``(producer, seq)`` between workers of
-three kinds: plain goroutines, coroutine goroutines (``async def``, scheduled
-M:N) and plain ``threading.Thread``s (foreign threads), and checks the exact
-multiset that arrived: every value that a send reported as delivered is
+three kinds, the worlds of ``tests/worlds.py``: plain goroutines, coroutine
+goroutines (``async def``, scheduled M:N) and plain ``threading.Thread``s
+(foreign threads); each worker body is written once, as an ``async def`` over
+its world (``await w.send(ch, v)``, ``await w.select(...)``).  Each test checks
+the exact multiset that arrived: every value that a send reported as delivered is
 received exactly once, and nothing else is (a send that timed out or raised
 ``ChanClosed`` must never be delivered, a receive that timed out must never
 consume a value).  Workers are joined with timeouts, so a lost wake-up fails
@@ -16,30 +18,31 @@ worker, ``max_procs``) with few examples each, so the file stays fast.
 
 from __future__ import annotations
 
+import inspect
 import itertools
 import subprocess
 import sys
-import threading
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import gort
-from gort import Chan, ChanClosed, aselect, select
+from gort import Chan, ChanClosed
 from gort.atomic import Int64
 from tests.helpers import run_concurrently, wait_recv_waiting, wait_send_waiting, wait_until
+from tests.worlds import CoroutineWorld, GoroutineWorld, Handle, ThreadWorld, World
 
 pytestmark = [pytest.mark.stress, pytest.mark.timeout(120)]
 
 JOIN = 30.0  # bound on any worker's life: a deadlock fails the test
 
-Kind = Literal["go", "aio", "thread"]
+Kind = Literal["goroutine", "coroutine", "thread"]
 Item = tuple[int, int]  # (producer id, sequence number): unique per value
 
 STRESS = settings(
@@ -49,69 +52,53 @@ STRESS = settings(
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 
-kinds_st = st.sampled_from(["go", "aio", "thread"])
+kinds_st = st.sampled_from(["goroutine", "coroutine", "thread"])
 kinds_list_st = st.lists(kinds_st, min_size=1, max_size=4)
-blocking_kind_st = st.sampled_from(["go", "thread"])
+blocking_kind_st = st.sampled_from(["goroutine", "thread"])
 procs_st = st.sampled_from([1, 2, 4])
 cap_st = st.sampled_from([0, 1, 2, 64])
 
 
-class Body(NamedTuple):
-    """A worker's code: the blocking form, and the coroutine form for "aio"."""
+WORLDS: dict[Kind, World] = {
+    "goroutine": GoroutineWorld(), "coroutine": CoroutineWorld(), "thread": ThreadWorld(),
+}  # stateless: one of each serves every test
 
-    sync: Callable[..., Any]
-    aio: Callable[..., Awaitable[Any]]
+
+async def _call(fn: Callable[..., Any], *args: Any) -> Any:
+    return fn(*args)
 
 
 class Worker:
-    """A body run by a plain goroutine ("go"), a coroutine goroutine ("aio") or
-    a plain thread ("thread"); ``result()`` joins it, failing if it hangs."""
+    """A body run in the world of its kind; ``result()`` joins it, failing if
+    it hangs.  A body is an ``async def body(w, *args)`` over its world, or a
+    plain function (blocking kinds only) that is simply called there."""
 
-    def __init__(self, kind: Kind, body: Body | Callable[..., Any], *args: Any) -> None:
+    def __init__(self, kind: Kind, body: Callable[..., Any], *args: Any) -> None:
         self.kind = kind
-        self._g: gort.Goroutine[Any] | None = None
-        self._out: list[Any] = []
-        self._exc: list[BaseException] = []
-        fn = body.sync if isinstance(body, Body) else body
-        if kind == "aio":
-            assert isinstance(body, Body), "a coroutine worker needs an async body"
-            self._g = gort.go(body.aio, *args)
-        elif kind == "go":
-            self._g = gort.go(fn, *args)
+        w = WORLDS[kind]
+        if inspect.iscoroutinefunction(body):
+            self._h: Handle = w.go(body, w, *args)
         else:
-            def run() -> None:
-                try:
-                    self._out.append(fn(*args))
-                except BaseException as e:
-                    self._exc.append(e)
-
-            self._t = threading.Thread(target=run, daemon=True)
-            self._t.start()
+            assert not w.awaits, f"a {kind} worker needs an async body"
+            self._h = w.go(_call, body, *args)
 
     def result(self, timeout: float = JOIN) -> Any:
-        if self._g is not None:
-            assert self._g.join(timeout), f"{self.kind} goroutine {self._g!r} hung"
-            return self._g.result(0)
-        self._t.join(timeout)
-        assert not self._t.is_alive(), f"thread {self._t.name} hung"
-        if self._exc:
-            raise self._exc[0]
-        return self._out[0]
+        return self._h.result(timeout)
 
 
-def spawn(kinds: Sequence[Kind], body: Body | Callable[..., Any],
+def spawn(kinds: Sequence[Kind], body: Callable[..., Any],
           args: Iterable[tuple[Any, ...]]) -> list[Worker]:
     return [Worker(kinds[i % len(kinds)], body, *a) for i, a in enumerate(args)]
 
 
-MODES = ["go", "aio", "thread", "mixed"]
+MODES = ["goroutine", "coroutine", "thread", "mixed"]
 
 
 def kinds_for(mode: str, offset: int = 0) -> list[Kind]:
     """Worker kinds: all of one kind, or the three kinds in turn."""
     if mode != "mixed":
         return [mode]  # type: ignore[list-item]
-    kinds: list[Kind] = ["go", "aio", "thread"]
+    kinds: list[Kind] = ["goroutine", "coroutine", "thread"]
     return kinds[offset % 3:] + kinds[:offset % 3]
 
 
@@ -160,77 +147,39 @@ def poll_until(pred: Callable[[], bool], timeout: float = JOIN) -> None:
 
 # --------------------------------------------------------------------------- workers
 
-def _produce(ch: Chan[Item], pid: int, k: int) -> None:
+async def produce(w: World, ch: Chan[Item], pid: int, k: int) -> None:
     for i in range(k):
-        ch.send((pid, i))
+        await w.send(ch, (pid, i))
 
 
-async def _aproduce(ch: Chan[Item], pid: int, k: int) -> None:
-    for i in range(k):
-        await ch.asend((pid, i))
-
-
-produce = Body(_produce, _aproduce)
-
-
-def _produce_select(ch: Chan[Item], pid: int, k: int) -> None:
+async def produce_select(w: World, ch: Chan[Item], pid: int, k: int) -> None:
     never: Chan[Item] = Chan()
     for i in range(k):
-        assert select(never.recv_case(), None, ch.send_case((pid, i))) == (2, None, True)
-
-
-async def _aproduce_select(ch: Chan[Item], pid: int, k: int) -> None:
-    never: Chan[Item] = Chan()
-    for i in range(k):
-        s = await aselect(never.recv_case(), None, ch.send_case((pid, i)))
+        s = await w.select(never.recv_case(), None, ch.send_case((pid, i)))
         assert s == (2, None, True)
 
 
-produce_select = Body(_produce_select, _aproduce_select)
+async def consume(w: World, ch: Chan[Item]) -> list[Item]:
+    return [v async for v in w.iter(ch)]
 
 
-def _consume(ch: Chan[Item]) -> list[Item]:
-    return list(ch)
-
-
-async def _aconsume(ch: Chan[Item]) -> list[Item]:
-    return [v async for v in ch]
-
-
-consume = Body(_consume, _aconsume)
-
-
-def _consume_select(ch: Chan[Item]) -> list[Item]:
+async def consume_select(w: World, ch: Chan[Item]) -> list[Item]:
     never: Chan[Item] = Chan()
     got: list[Item] = []
     while True:
-        s = select(ch.recv_case(), None, never.recv_case())
+        s = await w.select(ch.recv_case(), None, never.recv_case())
         assert s.index == 0
         if not s.ok:
             return got
         got.append(s.value)
 
 
-async def _aconsume_select(ch: Chan[Item]) -> list[Item]:
-    never: Chan[Item] = Chan()
-    got: list[Item] = []
-    while True:
-        s = await aselect(ch.recv_case(), None, never.recv_case())
-        assert s.index == 0
-        if not s.ok:
-            return got
-        got.append(s.value)
-
-
-consume_select = Body(_consume_select, _aconsume_select)
-
-
-def _fan_in(chans: Sequence[Chan[Item]]) -> list[Item]:
+async def fan_in(w: World, chans: Sequence[Chan[Item]]) -> list[Item]:
     """Receive from all of ``chans`` until each is closed (Go's nil-ing idiom)."""
     cases: list[Any] = [c.recv_case() for c in chans]
     got: list[Item] = []
     while any(c is not None for c in cases):
-        s = select(*cases)
+        s = await w.select(*cases)
         if s.ok:
             got.append(s.value)
         else:
@@ -238,51 +187,17 @@ def _fan_in(chans: Sequence[Chan[Item]]) -> list[Item]:
     return got
 
 
-async def _afan_in(chans: Sequence[Chan[Item]]) -> list[Item]:
-    cases: list[Any] = [c.recv_case() for c in chans]
-    got: list[Item] = []
-    while any(c is not None for c in cases):
-        s = await aselect(*cases)
-        if s.ok:
-            got.append(s.value)
-        else:
-            cases[s.index] = None
-    return got
-
-
-fan_in = Body(_fan_in, _afan_in)
-
-
-def _produce_and_close(ch: Chan[Item], pid: int, k: int) -> None:
+async def produce_and_close(w: World, ch: Chan[Item], pid: int, k: int) -> None:
     try:
-        _produce(ch, pid, k)
+        await produce(w, ch, pid, k)
     finally:
         ch.close()
 
 
-async def _aproduce_and_close(ch: Chan[Item], pid: int, k: int) -> None:
-    try:
-        await _aproduce(ch, pid, k)
-    finally:
-        ch.close()
-
-
-produce_and_close = Body(_produce_and_close, _aproduce_and_close)
-
-
-def _fan_out(chans: Sequence[Chan[Item]], pid: int, k: int) -> None:
+async def fan_out(w: World, chans: Sequence[Chan[Item]], pid: int, k: int) -> None:
     for i in range(k):
-        s = select(*(c.send_case((pid, i)) for c in chans))
+        s = await w.select(*(c.send_case((pid, i)) for c in chans))
         assert s.ok and s.value is None
-
-
-async def _afan_out(chans: Sequence[Chan[Item]], pid: int, k: int) -> None:
-    for i in range(k):
-        s = await aselect(*(c.send_case((pid, i)) for c in chans))
-        assert s.ok and s.value is None
-
-
-fan_out = Body(_fan_out, _afan_out)
 
 
 # --------------------------------------------------------------------------- N x M x K
@@ -315,9 +230,10 @@ def test_mpmc_max_procs(procs: int, cap: int) -> None:
     """Goroutines only, under max_procs 1, 2 and 4: blocked plain goroutines
     must hand their processor on, or the run deadlocks."""
     gort.set_max_procs(procs)
-    run_mpmc(cap, 3, 5, 300, ["go"], ["go"])
-    run_mpmc(cap, 5, 3, 300, ["go", "aio"], ["aio", "go"], use_select=True)
-    run_mpmc(cap, 4, 4, 300, ["aio"], ["aio"])
+    run_mpmc(cap, 3, 5, 300, ["goroutine"], ["goroutine"])
+    run_mpmc(cap, 5, 3, 300, ["goroutine", "coroutine"], ["coroutine", "goroutine"],
+             use_select=True)
+    run_mpmc(cap, 4, 4, 300, ["coroutine"], ["coroutine"])
 
 
 @pytest.mark.parametrize("cap", [0, 64])
@@ -344,23 +260,16 @@ def test_mpmc_while_max_procs_changes() -> None:
     received = Int64()
     total = 6 * 400
 
-    def counting_consumer() -> list[Item]:
+    async def counting_consumer(w: World) -> list[Item]:
         got: list[Item] = []
-        for v in ch:
+        async for v in w.iter(ch):
             got.append(v)
             received.add(1)
         return got
 
-    async def acounting_consumer() -> list[Item]:
-        got: list[Item] = []
-        async for v in ch:
-            got.append(v)
-            received.add(1)
-        return got
-
-    cons = spawn(["go", "aio", "thread"], Body(counting_consumer, acounting_consumer),
-                 [()] * 6)
-    prods = spawn(["go", "thread", "aio"], produce, [(ch, p, 400) for p in range(6)])
+    cons = spawn(["goroutine", "coroutine", "thread"], counting_consumer, [()] * 6)
+    prods = spawn(["goroutine", "thread", "coroutine"], produce,
+                  [(ch, p, 400) for p in range(6)])
     for procs in itertools.cycle([1, 4, 2, 3]):
         gort.set_max_procs(procs)
         n = received.load()
@@ -433,12 +342,12 @@ def run_racing_selects(caps: Sequence[int], workers: int, drainers: int, k: int,
     chans: list[Chan[Item]] = [Chan(c) for c in caps]
     n = len(chans)
 
-    def worker(pid: int) -> tuple[list[Item], list[Item]]:
+    async def worker(w: World, pid: int) -> tuple[list[Item], list[Item]]:
         sent: list[Item] = []
         got: list[Item] = []
         while len(sent) < k:
             v = (pid, len(sent))
-            s = select(*[c.send_case(v) for c in chans], *[c.recv_case() for c in chans])
+            s = await w.select(*[c.send_case(v) for c in chans], *[c.recv_case() for c in chans])
             if s.index < n:
                 assert (s.value, s.ok) == (None, True)
                 sent.append(v)
@@ -447,25 +356,11 @@ def run_racing_selects(caps: Sequence[int], workers: int, drainers: int, k: int,
                 got.append(s.value)
         return sent, got
 
-    async def aworker(pid: int) -> tuple[list[Item], list[Item]]:
-        sent: list[Item] = []
-        got: list[Item] = []
-        while len(sent) < k:
-            v = (pid, len(sent))
-            s = await aselect(*[c.send_case(v) for c in chans], *[c.recv_case() for c in chans])
-            if s.index < n:
-                assert (s.value, s.ok) == (None, True)
-                sent.append(v)
-            else:
-                assert s.ok, "no channel is closed while workers run"
-                got.append(s.value)
-        return sent, got
+    async def drainer(w: World) -> tuple[list[Item], list[Item]]:
+        return [], await fan_in(w, chans)
 
-    async def adrainer() -> tuple[list[Item], list[Item]]:
-        return [], await _afan_in(chans)
-
-    drains = spawn(dkinds, Body(lambda: ([], _fan_in(chans)), adrainer), [()] * drainers)
-    ws = spawn(wkinds, Body(worker, aworker), [(p,) for p in range(workers)])
+    drains = spawn(dkinds, drainer, [()] * drainers)
+    ws = spawn(wkinds, worker, [(p,) for p in range(workers)])
     out = results(ws)
     for c in chans:
         c.close()
@@ -478,7 +373,7 @@ def run_racing_selects(caps: Sequence[int], workers: int, drainers: int, k: int,
 
 
 @pytest.mark.parametrize("caps", [(0,), (0, 0), (1, 0), (64, 2)], ids=str)
-@pytest.mark.parametrize("mode", ["go", "aio", "mixed"])
+@pytest.mark.parametrize("mode", ["goroutine", "coroutine", "mixed"])
 def test_racing_selects_send_and_recv(caps: tuple[int, ...], mode: str) -> None:
     """Selects that can both send and receive on the same channels race each
     other (a select may rendezvous with another select, never with itself)."""
@@ -535,28 +430,14 @@ def run_close_vs_mixed_selects(caps: Sequence[int], workers: int, drainers: int,
         def out(self) -> tuple[list[Item], list[Item], list[Item]]:
             return self.sent, self.got, self.refused
 
-    def worker(pid: int) -> tuple[list[Item], list[Item], list[Item]]:
+    async def worker(w: World, pid: int) -> tuple[list[Item], list[Item], list[Item]]:
         st_ = State()
         for i in itertools.count():
             if len(st_.sent) == k:
                 return st_.out()
             v = (pid, i)
             try:
-                s = select(*st_.cases(v))
-            except ChanClosed:
-                st_.refuse(v)
-                continue
-            st_.fired(v, s)
-        raise AssertionError("unreachable")
-
-    async def aworker(pid: int) -> tuple[list[Item], list[Item], list[Item]]:
-        st_ = State()
-        for i in itertools.count():
-            if len(st_.sent) == k:
-                return st_.out()
-            v = (pid, i)
-            try:
-                s = await aselect(*st_.cases(v))
+                s = await w.select(*st_.cases(v))
             except ChanClosed:
                 st_.refuse(v)
                 continue
@@ -567,11 +448,11 @@ def run_close_vs_mixed_selects(caps: Sequence[int], workers: int, drainers: int,
         poll_until(lambda: n_sent.load() >= threshold)
         chans[0].close()
 
-    async def adrainer() -> tuple[list[Item], list[Item], list[Item]]:
-        return [], await _afan_in(chans), []
+    async def drainer(w: World) -> tuple[list[Item], list[Item], list[Item]]:
+        return [], await fan_in(w, chans), []
 
-    drains = spawn(dkinds, Body(lambda: ([], _fan_in(chans), []), adrainer), [()] * drainers)
-    ws = spawn(wkinds, Body(worker, aworker), [(p,) for p in range(workers)])
+    drains = spawn(dkinds, drainer, [()] * drainers)
+    ws = spawn(wkinds, worker, [(p,) for p in range(workers)])
     closing = Worker(closer, close_first)
     out = results(ws)
     closing.result()
@@ -588,7 +469,7 @@ def run_close_vs_mixed_selects(caps: Sequence[int], workers: int, drainers: int,
 
 
 @pytest.mark.parametrize("caps", [(0, 0), (1, 0, 64), (8, 0)], ids=str)
-@pytest.mark.parametrize("mode", ["go", "aio", "mixed"])
+@pytest.mark.parametrize("mode", ["goroutine", "coroutine", "mixed"])
 def test_close_races_with_mixed_selects(caps: tuple[int, ...], mode: str) -> None:
     run_close_vs_mixed_selects(caps, 5, 2, 300, 5 * 300 // 3, kinds_for(mode),
                                kinds_for(mode, 1), "thread")
@@ -618,59 +499,29 @@ def run_close_race(cap: int, senders: int, receivers: int, threshold: int,
     ch: Chan[Item] = Chan(cap)
     received = Int64()
 
-    def sender(pid: int) -> tuple[list[Item], Item]:
+    async def sender(w: World, pid: int) -> tuple[list[Item], Item]:
         delivered: list[Item] = []
         never: Chan[Item] = Chan()
         for i in itertools.count():
             v = (pid, i)
             try:
                 if use_select and i % 2:
-                    assert select(ch.send_case(v), never.recv_case()) == (0, None, True)
+                    assert await w.select(ch.send_case(v), never.recv_case()) == (0, None, True)
                 else:
-                    ch.send(v)
+                    await w.send(ch, v)
             except ChanClosed:
                 return delivered, v
             delivered.append(v)
         raise AssertionError("unreachable")
 
-    async def asender(pid: int) -> tuple[list[Item], Item]:
-        delivered: list[Item] = []
-        never: Chan[Item] = Chan()
-        for i in itertools.count():
-            v = (pid, i)
-            try:
-                if use_select and i % 2:
-                    s = await aselect(ch.send_case(v), never.recv_case())
-                    assert s == (0, None, True)
-                else:
-                    await ch.asend(v)
-            except ChanClosed:
-                return delivered, v
-            delivered.append(v)
-        raise AssertionError("unreachable")
-
-    def receiver() -> list[Item]:
+    async def receiver(w: World) -> list[Item]:
         got: list[Item] = []
         never: Chan[Item] = Chan()
         for i in itertools.count():
             if use_select and i % 2:
-                _, v, ok = select(never.recv_case(), ch.recv_case())
+                _, v, ok = await w.select(never.recv_case(), ch.recv_case())
             else:
-                v, ok = ch.recv_ok()
-            if not ok:
-                return got
-            got.append(v)
-            received.add(1)
-        raise AssertionError("unreachable")
-
-    async def areceiver() -> list[Item]:
-        got: list[Item] = []
-        never: Chan[Item] = Chan()
-        for i in itertools.count():
-            if use_select and i % 2:
-                _, v, ok = await aselect(never.recv_case(), ch.recv_case())
-            else:
-                v, ok = await ch.arecv_ok()
+                v, ok = await w.recv_ok(ch)
             if not ok:
                 return got
             got.append(v)
@@ -687,8 +538,8 @@ def run_close_race(cap: int, senders: int, receivers: int, threshold: int,
             poll_until(lambda: ch.statistics().receivers_waiting >= receivers)
         ch.close()
 
-    rs = spawn(rkinds, Body(receiver, areceiver), [()] * receivers)
-    ss = spawn(skinds, Body(sender, asender), [(p,) for p in range(senders)])
+    rs = spawn(rkinds, receiver, [()] * receivers)
+    ss = spawn(skinds, sender, [(p,) for p in range(senders)])
     Worker(closer, close).result()
     sent = results(ss)
     got = results(rs)
@@ -710,8 +561,8 @@ def run_close_race(cap: int, senders: int, receivers: int, threshold: int,
 def test_close_races_with_senders_and_receivers(cap: int, use_select: bool) -> None:
     run_close_race(cap, 6, 3, 200, kinds_for("mixed"), kinds_for("mixed", 1), use_select,
                    "thread")
-    run_close_race(cap, 6, 0, 0, kinds_for("mixed"), [], use_select, "go")
-    run_close_race(cap, 0, 6, 0, [], kinds_for("mixed"), use_select, "go")
+    run_close_race(cap, 6, 0, 0, kinds_for("mixed"), [], use_select, "goroutine")
+    run_close_race(cap, 0, 6, 0, [], kinds_for("mixed"), use_select, "goroutine")
 
 
 @STRESS
@@ -736,41 +587,24 @@ def test_close_wakes_every_blocked_sender_and_receiver(cap: int) -> None:
     for i in range(cap):
         full.send((-1, i), timeout=0)
 
-    def blocked_send(pid: int) -> str:
+    async def blocked_send(w: World, pid: int) -> str:
         try:
             if pid % 2:
-                select(full.send_case((pid, 0)))
+                await w.select(full.send_case((pid, 0)))
             else:
-                full.send((pid, 0))
+                await w.send(full, (pid, 0))
         except ChanClosed:
             return "closed"
         return "sent"
 
-    async def ablocked_send(pid: int) -> str:
-        try:
-            if pid % 2:
-                await aselect(full.send_case((pid, 0)))
-            else:
-                await full.asend((pid, 0))
-        except ChanClosed:
-            return "closed"
-        return "sent"
-
-    def blocked_recv(pid: int) -> tuple[Any, bool]:
+    async def blocked_recv(w: World, pid: int) -> tuple[Any, bool]:
         if pid % 2:
-            _, v, ok = select(empty.recv_case(), None)
+            _, v, ok = await w.select(empty.recv_case(), None)
             return v, ok
-        return empty.recv_ok()
+        return await w.recv_ok(empty)
 
-    async def ablocked_recv(pid: int) -> tuple[Any, bool]:
-        if pid % 2:
-            _, v, ok = await aselect(empty.recv_case(), None)
-            return v, ok
-        return await empty.arecv_ok()  # type: ignore[no-any-return]
-
-    ss = spawn(kinds_for("mixed"), Body(blocked_send, ablocked_send), [(p,) for p in range(9)])
-    rs = spawn(kinds_for("mixed", 1), Body(blocked_recv, ablocked_recv),
-               [(p,) for p in range(9)])
+    ss = spawn(kinds_for("mixed"), blocked_send, [(p,) for p in range(9)])
+    rs = spawn(kinds_for("mixed", 1), blocked_recv, [(p,) for p in range(9)])
     wait_send_waiting(full, 9)
     wait_recv_waiting(empty, 9)
 
@@ -794,7 +628,7 @@ def run_timeout_race(cap: int, senders: int, receivers: int, attempts: int,
     so the values received are exactly the sends that succeeded."""
     ch: Chan[Item] = Chan(cap)
 
-    def sender(pid: int) -> tuple[list[Item], list[Item]]:
+    async def sender(w: World, pid: int) -> tuple[list[Item], list[Item]]:
         ok: list[Item] = []
         timed_out: list[Item] = []
         for i in range(attempts):
@@ -802,42 +636,25 @@ def run_timeout_race(cap: int, senders: int, receivers: int, attempts: int,
             t = send_timeouts[(pid + i) % len(send_timeouts)]
             try:
                 if i % 2:
-                    assert select(ch.send_case(v), None, timeout=t) == (0, None, True)
-                else:
-                    ch.send(v, timeout=t)
-            except TimeoutError:
-                timed_out.append(v)
-            else:
-                ok.append(v)
-        return ok, timed_out
-
-    async def asender(pid: int) -> tuple[list[Item], list[Item]]:
-        ok: list[Item] = []
-        timed_out: list[Item] = []
-        for i in range(attempts):
-            v = (pid, i)
-            t = send_timeouts[(pid + i) % len(send_timeouts)]
-            try:
-                if i % 2:
-                    s = await aselect(ch.send_case(v), None, timeout=t)
+                    s = await w.select(ch.send_case(v), None, timeout=t)
                     assert s == (0, None, True)
                 else:
-                    await ch.asend(v, timeout=t)
+                    await w.send(ch, v, t)
             except TimeoutError:
                 timed_out.append(v)
             else:
                 ok.append(v)
         return ok, timed_out
 
-    def receiver(rid: int) -> list[Item]:
+    async def receiver(w: World, rid: int) -> list[Item]:
         got: list[Item] = []
         for i in itertools.count():
             t = recv_timeouts[(rid + i) % len(recv_timeouts)]
             try:
                 if i % 2:
-                    _, v, ok = select(None, ch.recv_case(), timeout=t)
+                    _, v, ok = await w.select(None, ch.recv_case(), timeout=t)
                 else:
-                    v, ok = ch.recv_ok(timeout=t)
+                    v, ok = await w.recv_ok(ch, t)
             except TimeoutError:
                 continue
             if not ok:
@@ -845,24 +662,8 @@ def run_timeout_race(cap: int, senders: int, receivers: int, attempts: int,
             got.append(v)
         raise AssertionError("unreachable")
 
-    async def areceiver(rid: int) -> list[Item]:
-        got: list[Item] = []
-        for i in itertools.count():
-            t = recv_timeouts[(rid + i) % len(recv_timeouts)]
-            try:
-                if i % 2:
-                    _, v, ok = await aselect(None, ch.recv_case(), timeout=t)
-                else:
-                    v, ok = await ch.arecv_ok(timeout=t)
-            except TimeoutError:
-                continue
-            if not ok:
-                return got
-            got.append(v)
-        raise AssertionError("unreachable")
-
-    rs = spawn(rkinds, Body(receiver, areceiver), [(r,) for r in range(receivers)])
-    ss = spawn(skinds, Body(sender, asender), [(p,) for p in range(senders)])
+    rs = spawn(rkinds, receiver, [(r,) for r in range(receivers)])
+    ss = spawn(skinds, sender, [(p,) for p in range(senders)])
     sent = results(ss)
     ch.close()
     got = results(rs)
@@ -903,20 +704,14 @@ def test_timed_out_select_over_many_channels_takes_nothing() -> None:
     chans: list[Chan[Item]] = [Chan(1) for _ in range(4)]
     cases = [c.recv_case() for c in chans]
 
-    def selector(rid: int) -> list[Item]:
+    async def selector(w: World, rid: int) -> list[Item]:
+        # (A coroutine form's timeout is never 0 here: it can fire before the
+        # goroutine parks, see the module docstring of test_coroutine_stress.)
+        step = rid % 3 + (1 if w.awaits else 0)
         got: list[Item] = []
         for _ in range(300):
             try:
-                got.append(select(*cases, timeout=0.0002 * (rid % 3)).value)
-            except TimeoutError:
-                pass
-        return got
-
-    async def aselector(rid: int) -> list[Item]:
-        got: list[Item] = []
-        for _ in range(300):
-            try:
-                got.append((await aselect(*cases, timeout=0.0002 * (rid % 3 + 1))).value)
+                got.append((await w.select(*cases, timeout=0.0002 * step)).value)
             except TimeoutError:
                 pass
         return got
@@ -931,8 +726,8 @@ def test_timed_out_select_over_many_channels_takes_nothing() -> None:
                 gort.gosched()
         return pushed
 
-    sels = spawn(kinds_for("mixed"), Body(selector, aselector), [(r,) for r in range(3)])
-    pushers = spawn(["thread", "go"], pusher, [(p,) for p in range(3)])
+    sels = spawn(kinds_for("mixed"), selector, [(r,) for r in range(3)])
+    pushers = spawn(["thread", "goroutine"], pusher, [(p,) for p in range(3)])
     pushed = [v for p in results(pushers) for v in p]
     got = [v for g in results(sels) for v in g]
     left = [c.try_recv() for c in chans]
