@@ -31,9 +31,9 @@ import inspect
 import threading
 import time
 import types
-from collections.abc import Awaitable, Callable, Generator
+from collections.abc import Awaitable, Callable, Coroutine, Generator
 from types import TracebackType
-from typing import Any, Protocol
+from typing import Any, ParamSpec, Protocol, TypeVar, overload
 
 from ._goroutine import Goroutine, go
 from ._ki import protect, protect_nested
@@ -49,6 +49,9 @@ from ._waitq import (
     suspend_now,
     unsuspend,
 )
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 STARVATION_THRESHOLD = 0.001  # seconds, as in Go's sync.Mutex
 
@@ -526,8 +529,14 @@ class WaitGroup:
     def __await__(self) -> Generator[Any, Any, bool]:
         return (yield from self._wait(None, False))
 
+    @overload
+    def go(self, fn: Callable[P, Coroutine[Any, Any, R]], /, *args: P.args,
+           **kwargs: P.kwargs) -> Goroutine[R]: ...
+    @overload
+    def go(self, fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> Goroutine[R]: ...
     def go(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Goroutine[Any]:
-        """Start ``fn`` as a goroutine counted by this group (Go 1.25's ``wg.Go``)."""
+        """Start ``fn(*args, **kwargs)`` as a goroutine counted by this group (Go
+        1.25's ``wg.Go``); an ``async def`` function becomes a coroutine goroutine."""
         self.add(1)
         run: Callable[..., Any]
         if inspect.iscoroutinefunction(fn):

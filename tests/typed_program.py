@@ -37,6 +37,8 @@ async def main() -> None:
     reveal_type(sel)  # E: tuple[int, Any, bool, fallback=gort._select.Selected]
     wg = gort.WaitGroup()
     reveal_type(await wg.await_())  # E: bool
+    reveal_type(wg.go(square, 3))  # E: gort._goroutine.Goroutine[int]
+    reveal_type(wg.go(asquare, 3))  # E: gort._goroutine.Goroutine[int]
     mu = gort.Mutex()
     reveal_type(await mu.alock())  # E: None
     sem = gort.Semaphore(2)
