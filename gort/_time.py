@@ -58,32 +58,9 @@ def _wake_sleeper(g: Goroutine[Any]) -> None:
 
 
 @types.coroutine
-def _asleep_gort(seconds: float) -> Generator[Any, Any]:
-    g = _runtime.current_coroutine_goroutine()
-    assert g is not None
-    lock = g._lock
-    lock.acquire()
-    g._wait_reason = "sleep"
-    g._timed_park = True
-    g._durable = g._bubble is not None
-    _timers.add(_timers.now() + seconds, _wake_sleeper, g)
-    yield (lock,)
-
-
-def asleep(seconds: float) -> Awaitable[None]:
-    """Coroutine form of ``sleep``: ``await gort.asleep(s)`` (``math.inf``: forever)."""
-    t = delay(seconds, "sleep duration")
-    if _runtime.current_coroutine_goroutine() is None:
-        return asyncio.sleep(t) if t is not None else asyncio.get_running_loop().create_future()
-    if t is None:
-        return _asleep_forever()
-    if t <= 0:
-        return _runtime._gosched_coro()
-    return _asleep_gort(t)
-
-
-@types.coroutine
-def _asleep_forever() -> Generator[Any, Any]:
+def _asleep_gort(seconds: float | None) -> Generator[Any, Any]:
+    """A coroutine goroutine's sleep: parked, holding no thread, until its timer
+    fires (``None``: no timer, forever)."""
     g = _runtime.current_coroutine_goroutine()
     assert g is not None
     lock = g._lock
@@ -91,8 +68,21 @@ def _asleep_forever() -> Generator[Any, Any]:
     g._wait_reason = "sleep"
     g._timed_park = True  # a sleep is not a deadlock, even a sleep forever
     g._durable = g._bubble is not None  # (in a bubble it is, with no timer left)
+    if seconds is not None:
+        _timers.add(_timers.now() + seconds, _wake_sleeper, g)
     yield (lock,)
-    raise AssertionError("nothing wakes a goroutine sleeping forever")
+    if seconds is None:
+        raise AssertionError("nothing wakes a goroutine sleeping forever")
+
+
+def asleep(seconds: float) -> Awaitable[None]:
+    """Coroutine form of ``sleep``: ``await gort.asleep(s)`` (``math.inf``: forever)."""
+    t = delay(seconds, "sleep duration")
+    if _runtime.current_coroutine_goroutine() is None:
+        return asyncio.sleep(t) if t is not None else asyncio.get_running_loop().create_future()
+    if t is not None and t <= 0:
+        return _runtime._gosched_coro()
+    return _asleep_gort(t)
 
 
 def sleep(seconds: float) -> None:
