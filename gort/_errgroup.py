@@ -18,14 +18,13 @@ Fields guarded by ``_lock``: ``_err`` (the first exception), ``_active``.
 
 from __future__ import annotations
 
-import inspect
 import threading
 from collections.abc import Callable
 from typing import Any
 
 from ._chan import Chan
 from ._context import Context, background, with_cancel_cause
-from ._goroutine import Goroutine, go
+from ._goroutine import Goroutine, body_of, go
 from ._sync import Semaphore, WaitGroup
 
 
@@ -61,37 +60,16 @@ class ErrGroup:
                sem: Semaphore | None) -> Goroutine[Any]:
         """Start fn; ``sem``: the semaphore a slot of which the caller holds."""
         self._wg.add(1)
-        run: Callable[..., Any]
-        if inspect.iscoroutinefunction(fn):
-            async def arun() -> None:
-                try:
-                    await fn(*args, **kwargs)
-                except BaseException as e:
-                    self._fail(e)
-                finally:
-                    if sem is not None:
-                        sem.release()
-                    self._wg.done()
-            run = arun
-        else:
-            def prun() -> None:
-                try:
-                    fn(*args, **kwargs)
-                except BaseException as e:
-                    self._fail(e)
-                finally:
-                    if sem is not None:
-                        sem.release()
-                    self._wg.done()
-            run = prun
-        run.__qualname__ = getattr(fn, "__qualname__", run.__qualname__)
-        try:
-            return go(run)
-        except BaseException:
-            # Not started (the OS refused a thread, say): give back what we took.
+
+        def finish() -> None:
             if sem is not None:
                 sem.release()
             self._wg.done()
+        run = body_of(fn, args, kwargs, finish, self._fail)
+        try:
+            return go(run)
+        except BaseException:
+            finish()  # not started (the OS refused a thread, say): give back what we took
             raise
 
     def _fail(self, e: BaseException) -> None:

@@ -389,6 +389,40 @@ def go(fn: Any, /, *args: Any, **kwargs: Any) -> Goroutine[Any]:
     return g
 
 
+def body_of(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any],
+            finish: Callable[[], Any],
+            fail: Callable[[BaseException], Any] | None = None) -> Callable[[], Any]:
+    """``fn(*args, **kwargs)`` as the body of a goroutine that calls ``finish()``
+    when it ends, however it ends (a WaitGroup's ``done``, say).  With ``fail``,
+    an exception is passed to it instead of ending the goroutine.  The body is an
+    ``async def`` function if ``fn`` is one, and bears ``fn``'s name."""
+    body: Callable[[], Any]
+    if inspect.iscoroutinefunction(fn):
+        async def abody() -> Any:
+            try:
+                return await fn(*args, **kwargs)
+            except BaseException as e:
+                if fail is None:
+                    raise
+                fail(e)
+            finally:
+                finish()
+        body = abody
+    else:
+        def pbody() -> Any:
+            try:
+                return fn(*args, **kwargs)
+            except BaseException as e:
+                if fail is None:
+                    raise
+                fail(e)
+            finally:
+                finish()
+        body = pbody
+    body.__qualname__ = getattr(fn, "__qualname__", body.__qualname__)
+    return body
+
+
 async def to_thread(fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R:
     """Run blocking ``fn(*args, **kwargs)`` as a plain goroutine and await it."""
     return await go(fn, *args, **kwargs)

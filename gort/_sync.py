@@ -35,7 +35,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Generator
 from types import TracebackType
 from typing import Any, ParamSpec, Protocol, TypeVar, overload
 
-from ._goroutine import Goroutine, go
+from ._goroutine import Goroutine, body_of, go
 from ._ki import protect, protect_nested
 from ._waitq import (
     Waiter,
@@ -538,22 +538,7 @@ class WaitGroup:
         """Start ``fn(*args, **kwargs)`` as a goroutine counted by this group (Go
         1.25's ``wg.Go``); an ``async def`` function becomes a coroutine goroutine."""
         self.add(1)
-        run: Callable[..., Any]
-        if inspect.iscoroutinefunction(fn):
-            async def arun() -> Any:
-                try:
-                    return await fn(*args, **kwargs)
-                finally:
-                    self.done()
-            run = arun
-        else:
-            def prun() -> Any:
-                try:
-                    return fn(*args, **kwargs)
-                finally:
-                    self.done()
-            run = prun
-        run.__qualname__ = getattr(fn, "__qualname__", run.__qualname__)
+        run = body_of(fn, args, kwargs, self.done)
         try:
             return go(run)
         except BaseException:
