@@ -63,6 +63,16 @@ def test_exported_objects_claim_to_live_in_gort() -> None:
             assert obj.__module__ == "gort", (name, obj.__module__)
 
 
+def test_public_objects_pickle_by_their_gort_name() -> None:
+    # They say they live in gort, so pickle finds them there.
+    import pickle
+    e = pickle.loads(pickle.dumps(gort.ChanClosed("closed")))
+    assert type(e) is gort.ChanClosed and str(e) == "closed"
+    assert pickle.loads(pickle.dumps(gort.Selected(1, "v", True))) == (1, "v", True)
+    assert pickle.loads(pickle.dumps(gort.GState.PARKED)) is gort.GState.PARKED
+    assert pickle.loads(pickle.dumps(gort.go)) is gort.go
+
+
 def test_atomic_all() -> None:
     assert isinstance(atomic.__all__, tuple)
     assert len(set(atomic.__all__)) == len(atomic.__all__)
