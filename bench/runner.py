@@ -11,8 +11,10 @@ seconds, requests per second): there is no other result format.
 
 ``run`` is three steps: ``plan`` (which suites, which benchmarks, which of them
 interleaved; names checked against the suites' registries, loaded in this
-process), ``execute`` (the pyperf processes; what failed becomes a ``Failure``),
-and ``persist`` (the result files, ``run.json`` and the report).
+process), ``execute`` (the pyperf processes, then more of them for the
+benchmarks whose results do not pass ``pyperf check`` yet, within a time budget:
+``top_up``, ``bench/sampling.py``; what failed becomes a ``Failure``), and
+``persist`` (the result files, ``run.json`` and the report).
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ import common as common  # noqa: E402 - the suites' registry (re-exported)
 from common import name_matches as name_matches  # noqa: E402 - the suites' own rules,
 from common import split_patterns as split_patterns  # noqa: E402 - re-exported
 
-from . import SUITES, noise  # noqa: E402
+from . import SUITES, noise, sampling  # noqa: E402
 from .report import memory_name  # noqa: E402 - a measurement's benchmark name
 
 # pyperf settings per profile: processes, values per process, warmups, min time.
@@ -60,6 +62,27 @@ PAIRED_ROUNDS = {"smoke": 0, "default": 4, "rigorous": 10}
 PAIRED_ROUND = {"smoke": ["--processes=1", "--values=1", "--warmups=0"],
                 "default": ["--processes=1", "--values=3", "--warmups=1", "--min-time=0.05"],
                 "rigorous": ["--processes=1", "--values=5", "--warmups=2", "--min-time=0.1"]}
+# Adaptive sampling (bench/sampling.py): after its suite's run gives every benchmark
+# the profile's processes, a suite gets this many seconds per benchmark it ran, as
+# one pool, for more processes of the benchmarks that fail pyperf check's sample
+# rule, cheapest first.  Default: 0.75 s (about one more process of a fast
+# benchmark): ~80 such benchmarks per build (the rest are interleaved, io or
+# single-shot) make ~1 minute per build, ~3 minutes for three builds on top of the
+# 17 the default run took before (the issue's budget: ~20 minutes).  No entry: no
+# adaptivity (smoke: one value, whether it runs, not how fast).
+SAMPLING_BUDGET = {"default": 0.75, "rigorous": 5.0}
+# The most processes a benchmark may need before it is given up as hopeless.
+MAX_PROCESSES = {"default": 40, "rigorous": 400}
+# Processes one top-up batch runs at most (the estimate is taken again after it).
+MAX_BATCH = {"default": 8, "rigorous": 20}
+# Seconds a worker process takes beyond its own run (interpreter, pyperf and gort
+# imports: ~0.25 s on this project's 2 cores), for the cost estimate of a
+# benchmark's first processes; a top-up's own wall time replaces it as it comes.
+PROCESS_START = 0.3
+# Suites whose adaptive budget is their own ({suite: {profile: seconds per
+# benchmark}}): io's values are long and its ~3 minutes per build are spent by its
+# own profile (one process, three values): none by default.
+SUITE_SAMPLING_BUDGET = {"io": {"default": 0.0, "rigorous": 10.0}}
 # Suites measured once per build whatever the profile (minutes of work per value).
 SINGLE_SHOT = {"scale": ["--processes=1", "--values=1", "--warmups=0", "--loops=1"]}
 # Suites whose values are long enough to need profiles of their own: {suite:
@@ -87,6 +110,34 @@ def suite_settings(suite: str, profile: str) -> list[str]:
     if suite in SINGLE_SHOT:
         return SINGLE_SHOT[suite]
     return SUITE_PROFILES.get(suite, {}).get(profile, PROFILES[profile])
+
+
+def sampling_budget(suite: str, profile: str) -> float | None:
+    """Seconds of adaptive sampling per benchmark of ``suite`` in ``profile``
+    (None: not adaptive, as single-shot suites and the smoke profile are)."""
+    if suite in SINGLE_SHOT:
+        return None
+    return SUITE_SAMPLING_BUDGET.get(suite, {}).get(profile, SAMPLING_BUDGET.get(profile))
+
+
+def process_count(settings: list[str]) -> int:
+    """The worker processes that pyperf ``settings`` ask for (pyperf's default
+    20, doubled by ``--rigorous``)."""
+    n = 20
+    for s in settings:
+        if s.startswith("--processes="):
+            n = int(s.split("=", 1)[1])
+    return 40 if "--rigorous" in settings else n
+
+
+def top_up_settings(settings: list[str], processes: int, loops: int) -> list[str]:
+    """pyperf settings for ``processes`` more processes of a benchmark whose first
+    run had ``settings``: the same values and warm-ups, its calibrated ``loops``
+    (values stay comparable across batches); ``--rigorous`` would override the
+    process count, so its values and warm-ups are spelled out instead."""
+    keep = [s for s in settings if not s.startswith(("--processes=", "--loops=", "--min-time="))
+            and s != "--rigorous"]
+    return [*keep, f"--processes={processes}", f"--loops={loops}"]
 
 
 def paired_settings(suite: str, profile: str) -> tuple[int, list[str]]:
@@ -238,6 +289,7 @@ class Job:
     settings: list[str]  # pyperf settings of the suite's own run
     rounds: int
     round_settings: list[str]
+    budget: float | None = None  # seconds of adaptive sampling (None: not adaptive)
 
 
 class PlanError(ValueError):
@@ -284,8 +336,11 @@ def plan(builds: list[BuildSpec], suites: list[str], bench_patterns: list[str], 
                 if in_groups:
                     patterns = [n for n in names if n not in in_groups]
                     rest = bool(patterns)
+            per_bench = sampling_budget(suite, profile)
+            in_rest = [n for n in names or () if common.selected(n, patterns)] if rest else []
+            budget = None if per_bench is None else per_bench * len(in_rest)
             jobs.append(Job(build, suite, names, patterns, groups, rest,
-                            suite_settings(suite, profile), rounds, round_settings))
+                            suite_settings(suite, profile), rounds, round_settings, budget))
     return jobs
 
 
@@ -341,6 +396,7 @@ def execute(jobs: list[Job], profile: str, tmp: Path, quick: bool = False,
                                         for name in group)
             else:
                 outs.append(got)
+        interleaved = list(outs)
         failure = (_run_suite(build, suite, job.patterns, job.settings, out, quick,
                               SUITE_TIMEOUT[profile], show)
                    if job.rest else None)  # (else every selected one was interleaved)
@@ -357,6 +413,10 @@ def execute(jobs: list[Job], profile: str, tmp: Path, quick: bool = False,
                                                       else ""), flush=True)
             outcome.failures.extend(_salvage(job, profile, tmp, quick, done, outs, failure,
                                              show))
+        if job.budget is not None:
+            top_up(job, profile, [o for o in outs if o not in interleaved], tmp, quick, show)
+        _mark_fixed(interleaved, f"interleaved in {job.rounds} rounds")
+        _mark_fixed(outs, "single-shot suite" if suite in SINGLE_SHOT else f"{profile} profile")
         monitor.stop()
         calibration = (cal_before, noise.calibrate())
         best_calibration = min(best_calibration, *calibration)
@@ -373,6 +433,133 @@ def execute(jobs: list[Job], profile: str, tmp: Path, quick: bool = False,
                 outs = []
         outcome.results[build.label].extend(outs)
     return outcome
+
+
+# --------------------------------------------------------------------------- sampling
+
+def _is_time(b: pyperf.Benchmark) -> bool:
+    """A benchmark the driver samples: a time, not a record folded in beside one."""
+    return b.get_unit() == "second" and not b.get_metadata().get("gort_memory_of")
+
+
+def _progress_of(b: pyperf.Benchmark) -> sampling.Progress:
+    """What the suite's run gave ``b``: its values, and their cost estimated from
+    pyperf's ``duration`` of each run (calibration included) plus PROCESS_START."""
+    runs = b.get_runs()
+    seconds = sum(float(r.get_metadata().get("duration", 0.0)) + PROCESS_START for r in runs)
+    return sampling.Progress([list(r.values) for r in runs if r.values], seconds,
+                             sampling.shortest_raw(b))
+
+
+def top_up(job: Job, profile: str, outs: list[Path], tmp: Path, quick: bool,
+           show: Callable[[str], None]) -> None:
+    """Adaptive sampling of the benchmarks in ``outs`` (the suite's own run):
+    ``sampling.allocate`` with the job's budget, each batch one pyperf run of
+    one benchmark with its calibrated loops; the new processes are added to the
+    benchmark in its file, with how sampling ended (``gort_sampling*``)."""
+    build, suite = job.build, job.suite
+    where: dict[str, Path] = {}
+    progress: dict[str, sampling.Progress] = {}
+    loops: dict[str, int] = {}
+    for o in outs:
+        for b in pyperf.BenchmarkSuite.load(str(o)).get_benchmarks():
+            name = b.get_name()
+            if not _is_time(b):
+                continue
+            where[name], progress[name] = o, _progress_of(b)
+            loops[name] = next((int(r.get_metadata()["loops"]) for r in b.get_runs()
+                                if r.values and "loops" in r.get_metadata()), 1)
+    if not progress:
+        return
+    batches: dict[str, list[Path]] = {}
+
+    def measure(name: str, k: int) -> tuple[list[list[float]], float, float | None] | str:
+        out = tmp / f"{build.label}-{suite}-topup{sum(map(len, batches.values()))}.json"
+        out.unlink(missing_ok=True)
+        t0 = time.monotonic()
+        f = _run_suite(build, suite, [name], top_up_settings(job.settings, k, loops[name]),
+                       out, quick, BENCH_TIMEOUT[profile], show)
+        seconds = time.monotonic() - t0
+        if f is not None:
+            print(f"    top-up of {name} FAILED ({f.reason}): its first values are kept",
+                  flush=True)
+            return f"a top-up failed: {f.reason}"
+        got = {b.get_name(): b for b in pyperf.BenchmarkSuite.load(str(out)).get_benchmarks()}
+        if name not in got:
+            return "a top-up gave no result"
+        batches.setdefault(name, []).append(out)
+        b = got[name]
+        return [list(r.values) for r in b.get_runs() if r.values], seconds, \
+            sampling.shortest_raw(b)
+
+    budget = job.budget or 0.0
+    spent = sampling.allocate(progress, budget, measure, minimum=process_count(job.settings),
+                              max_processes=MAX_PROCESSES.get(profile, 40),
+                              max_batch=MAX_BATCH.get(profile, 8))
+    ended: dict[str, int] = {}
+    for p in progress.values():
+        ended[p.ended or sampling.FIXED] = ended.get(p.ended or sampling.FIXED, 0) + 1
+    print(f"    adaptive sampling: {spent:.0f} of {budget:.0f} s spent; "
+          + ", ".join(f"{n} {e}" for e, n in sorted(ended.items())), flush=True)
+    for o in outs:
+        result = pyperf.BenchmarkSuite.load(str(o))
+        mine = {b.get_name(): b for b in result.get_benchmarks()}
+        for name, b in list(mine.items()):
+            if where.get(name) != o:
+                continue
+            for path in batches.get(name, []):
+                for extra in pyperf.BenchmarkSuite.load(str(path)).get_benchmarks():
+                    # The benchmark, and what its new processes recorded beside it.
+                    if extra.get_name() in mine:
+                        mine[extra.get_name()].add_runs(extra)
+                    else:
+                        result.add_benchmark(extra)
+                        mine[extra.get_name()] = extra
+            b.update_metadata(sampling.metadata(progress[name]))
+        result.dump(str(o), replace=True)
+
+
+def _mark_fixed(outs: list[Path], why: str) -> None:
+    """``gort_sampling`` FIXED (with ``why``) for each time benchmark of ``outs``
+    that has no ``gort_sampling`` yet."""
+    for o in outs:
+        result = pyperf.BenchmarkSuite.load(str(o))
+        changed = False
+        for b in result.get_benchmarks():
+            if _is_time(b) and "gort_sampling" not in b.get_metadata():
+                b.update_metadata(sampling.metadata(sampling.Progress(
+                    [list(r.values) for r in b.get_runs() if r.values], 0.0,
+                    ended=sampling.FIXED, why=why)))
+                changed = True
+        if changed:
+            result.dump(str(o), replace=True)
+
+
+def stability(paths: list[Path]) -> tuple[int, int, dict[str, int]]:
+    """(benchmarks that pass pyperf check, time benchmarks, {how sampling ended:
+    count} of those that do not) over the result files ``paths``."""
+    stable = total = 0
+    ended: dict[str, int] = {}
+    for path in paths:
+        for b in pyperf.BenchmarkSuite.load(str(path)).get_benchmarks():
+            if not _is_time(b):
+                continue
+            total += 1
+            if sampling.check_benchmark(b).passed:
+                stable += 1
+            else:
+                e = str(b.get_metadata().get("gort_sampling", sampling.FIXED))
+                ended[e] = ended.get(e, 0) + 1
+    return stable, total, ended
+
+
+def stability_line(label: str, stable: int, total: int, ended: dict[str, int]) -> str:
+    """"3.13t: 112 of 126 benchmarks stable (89%); 14 unstable: ..." """
+    line = f"{label}: {stable} of {total} benchmarks stable ({stable / max(1, total):.0%})"
+    if ended:
+        line += (f"; {total - stable} unstable (sampling ended: "
+                 + ", ".join(f"{n} {e}" for e, n in sorted(ended.items())) + ")")
+    return line
 
 
 # --------------------------------------------------------------------------- persist
@@ -401,7 +588,10 @@ def persist(outcome: Outcome, builds: list[BuildSpec], target: Path, command: st
             "cpus": os.cpu_count(), "os": platform.platform(), "date": time.strftime(
                 "%Y-%m-%d %H:%M UTC", time.gmtime()),
             "builds": [dataclasses.asdict(b) for b in builds],
-            "missing": [str(f) for f in outcome.failures], "disturbed": outcome.disturbed}
+            "missing": [str(f) for f in outcome.failures], "disturbed": outcome.disturbed,
+            "stability": {label: dict(zip(("stable", "benchmarks", "unstable"),
+                                          stability(parts), strict=True))
+                          for label, parts in outcome.results.items() if parts}}
     run_path.write_text(json.dumps(meta, indent=2) + "\n")
     from . import report
     report.write_report(target.parent)
@@ -426,6 +616,9 @@ def run(builds: list[BuildSpec], suites: list[str], bench_patterns: list[str], p
     outcome = execute(jobs, profile, Path(tempfile.mkdtemp(prefix="gort-bench-")), quick, strict)
     persist(outcome, builds, target, command, profile)
     print(f"done in {_fmt(time.monotonic() - start)}; report: {out_dir / 'README.md'}")
+    print("pyperf check (this run's time benchmarks; sampling as bench/sampling.py says):\n  "
+          + "\n  ".join(stability_line(label, *stability(parts))
+                         for label, parts in outcome.results.items() if parts))
     if outcome.disturbed:
         print(f"THE MACHINE WAS BUSY during {len(outcome.disturbed)} of {len(jobs)} suite "
               "run(s); their values are marked ⚠ in the report and left out of its verdicts"

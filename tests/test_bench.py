@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,7 +19,7 @@ SUITES = ROOT / "bench" / "suites"
 sys.path.insert(0, str(ROOT))
 
 from bench import SUITES as SUITE_NAMES  # noqa: E402
-from bench import report, runner  # noqa: E402
+from bench import report, runner, sampling  # noqa: E402
 from tests import bench_faults  # noqa: E402
 
 pyperf = pytest.importorskip("pyperf")
@@ -294,8 +295,10 @@ def test_driver_keeps_every_benchmark_but_the_one_that_crashes(tmp_path: Path) -
     assert r.returncode == 1, r.stdout + r.stderr
     # mutex[*] ran before the crash and is kept; the rest run one at a time.
     assert "running the 2 benchmark(s) not measured one at a time" in r.stdout
+    import gort
+    error = f"{gort.ChanClosed.__module__}.{gort.ChanClosed.__qualname__}"  # as the traceback
     assert ("MISSING (crashed or timed out):\n  x: atomic_add[gort] (exit 1: "
-            f"gort.ChanClosed: {bench_faults.CRASH_MESSAGE})") in r.stdout
+            f"{error}: {bench_faults.CRASH_MESSAGE})") in r.stdout
     (machine,) = [p for p in (tmp_path / "out").iterdir() if p.is_dir()]
     names = {b.get_name() for b in pyperf.BenchmarkSuite.load(str(machine / "x.json"))
              .get_benchmarks()}
@@ -713,3 +716,165 @@ def test_io_targets_need_the_whole_interval() -> None:
     assert runner.paired_groups(["echo_work_c1000[asyncio]", "echo_work_c1000[gort-async]",
                                  "echo_c100[gort]"]) == [["echo_work_c1000[gort-async]",
                                                           "echo_work_c1000[asyncio]"]]
+
+
+def _bench_runs(name: str, runs: list[list[float]], loops: int = 1000) -> Any:
+    md = {"name": name, "unit": "second", "loops": loops}
+    return pyperf.Benchmark([pyperf.Run(v, metadata=md, collect_metadata=False) for v in runs])
+
+
+def _alternating(mean: float, cv: float, processes: int, values: int = 3,
+                 within: float = 0.001) -> list[list[float]]:
+    """Values of ``processes`` processes whose means alternate mean x (1 ± cv),
+    each process's values within ±``within`` of its mean: a between-process
+    coefficient of variation of ~cv, known exactly."""
+    out = []
+    for i in range(processes):
+        m = mean * (1 + cv * (-1) ** i)
+        out.append([m * (1 + within * ((j % 3) - 1)) for j in range(values)])
+    return out
+
+
+def test_check_says_what_pyperf_check_says() -> None:
+    """bench/sampling.py repeats pyperf's rules: cross-checked against pyperf's own
+    ``format_checks`` and ``required_nprocesses`` on synthetic benchmarks."""
+    from pyperf._cli import format_checks  # pyperf's own check, to compare with
+    cases = {
+        "stable": (_alternating(1e-4, 0.002, 2), 1000),
+        "needs processes": (_alternating(1e-4, 0.02, 2), 1000),
+        "enough processes": (_alternating(1e-4, 0.005, 8), 1000),
+        "spread": ([[1.0, 1.3, 0.7], [1.2, 0.8, 1.0]], 1),
+        "outlier": ([[1.0, 1.0, 1.0]] * 26 + [[1.0, 1.0, 1.6]], 1),
+        "short raw values": (_alternating(1e-6, 0.001, 2), 10),
+        "one process": ([[1.0, 1.02, 0.98]], 1),
+    }
+    verdicts = {}
+    for case, (runs, loops) in cases.items():
+        b = _bench_runs(case, runs, loops)
+        ours = sampling.check_benchmark(b)
+        assert ours.passed == (not format_checks(b)), (case, ours, format_checks(b))
+        assert ours.required == (None if ours.spread >= 0.1 else b.required_nprocesses()), case
+        verdicts[case] = ours.brief()
+    assert verdicts == {
+        "stable": "", "needs processes": "needs 123 processes, has 2",
+        "enough processes": "", "spread": "±23%", "outlier": "max +59% from the mean",
+        "short raw values": "a raw value of 9.98 us (< 1 ms)", "one process": ""}
+    assert sampling.required_processes([1.0]) is None
+    assert sampling.required_processes([1.0, 1.0]) == 0
+
+
+class _Synthetic:
+    """``measure`` for sampling.allocate: each benchmark's processes alternate
+    around its mean by its cv, and cost its seconds per process."""
+
+    def __init__(self, benches: dict[str, tuple[float, float]]) -> None:
+        self.benches = benches  # name: (cv between processes, seconds per process)
+        self.calls: list[tuple[str, int]] = []
+        self.done: dict[str, int] = {}
+
+    def first(self, minimum: int = 2) -> dict[str, sampling.Progress]:
+        out = {}
+        for name, (cv, cost) in self.benches.items():
+            out[name] = sampling.Progress(_alternating(1e-4, cv, minimum), cost * minimum, 0.1)
+            self.done[name] = minimum
+        return out
+
+    def __call__(self, name: str, k: int) -> tuple[list[list[float]], float, float | None]:
+        self.calls.append((name, k))
+        cv, cost = self.benches[name]
+        start = self.done[name]
+        self.done[name] += k
+        runs = _alternating(1e-4, cv, start + k)[start:]
+        return runs, cost * k, 0.1
+
+
+def test_sampling_stops_the_stable_at_the_minimum_and_the_spread_at_once() -> None:
+    measure = _Synthetic({"steady": (0.002, 0.5), "wild": (0.0, 0.5)})
+    progress = measure.first()
+    progress["wild"].runs = [[1.0, 1.4, 0.8], [0.9, 1.2, 0.7]]
+    spent = sampling.allocate(progress, 100.0, measure)
+    assert spent == 0.0 and measure.calls == []
+    assert progress["steady"].ended == sampling.PASSED
+    assert progress["wild"].ended == sampling.UNSTABLE
+    assert sampling.metadata(progress["wild"]) == {
+        "gort_sampling": "unstable", "gort_sampling_processes": 2, "gort_sampling_why": "±26%"}
+    assert sampling.metadata(progress["steady"]) == {
+        "gort_sampling": "passed", "gort_sampling_processes": 2, "gort_sampling_required": 2}
+
+
+def test_sampling_buys_processes_cheapest_first_within_the_budget() -> None:
+    """cv 1%: 18 processes pass (two estimate 31, ten 18); cv 3% needs ~140,
+    past the limit of 40: hopeless at once.  With budget for one of the two 1% benchmarks,
+    the cheaper is bought, in batches of at most 8, and the other ends over budget."""
+    measure = _Synthetic({"cheap": (0.01, 0.5), "dear": (0.01, 1.0), "hopeless": (0.03, 0.1)})
+    progress = measure.first()
+    spent = sampling.allocate(progress, 16.0, measure)
+    ended = {n: (p.ended, p.processes) for n, p in progress.items()}
+    assert ended == {"cheap": (sampling.PASSED, 18), "dear": (sampling.OVER_BUDGET, 2),
+                     "hopeless": (sampling.HOPELESS, 2)}
+    assert measure.calls == [("cheap", 8), ("cheap", 8)]  # re-estimated after each batch
+    assert spent == pytest.approx(8.0)
+    # With enough budget both pass; the cheap one is served first.
+    measure = _Synthetic({"cheap": (0.01, 0.5), "dear": (0.01, 1.0)})
+    progress = measure.first()
+    sampling.allocate(progress, 100.0, measure)
+    assert [n for n, _ in measure.calls] == ["cheap", "cheap", "dear", "dear"]
+    assert all(p.ended == sampling.PASSED for p in progress.values())
+    # No budget: everything that needs more processes is marked, nothing is run.
+    measure = _Synthetic({"a": (0.01, 0.5), "b": (0.002, 0.5)})
+    progress = measure.first()
+    assert sampling.allocate(progress, 0.0, measure) == 0.0
+    assert [p.ended for p in progress.values()] == [
+        sampling.OVER_BUDGET, sampling.PASSED]
+    # A batch that fails ends the benchmark with its values kept.
+    progress = _Synthetic({"a": (0.01, 0.5)}).first()
+    sampling.allocate(progress, 100.0, lambda name, k: "exit 1: boom")
+    assert (progress["a"].ended, progress["a"].why) == (
+        sampling.FIXED, "exit 1: boom")
+
+
+def test_budgets_per_profile_and_suite() -> None:
+    assert runner.sampling_budget("sync", "default") == runner.SAMPLING_BUDGET["default"]
+    assert runner.sampling_budget("sync", "smoke") is None
+    assert runner.sampling_budget("scale", "default") is None
+    assert runner.sampling_budget("io", "default") == 0.0
+    assert runner.process_count(runner.PROFILES["default"]) == 2
+    assert runner.process_count(["--rigorous"]) == 40
+    assert runner.top_up_settings(runner.PROFILES["default"], 3, 128) == [
+        "--values=3", "--warmups=1", "--processes=3", "--loops=128"]
+    assert runner.top_up_settings(["--rigorous"], 5, 7) == ["--processes=5", "--loops=7"]
+    build = runner.BuildSpec("x", "", sys.executable)
+    (job,) = runner.plan([build], ["sync"], ["mutex[*]", "waitgroup*"], "default", paired_rounds=4)
+    # The interleaved mutex pair is not sampled; the rest's budget is per benchmark.
+    assert job.budget == pytest.approx(runner.SAMPLING_BUDGET["default"] * len(
+        [n for n in runner.suite_benchmarks("sync") if n.startswith("waitgroup")]))
+
+
+@pytest.mark.timeout(600)
+def test_adaptive_sampling_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """A real default-profile run of two quick benchmarks, with a stop rule that
+    asks for 4 processes (whatever the machine's noise): each gets a top-up batch
+    of 2 at its calibrated loops, its file holds all 4 processes and says how
+    sampling ended, and the summary and run.json count what passes."""
+    monkeypatch.setattr(sampling, "SPREAD_LIMIT", 100.0)  # a busy machine's spread is no
+    monkeypatch.setattr(sampling, "OUTLIER_LIMIT", 100.0)  # concern of this test
+    monkeypatch.setattr(sampling, "required_processes",
+                        lambda means: None if len(means) < 2 else 4 if len(means) < 4 else 1)
+    monkeypatch.setitem(runner.SAMPLING_BUDGET, "default", 60.0)
+    build = runner.BuildSpec("x", "", sys.executable)
+    assert runner.run([build], ["sync"], ["mutex[*]"], "default", tmp_path, "pytest",
+                      quick=True, paired_rounds=0) == 0
+    out = capsys.readouterr().out
+    assert "adaptive sampling: " in out and "2 passed" in out, out
+    assert "x: 2 of 2 benchmarks stable (100%)" in out, out
+    (machine,) = [p for p in tmp_path.iterdir() if p.is_dir()]
+    for b in pyperf.BenchmarkSuite.load(str(machine / "x.json")).get_benchmarks():
+        md = b.get_metadata()
+        assert (md["gort_sampling"], md["gort_sampling_processes"]) == ("passed", 4), md
+        runs = [r for r in b.get_runs() if r.values]
+        assert len(runs) == 4
+        assert len({r.get_metadata()["loops"] for r in runs}) == 1  # fixed across batches
+    run = json.loads((machine / "run.json").read_text())
+    assert run["stability"] == {"x": {"stable": 2, "benchmarks": 2, "unstable": {}}}
+    assert "2 of 2 benchmarks stable (100%, pyperf check)" in (tmp_path / "README.md").read_text()
