@@ -1,10 +1,12 @@
 """Stress tests for coroutine goroutines, meaningful with the GIL off.
 
-Values ``(producer, seq)`` move between four kinds of worker: coroutine
-goroutines (``coro``), plain goroutines (``go``), plain threads (``thread``)
-and asyncio tasks in a thread of their own (``aio``).  Coroutine workers use
-the coroutine forms (``asend``, ``arecv_ok``, ``async for``, ``aselect``), the
-others the sync forms, so every pairing of waker and waiter is exercised.  Each
+Values ``(producer, seq)`` move between four kinds of worker, the worlds of
+``tests/worlds.py``: coroutine goroutines, plain goroutines, plain threads and
+asyncio tasks (each ``asyncio.run`` on a thread of its own).  Each worker body
+is written once, as an ``async def`` over its world: in a coroutine goroutine
+or an asyncio task it awaits the coroutine forms (``asend``, ``arecv_ok``,
+``async for``, ``aselect``), elsewhere it calls the blocking forms, so every
+pairing of waker and waiter is exercised.  Each
 test checks the exact multiset that arrived: every value a send reported as
 delivered is received exactly once and nothing else is.  Workers are joined
 with timeouts, so a lost wake-up fails fast instead of hanging; nothing is
@@ -18,11 +20,9 @@ timeout race here flaky rather than show anything new.
 
 from __future__ import annotations
 
-import asyncio
 import itertools
-import threading
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Literal
 
 import pytest
@@ -33,16 +33,23 @@ import gort
 from gort import Chan, ChanClosed
 from gort.atomic import Int64
 from tests.helpers import run_concurrently, wait_recv_waiting, wait_send_waiting, wait_until
+from tests.worlds import (
+    CoroutineWorld,
+    GoroutineWorld,
+    Handle,
+    LoopPerBodyWorld,
+    ThreadWorld,
+    World,
+)
 
 pytestmark = [pytest.mark.stress, pytest.mark.timeout(120)]
 
 JOIN = 30.0
 
-Kind = Literal["coro", "go", "thread", "aio"]
+Kind = Literal["coroutine", "goroutine", "thread", "asyncio"]
 Item = tuple[int, int]  # (producer id, sequence number): unique per value
-Fns = tuple[Callable[..., Any], Callable[..., Awaitable[Any]]]  # (sync form, coroutine form)
 
-ALL: list[Kind] = ["coro", "go", "thread", "aio"]
+ALL: list[Kind] = ["coroutine", "goroutine", "thread", "asyncio"]
 
 STRESS = settings(
     max_examples=25,
@@ -52,47 +59,27 @@ STRESS = settings(
 )
 
 
+WORLDS: dict[Kind, World] = {
+    "coroutine": CoroutineWorld(), "goroutine": GoroutineWorld(), "thread": ThreadWorld(),
+    "asyncio": LoopPerBodyWorld(),
+}  # stateless: one of each serves every test
+
+
 class Worker:
-    """One worker of the given kind running the matching form of ``fns``."""
+    """One worker of the given kind running ``body(world, *args)`` in its world."""
 
-    def __init__(self, kind: Kind, fns: Fns, *args: Any) -> None:
+    def __init__(self, kind: Kind, body: Callable[..., Any], *args: Any) -> None:
         self.kind = kind
-        self._g: gort.Goroutine[Any] | None = None
-        self._out: list[Any] = []
-        self._exc: list[BaseException] = []
-        sync_fn, async_fn = fns
-        if kind == "coro":
-            self._g = gort.go(async_fn, *args)
-            return
-        if kind == "go":
-            self._g = gort.go(sync_fn, *args)
-            return
-
-        def body() -> None:
-            try:
-                if kind == "thread":
-                    self._out.append(sync_fn(*args))
-                else:
-                    self._out.append(asyncio.run(async_fn(*args)))  # type: ignore[arg-type]
-            except BaseException as e:
-                self._exc.append(e)
-
-        self._t = threading.Thread(target=body, daemon=True)
-        self._t.start()
+        w = WORLDS[kind]
+        self._h: Handle = w.go(body, w, *args)
 
     def result(self, timeout: float = JOIN) -> Any:
-        if self._g is not None:
-            assert self._g.join(timeout), f"goroutine {self._g!r} hung"
-            return self._g.result(0)
-        self._t.join(timeout)
-        assert not self._t.is_alive(), f"{self.kind} thread {self._t.name} hung"
-        if self._exc:
-            raise self._exc[0]
-        return self._out[0]
+        return self._h.result(timeout)
 
 
-def spawn(kinds: Sequence[Kind], fns: Fns, args: Iterable[tuple[Any, ...]]) -> list[Worker]:
-    return [Worker(kinds[i % len(kinds)], fns, *a) for i, a in enumerate(args)]
+def spawn(kinds: Sequence[Kind], body: Callable[..., Any],
+          args: Iterable[tuple[Any, ...]]) -> list[Worker]:
+    return [Worker(kinds[i % len(kinds)], body, *a) for i, a in enumerate(args)]
 
 
 def results(workers: Iterable[Worker]) -> list[Any]:
@@ -125,44 +112,27 @@ def assert_idle(*chans: Chan[Any]) -> None:
 
 # --------------------------------------------------------------------------- workers
 
-def produce(ch: Chan[Item], pid: int, k: int) -> None:
+async def produce(w: World, ch: Chan[Item], pid: int, k: int) -> None:
     for i in range(k):
-        ch.send((pid, i))
+        await w.send(ch, (pid, i))
 
 
-async def aproduce(ch: Chan[Item], pid: int, k: int) -> None:
-    for i in range(k):
-        await ch.asend((pid, i))
+async def consume(w: World, ch: Chan[Item]) -> list[Item]:
+    return [v async for v in w.iter(ch)]
 
 
-def consume(ch: Chan[Item]) -> list[Item]:
-    return list(ch)
-
-
-async def aconsume(ch: Chan[Item]) -> list[Item]:
-    got = []
-    async for v in ch:
-        got.append(v)
-    return got
-
-
-async def aconsume_ok(ch: Chan[Item]) -> list[Item]:
-    got = []
+async def consume_ok(w: World, ch: Chan[Item]) -> list[Item]:
+    got: list[Item] = []
     while True:
-        v, ok = await ch.arecv_ok()
+        v, ok = await w.recv_ok(ch)
         if not ok:
             return got
-        got.append(v)  # type: ignore[arg-type]
-
-
-PRODUCE: Fns = (produce, aproduce)
-CONSUME: Fns = (consume, aconsume)
-CONSUME_OK: Fns = (consume, aconsume_ok)
+        got.append(v)
 
 
 def kinds_for(mode: str, offset: int = 0) -> list[Kind]:
-    if mode == "coro":
-        return ["coro"]
+    if mode == "coroutine":
+        return ["coroutine"]
     return ALL[offset:] + ALL[:offset]
 
 
@@ -171,9 +141,9 @@ def kinds_for(mode: str, offset: int = 0) -> list[Kind]:
 def run_mpmc(cap: int, producers: int, consumers: int, k: int, pkinds: Sequence[Kind],
              ckinds: Sequence[Kind]) -> None:
     ch: Chan[Item] = Chan(cap)
-    cons = spawn(ckinds, CONSUME, [(ch,)] * (consumers // 2)) + \
-        spawn(ckinds[::-1], CONSUME_OK, [(ch,)] * (consumers - consumers // 2))
-    prods = spawn(pkinds, PRODUCE, [(ch, p, k) for p in range(producers)])
+    cons = spawn(ckinds, consume, [(ch,)] * (consumers // 2)) + \
+        spawn(ckinds[::-1], consume_ok, [(ch,)] * (consumers - consumers // 2))
+    prods = spawn(pkinds, produce, [(ch, p, k) for p in range(producers)])
     assert results(prods) == [None] * producers
     ch.close()
     batches = results(cons)
@@ -184,7 +154,7 @@ def run_mpmc(cap: int, producers: int, consumers: int, k: int, pkinds: Sequence[
 
 
 @pytest.mark.parametrize("cap", [0, 1, 64])
-@pytest.mark.parametrize("mode", ["coro", "mixed"])
+@pytest.mark.parametrize("mode", ["coroutine", "mixed"])
 def test_mpmc_exactly_once(cap: int, mode: str) -> None:
     """4 producers x 4 consumers x 3000 values through one channel."""
     run_mpmc(cap, 4, 4, 3000, kinds_for(mode), kinds_for(mode, 1))
@@ -193,7 +163,7 @@ def test_mpmc_exactly_once(cap: int, mode: str) -> None:
 @pytest.mark.parametrize("procs", [1, 4])
 def test_mpmc_coroutines_on_other_max_procs(procs: int) -> None:
     gort.set_max_procs(procs)
-    run_mpmc(0, 3, 3, 3000, ["coro"], ["coro", "go"])
+    run_mpmc(0, 3, 3, 3000, ["coroutine"], ["coroutine", "goroutine"])
 
 
 @STRESS
@@ -258,47 +228,35 @@ def run_close_race(cap: int, senders: int, receivers: int, threshold: int,
     ch: Chan[Item] = Chan(cap)
     received = Int64()
 
-    def sender(pid: int) -> tuple[list[Item], Item]:
+    async def sender(w: World, pid: int) -> tuple[list[Item], Item]:
         delivered: list[Item] = []
         for i in itertools.count():
             v = (pid, i)
             try:
-                ch.send(v)
+                await w.send(ch, v)
             except ChanClosed:
                 return delivered, v
             delivered.append(v)
         raise AssertionError("unreachable")
 
-    async def asender(pid: int) -> tuple[list[Item], Item]:
-        delivered: list[Item] = []
-        for i in itertools.count():
-            v = (pid, i)
-            try:
-                await ch.asend(v)
-            except ChanClosed:
-                return delivered, v
-            delivered.append(v)
-        raise AssertionError("unreachable")
-
-    def receiver() -> list[Item]:
+    async def receiver(w: World, rid: int) -> list[Item]:
+        # Half the receivers iterate, half receive until ChanClosed.
         got: list[Item] = []
-        for v in ch:
-            got.append(v)
-            received.add(1)
-        return got
-
-    async def areceiver() -> list[Item]:
-        got: list[Item] = []
+        if rid % 2:
+            async for v in w.iter(ch):
+                got.append(v)
+                received.add(1)
+            return got
         while True:
             try:
-                v = await ch.arecv()
+                v = await w.recv(ch)
             except ChanClosed:
                 return got
             got.append(v)
             received.add(1)
 
-    rs = spawn(rkinds, (receiver, areceiver), [()] * receivers)
-    ss = spawn(skinds, (sender, asender), [(p,) for p in range(senders)])
+    rs = spawn(rkinds, receiver, [(r,) for r in range(receivers)])
+    ss = spawn(skinds, sender, [(p,) for p in range(senders)])
     if senders and receivers:
         wait_until(lambda: received.load() >= threshold, JOIN, f"{threshold} received")
     elif senders:
@@ -321,7 +279,7 @@ def run_close_race(cap: int, senders: int, receivers: int, threshold: int,
 
 
 @pytest.mark.parametrize("cap", [0, 1, 64])
-@pytest.mark.parametrize("mode", ["coro", "mixed"])
+@pytest.mark.parametrize("mode", ["coroutine", "mixed"])
 def test_close_races_with_blocked_asend_and_arecv(cap: int, mode: str) -> None:
     run_close_race(cap, 4, 3, 2000, kinds_for(mode), kinds_for(mode, 2))
     run_close_race(cap, 4, 0, 0, kinds_for(mode, 1), [])
@@ -386,53 +344,28 @@ def run_timeout_race(cap: int, senders: int, receivers: int, attempts: int,
     so the values received are exactly the sends that succeeded."""
     ch: Chan[Item] = Chan(cap)
 
-    def sender(pid: int) -> tuple[list[Item], list[Item]]:
+    async def sender(w: World, pid: int) -> tuple[list[Item], list[Item]]:
         ok: list[Item] = []
         timed_out: list[Item] = []
         for i in range(attempts):
             v = (pid, i)
             try:
-                ch.send(v, timeout=send_timeouts[(pid + i) % len(send_timeouts)])
+                await w.send(ch, v, send_timeouts[(pid + i) % len(send_timeouts)])
             except TimeoutError:
                 timed_out.append(v)
             else:
                 ok.append(v)
         return ok, timed_out
 
-    async def asender(pid: int) -> tuple[list[Item], list[Item]]:
-        ok: list[Item] = []
-        timed_out: list[Item] = []
-        for i in range(attempts):
-            v = (pid, i)
-            try:
-                await ch.asend(v, timeout=send_timeouts[(pid + i) % len(send_timeouts)])
-            except TimeoutError:
-                timed_out.append(v)
-            else:
-                ok.append(v)
-        return ok, timed_out
-
-    def receiver(rid: int) -> list[Item]:
-        got: list[Item] = []
-        for i in itertools.count():
-            try:
-                v, ok = ch.recv_ok(timeout=recv_timeouts[(rid + i) % len(recv_timeouts)])
-            except TimeoutError:
-                continue
-            if not ok:
-                return got
-            got.append(v)  # type: ignore[arg-type]
-        raise AssertionError("unreachable")
-
-    async def areceiver(rid: int) -> list[Item]:
+    async def receiver(w: World, rid: int) -> list[Item]:
         got: list[Item] = []
         for i in itertools.count():
             t = recv_timeouts[(rid + i) % len(recv_timeouts)]
             try:
                 if i % 2:
-                    v, ok = await ch.arecv_ok(timeout=t)
+                    v, ok = await w.recv_ok(ch, t)
                 else:
-                    v, ok = await ch.arecv(timeout=t), True
+                    v, ok = await w.recv(ch, t), True
             except TimeoutError:
                 continue
             except ChanClosed:
@@ -442,8 +375,8 @@ def run_timeout_race(cap: int, senders: int, receivers: int, attempts: int,
             got.append(v)
         raise AssertionError("unreachable")
 
-    rs = spawn(rkinds, (receiver, areceiver), [(r,) for r in range(receivers)])
-    ss = spawn(skinds, (sender, asender), [(p,) for p in range(senders)])
+    rs = spawn(rkinds, receiver, [(r,) for r in range(receivers)])
+    ss = spawn(skinds, sender, [(p,) for p in range(senders)])
     sent = results(ss)
     ch.close()
     got = results(rs)
@@ -458,7 +391,7 @@ def run_timeout_race(cap: int, senders: int, receivers: int, attempts: int,
 
 
 @pytest.mark.parametrize("cap", [0, 1, 16])
-@pytest.mark.parametrize("mode", ["coro", "mixed"])
+@pytest.mark.parametrize("mode", ["coroutine", "mixed"])
 def test_timeouts_race_with_delivery(cap: int, mode: str) -> None:
     run_timeout_race(cap, 4, 3, 500, [0.0, 0.0002, 0.001, 0.0005],
                      [0.0003, 0.001, 0.002], kinds_for(mode), kinds_for(mode, 1))
@@ -487,38 +420,23 @@ def run_fan_in(caps: Sequence[int], consumers: int, k: int, pkinds: Sequence[Kin
     is closed, until all are."""
     chans: list[Chan[Item]] = [Chan(c) for c in caps]
 
-    def producer(pid: int) -> None:
-        produce(chans[pid], pid, k)
+    async def producer(w: World, pid: int) -> None:
+        await produce(w, chans[pid], pid, k)
         chans[pid].close()
 
-    async def aproducer(pid: int) -> None:
-        await aproduce(chans[pid], pid, k)
-        chans[pid].close()
-
-    def consumer() -> list[Item]:
+    async def consumer(w: World) -> list[Item]:
         got: list[Item] = []
         cases: list[Any] = [c.recv_case() for c in chans]
         while any(cases):
-            s = gort.select(*cases)
+            s = await w.select(*cases)
             if s.ok:
                 got.append(s.value)
             else:
                 cases[s.index] = None
         return got
 
-    async def aconsumer() -> list[Item]:
-        got: list[Item] = []
-        cases: list[Any] = [c.recv_case() for c in chans]
-        while any(cases):
-            s = await gort.aselect(*cases)
-            if s.ok:
-                got.append(s.value)
-            else:
-                cases[s.index] = None
-        return got
-
-    cons = spawn(ckinds, (consumer, aconsumer), [()] * consumers)
-    prods = spawn(pkinds, (producer, aproducer), [(p,) for p in range(len(chans))])
+    cons = spawn(ckinds, consumer, [()] * consumers)
+    prods = spawn(pkinds, producer, [(p,) for p in range(len(chans))])
     assert results(prods) == [None] * len(chans)
     batches = results(cons)
     assert_exactly_once(itertools.chain.from_iterable(batches),
@@ -527,7 +445,7 @@ def run_fan_in(caps: Sequence[int], consumers: int, k: int, pkinds: Sequence[Kin
     assert_idle(*chans)
 
 
-@pytest.mark.parametrize("mode", ["coro", "mixed"])
+@pytest.mark.parametrize("mode", ["coroutine", "mixed"])
 def test_aselect_fan_in_exactly_once(mode: str) -> None:
     run_fan_in([0, 1, 0, 8], 4, 2000, kinds_for(mode), kinds_for(mode, 2))
 
@@ -549,40 +467,27 @@ def run_racing_selects(caps: tuple[int, int], workers: int, k: int,
     a: Chan[Item] = Chan(caps[0])
     b: Chan[Item] = Chan(caps[1])
 
-    def sender(pid: int) -> None:
+    # Workers list the two channels in either order (by their id's parity).
+    async def sender(w: World, pid: int) -> None:
         for i in range(k):
-            s = gort.select(a.send_case((pid, i)), b.send_case((pid, i)))
+            chans = (a, b) if pid % 2 else (b, a)
+            s = await w.select(*(c.send_case((pid, i)) for c in chans))
             assert s.index in (0, 1) and s.ok
 
-    async def asender(pid: int) -> None:
-        for i in range(k):
-            s = await gort.aselect(b.send_case((pid, i)), a.send_case((pid, i)))
-            assert s.index in (0, 1) and s.ok
-
-    def receiver() -> list[Item]:
+    async def receiver(w: World, rid: int) -> list[Item]:
         got: list[Item] = []
-        cases: list[Any] = [a.recv_case(), b.recv_case()]
+        cases: list[Any] = [a.recv_case(), b.recv_case()] if rid % 2 else \
+            [b.recv_case(), a.recv_case()]
         while any(cases):
-            s = gort.select(*cases)
+            s = await w.select(*cases)
             if s.ok:
                 got.append(s.value)
             else:
                 cases[s.index] = None
         return got
 
-    async def areceiver() -> list[Item]:
-        got: list[Item] = []
-        cases: list[Any] = [b.recv_case(), a.recv_case()]
-        while any(cases):
-            s = await gort.aselect(*cases)
-            if s.ok:
-                got.append(s.value)
-            else:
-                cases[s.index] = None
-        return got
-
-    rs = spawn(kinds[::-1], (receiver, areceiver), [()] * workers)
-    ss = spawn(kinds, (sender, asender), [(p,) for p in range(workers)])
+    rs = spawn(kinds[::-1], receiver, [(r,) for r in range(workers)])
+    ss = spawn(kinds, sender, [(p,) for p in range(workers)])
     assert results(ss) == [None] * workers
     a.close()
     b.close()
@@ -593,9 +498,10 @@ def run_racing_selects(caps: tuple[int, int], workers: int, k: int,
 
 
 @pytest.mark.parametrize("caps", [(0, 0), (0, 1), (4, 4)])
-@pytest.mark.parametrize("mode", ["coro", "mixed"])
+@pytest.mark.parametrize("mode", ["coroutine", "mixed"])
 def test_select_and_aselect_race_exactly_once(caps: tuple[int, int], mode: str) -> None:
-    run_racing_selects(caps, 4, 1500, ["coro", "go"] if mode == "mixed" else ["coro"])
+    run_racing_selects(caps, 4, 1500,
+                       ["coroutine", "goroutine"] if mode == "mixed" else ["coroutine"])
 
 
 def test_select_and_aselect_with_asyncio_tasks() -> None:

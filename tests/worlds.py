@@ -62,15 +62,19 @@ def drive(coro: Coroutine[Any, Any, Any]) -> Any:
 
 
 class _ThreadHandle:
-    def __init__(self, coro: Coroutine[Any, Any, Any]) -> None:
+    """A body on a thread of its own, run by ``runner`` (``drive``, or ``asyncio.run``)."""
+
+    def __init__(self, coro: Coroutine[Any, Any, Any],
+                 runner: Callable[[Coroutine[Any, Any, Any]], Any] = drive) -> None:
         self._value: Any = None
         self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, args=(coro,), daemon=True)
+        self._thread = threading.Thread(target=self._run, args=(coro, runner), daemon=True)
         self._thread.start()
 
-    def _run(self, coro: Coroutine[Any, Any, Any]) -> None:
+    def _run(self, coro: Coroutine[Any, Any, Any],
+             runner: Callable[[Coroutine[Any, Any, Any]], Any]) -> None:
         try:
-            self._value = drive(coro)
+            self._value = runner(coro)
         except BaseException as e:
             self._error = e
 
@@ -306,6 +310,17 @@ class AsyncioWorld(_Awaiting):
         self._thread.join(JOIN)
         assert not self._thread.is_alive(), "the asyncio world's loop did not stop"
         self.loop.close()
+
+
+class LoopPerBodyWorld(_Awaiting):
+    """The asyncio world without a shared loop: each body is ``asyncio.run`` on a
+    thread of its own (nothing to close; for workers started from helpers that
+    outlive no test)."""
+
+    name = "asyncio"
+
+    def go(self, body: Body, *args: Any, **kwargs: Any) -> Handle:
+        return _ThreadHandle(body(*args, **kwargs), asyncio.run)
 
 
 _KINDS: dict[str, Callable[[], World]] = {
