@@ -215,15 +215,20 @@ class Monitor:
         return window(self.first, self.last)
 
     def window_of(self, name: str) -> Window:
-        """The window of one benchmark (its last mark, if it was rerun); the whole
-        suite's when the benchmark's own is too short to say anything."""
+        """The window of one benchmark: from the mark before its result to its
+        result.  A benchmark measured in several runs (interleaved rounds,
+        adaptive sampling's batches) has one per run, and its values are as
+        trustworthy as its worst: the busiest of them (foreign CPU plus steal)
+        long enough to say anything, else the whole suite's."""
         assert self.first is not None
         prev = self.first
-        found: Window | None = None
+        found: list[Window] = []
         for n, snap in self.marks:
             if n == name:
-                found = window(prev, snap)
+                w = window(prev, snap)
+                if w.seconds >= MIN_WINDOW:
+                    found.append(w)
             prev = snap
-        if found is None or found.seconds < MIN_WINDOW:
+        if not found:
             return self.suite_window()
-        return found
+        return max(found, key=lambda w: w.foreign_cpu + w.steal)

@@ -405,6 +405,26 @@ def test_noise_window_arithmetic() -> None:
     assert "gort_disturbed" not in md and md["gort_noise_foreign_cpu"] == 0.025
 
 
+def test_a_benchmark_measured_in_several_runs_is_as_disturbed_as_its_worst() -> None:
+    """Interleaved rounds and sampling's batches mark a benchmark once per run: its
+    window is the busiest of them, not the last (a quiet top-up must not hide a
+    busy first run)."""
+    from bench import noise
+
+    def snap(wall: float, busy: float) -> noise.Snapshot:
+        return noise.Snapshot(wall=wall, busy=busy, steal=0.0, own=0.0, others={}, load1=0.0)
+
+    m = noise.Monitor()
+    m.first = snap(100.0, 0.0)
+    m.marks = [("a", snap(101.0, 1.0)), ("b", snap(102.0, 1.0)), ("a", snap(103.0, 1.1)),
+               ("c", snap(103.1, 1.2))]
+    m.last = snap(104.0, 2.0)
+    # The first run of a (1 CPU-s of others' work in 1 s), not its last (0.1 CPU-s).
+    assert m.window_of("a") == noise.window(m.first, m.marks[0][1])
+    assert m.window_of("b").foreign_cpu == 0.0
+    assert m.window_of("c") == m.suite_window()  # its own is too short to say anything
+
+
 def test_disturbed_values_get_a_warning_and_no_verdict(tmp_path: Path) -> None:
     busy = "busy machine: other processes used 60% of the CPUs"
     _write_results(tmp_path / "m", {
