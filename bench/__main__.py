@@ -2,7 +2,7 @@
 
     python -m bench run --build-python LABEL:GIL:PYTHON [...] [--suite a,b]
                         [--bench 'pingpong*'] [--rigorous | --smoke] [--out results]
-                        [--strict] [--paired-rounds N]
+                        [--strict] [--paired-rounds N] [--sampling-budget S]
                         [--mode time|instructions]
     python -m bench report [results]
     python -m bench compare BASE.json HEAD.json [...] [--mode absolute|ratio]
@@ -43,6 +43,11 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--paired-rounds", type=int, metavar="N",
                    help="rounds of the interleaved pass that measures the headline "
                         "comparisons (default: 4, --rigorous 10, --smoke 0; 0 or 1: none)")
+    r.add_argument("--sampling-budget", type=float, metavar="SECONDS",
+                   help="adaptive sampling: seconds per benchmark, pooled per suite, for "
+                        "more processes of the benchmarks that fail pyperf check's sample "
+                        "rule (default: 0.75, --rigorous 5, io 0, --smoke none; "
+                        "bench/sampling.py)")
     r.add_argument("--strict", action="store_true",
                    help="a suite disturbed by other load or throttling fails instead of "
                         "being published with a warning")
@@ -99,7 +104,8 @@ def main(argv: list[str] | None = None) -> int:
     suites = _csv(args.suite) or list(SUITES)
     profile = "rigorous" if args.rigorous else "smoke" if args.smoke else "default"
     return runner.run(builds, suites, _csv(args.bench), profile, args.out, args.command,
-                      quick=args.smoke, strict=args.strict, paired_rounds=args.paired_rounds)
+                      quick=args.smoke, strict=args.strict, paired_rounds=args.paired_rounds,
+                      sampling_seconds=args.sampling_budget)
 
 
 if __name__ == "__main__":

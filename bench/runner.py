@@ -66,8 +66,8 @@ PAIRED_ROUND = {"smoke": ["--processes=1", "--values=1", "--warmups=0"],
 # the profile's processes, a suite gets this many seconds per benchmark it ran, as
 # one pool, for more processes of the benchmarks that fail pyperf check's sample
 # rule, cheapest first.  Default: 0.75 s (about one more process of a fast
-# benchmark): ~80 such benchmarks per build (the rest are interleaved, io or
-# single-shot) make ~1 minute per build, ~3 minutes for three builds on top of the
+# benchmark): ~70 such benchmarks per build (of 126: the rest are interleaved, io
+# or single-shot) make ~1 minute per build, ~3 minutes for three builds on top of the
 # 17 the default run took before (the issue's budget: ~20 minutes).  No entry: no
 # adaptivity (smoke: one value, whether it runs, not how fast).
 SAMPLING_BUDGET = {"default": 0.75, "rigorous": 5.0}
@@ -297,11 +297,14 @@ class PlanError(ValueError):
 
 
 def plan(builds: list[BuildSpec], suites: list[str], bench_patterns: list[str], profile: str,
-         quick: bool = False, paired_rounds: int | None = None) -> list[Job]:
+         quick: bool = False, paired_rounds: int | None = None,
+         sampling_seconds: float | None = None) -> list[Job]:
     """The jobs of a run, build by build, suite by suite: the suites with a
     benchmark the patterns select, and for each, the headline comparisons
     (``paired_groups``) to interleave in ``paired_rounds`` rounds (default:
-    ``PAIRED_ROUNDS`` of the profile; 0: with the rest of their suite).  Raises
+    ``PAIRED_ROUNDS`` of the profile; 0: with the rest of their suite), and the
+    budget of adaptive sampling, ``sampling_seconds`` per benchmark (default:
+    ``sampling_budget``; it makes even a smoke run adaptive).  Raises
     ``PlanError`` for an unknown name."""
     unknown = [s for s in suites if s not in SUITES]
     if unknown:
@@ -337,6 +340,8 @@ def plan(builds: list[BuildSpec], suites: list[str], bench_patterns: list[str], 
                     patterns = [n for n in names if n not in in_groups]
                     rest = bool(patterns)
             per_bench = sampling_budget(suite, profile)
+            if sampling_seconds is not None and suite not in SINGLE_SHOT:
+                per_bench = sampling_seconds
             in_rest = [n for n in names or () if common.selected(n, patterns)] if rest else []
             budget = None if per_bench is None else per_bench * len(in_rest)
             jobs.append(Job(build, suite, names, patterns, groups, rest,
@@ -548,7 +553,10 @@ def stability(paths: list[Path]) -> tuple[int, int, dict[str, int]]:
             if sampling.check_benchmark(b).passed:
                 stable += 1
             else:
-                e = str(b.get_metadata().get("gort_sampling", sampling.FIXED))
+                md = b.get_metadata()
+                e = str(md.get("gort_sampling", sampling.FIXED))
+                if e == sampling.FIXED:  # why it was not sampled ("interleaved in 4 rounds")
+                    e = f"{md.get('gort_sampling_why', 'an older run')} (not sampled)"
                 ended[e] = ended.get(e, 0) + 1
     return stable, total, ended
 
@@ -599,12 +607,13 @@ def persist(outcome: Outcome, builds: list[BuildSpec], target: Path, command: st
 
 def run(builds: list[BuildSpec], suites: list[str], bench_patterns: list[str], profile: str,
         out_dir: Path, command: str, quick: bool = False, strict: bool = False,
-        paired_rounds: int | None = None) -> int:
+        paired_rounds: int | None = None, sampling_seconds: float | None = None) -> int:
     """Run ``suites`` on ``builds`` into ``out_dir/<machine>/``; write the report
     (``plan``, ``execute``, ``persist``).  Returns the exit status: 0, 1 when
     something is missing, 2 for an unknown name."""
     try:
-        jobs = plan(builds, suites, bench_patterns, profile, quick, paired_rounds)
+        jobs = plan(builds, suites, bench_patterns, profile, quick, paired_rounds,
+                    sampling_seconds)
     except PlanError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -866,8 +866,12 @@ def test_budgets_per_profile_and_suite() -> None:
     build = runner.BuildSpec("x", "", sys.executable)
     (job,) = runner.plan([build], ["sync"], ["mutex[*]", "waitgroup*"], "default", paired_rounds=4)
     # The interleaved mutex pair is not sampled; the rest's budget is per benchmark.
-    assert job.budget == pytest.approx(runner.SAMPLING_BUDGET["default"] * len(
-        [n for n in runner.suite_benchmarks("sync") if n.startswith("waitgroup")]))
+    waitgroups = len([n for n in runner.suite_benchmarks("sync") if n.startswith("waitgroup")])
+    assert job.budget == pytest.approx(runner.SAMPLING_BUDGET["default"] * waitgroups)
+    # --sampling-budget sets it, even for a smoke run; never for a single-shot suite.
+    sync, scale = runner.plan([build], ["sync", "scale"], [], "smoke", sampling_seconds=2.0)
+    assert sync.budget == pytest.approx(2.0 * len(runner.suite_benchmarks("sync")))
+    assert scale.budget is None
 
 
 @pytest.mark.timeout(600)
@@ -881,10 +885,9 @@ def test_adaptive_sampling_end_to_end(tmp_path: Path, monkeypatch: pytest.Monkey
     monkeypatch.setattr(sampling, "OUTLIER_LIMIT", 100.0)  # concern of this test
     monkeypatch.setattr(sampling, "required_processes",
                         lambda means: None if len(means) < 2 else 4 if len(means) < 4 else 1)
-    monkeypatch.setitem(runner.SAMPLING_BUDGET, "default", 60.0)
     build = runner.BuildSpec("x", "", sys.executable)
     assert runner.run([build], ["sync"], ["mutex[*]"], "default", tmp_path, "pytest",
-                      quick=True, paired_rounds=0) == 0
+                      quick=True, paired_rounds=0, sampling_seconds=60.0) == 0
     out = capsys.readouterr().out
     assert "adaptive sampling: " in out and "2 passed" in out, out
     assert "x: 2 of 2 benchmarks stable (100%)" in out, out
@@ -898,3 +901,26 @@ def test_adaptive_sampling_end_to_end(tmp_path: Path, monkeypatch: pytest.Monkey
     run = json.loads((machine / "run.json").read_text())
     assert run["stability"] == {"x": {"stable": 2, "benchmarks": 2, "unstable": {}}}
     assert "2 of 2 benchmarks stable (100%, pyperf check)" in (tmp_path / "README.md").read_text()
+
+
+def test_the_summary_counts_what_passes_and_says_how_the_rest_ended(tmp_path: Path) -> None:
+    def bench(name: str, runs: list[list[float]], **md: object) -> Any:
+        meta = {"name": name, "unit": "second", "loops": 1000, **md}
+        return pyperf.Benchmark([pyperf.Run(v, metadata=meta, collect_metadata=False)
+                                 for v in runs])
+
+    path = tmp_path / "x.json"
+    pyperf.BenchmarkSuite([
+        bench("steady[gort]", _alternating(1e-4, 0.001, 2), gort_sampling="passed"),
+        bench("drift[gort]", _alternating(1e-4, 0.02, 2), gort_sampling="over budget"),
+        bench("pair[gort]", _alternating(1e-4, 0.05, 4), gort_sampling="fixed",
+              gort_sampling_why="interleaved in 4 rounds"),
+        bench("old[gort]", _alternating(1e-4, 0.05, 2)),  # from before gort_sampling
+        bench("rss[gort]", [[1.0], [3.0]], gort_memory_of="steady[gort]"),  # not a time
+    ]).dump(str(path))
+    counts = runner.stability([path])
+    assert counts == (1, 4, {"over budget": 1, "interleaved in 4 rounds (not sampled)": 1,
+                             "an older run (not sampled)": 1})
+    assert runner.stability_line("x", *counts) == (
+        "x: 1 of 4 benchmarks stable (25%); 3 unstable (sampling ended: 1 an older run "
+        "(not sampled), 1 interleaved in 4 rounds (not sampled), 1 over budget)")
