@@ -133,6 +133,12 @@ def tests(session: nox.Session) -> None:
         rc = subprocess.run([py, "-m", "pytest", *args], cwd=ROOT, env=env).returncode
         if rc not in (0, 5) or (rc == 5 and not args):
             failed.append(f"{b.label} (pytest exit {rc})")
+        if not args:  # the stress tests again, every channel operation checked (Go's debugChan)
+            session.log(f"=== stress tests on {b.label} with GORT_DEBUG=1")
+            rc = subprocess.run([py, "-m", "pytest", "-q", "-m", "stress"], cwd=ROOT,
+                                env={**env, "GORT_DEBUG": "1"}).returncode
+            if rc != 0:
+                failed.append(f"{b.label} with GORT_DEBUG=1 (pytest exit {rc})")
     if failed:
         session.error(f"tests failed on: {', '.join(failed)}")
 
