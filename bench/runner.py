@@ -449,11 +449,11 @@ def _is_time(b: pyperf.Benchmark) -> bool:
 
 def _progress_of(b: pyperf.Benchmark) -> sampling.Progress:
     """What the suite's run gave ``b``: its values, and their cost estimated from
-    pyperf's ``duration`` of each run (calibration included) plus PROCESS_START."""
-    runs = b.get_runs()
+    pyperf's ``duration`` of each process with values plus PROCESS_START (a top-up
+    does not calibrate: the calibration run is not part of its cost)."""
+    runs = [r for r in b.get_runs() if r.values]
     seconds = sum(float(r.get_metadata().get("duration", 0.0)) + PROCESS_START for r in runs)
-    return sampling.Progress([list(r.values) for r in runs if r.values], seconds,
-                             sampling.shortest_raw(b))
+    return sampling.Progress([list(r.values) for r in runs], seconds, sampling.shortest_raw(b))
 
 
 def top_up(job: Job, profile: str, outs: list[Path], tmp: Path, quick: bool,
