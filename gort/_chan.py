@@ -94,7 +94,26 @@ class ChanStatistics:
     receivers_waiting: int
 
 
-class RecvChan(Generic[T]):
+class _ChanSide(Generic[T]):
+    """What both sides of a channel tell about it."""
+
+    __slots__ = ()
+
+    @property
+    def cap(self) -> int:
+        """The channel's capacity (Go's ``cap(ch)``); 0 for an unbuffered channel."""
+        raise NotImplementedError
+
+    @property
+    def closed(self) -> bool:
+        """True once the channel has been closed (values may still be buffered)."""
+        raise NotImplementedError
+
+    def __len__(self) -> int:
+        raise NotImplementedError
+
+
+class RecvChan(_ChanSide[T]):
     """The receive side of a channel (Go's ``<-chan T``)."""
 
     __slots__ = ()
@@ -114,19 +133,6 @@ class RecvChan(Generic[T]):
 
     def recv_case(self) -> RecvCase[T]:
         """A receive case for ``gort.select``."""
-        raise NotImplementedError
-
-    @property
-    def cap(self) -> int:
-        """The channel's capacity (Go's ``cap(ch)``); 0 for an unbuffered channel."""
-        raise NotImplementedError
-
-    @property
-    def closed(self) -> bool:
-        """True once the channel has been closed (values may still be buffered)."""
-        raise NotImplementedError
-
-    def __len__(self) -> int:
         raise NotImplementedError
 
     def __iter__(self) -> Iterator[T]:
@@ -164,7 +170,7 @@ class _ChanAsyncIter(Generic[T]):
         return v  # type: ignore[return-value]  # (ok: v is a T)
 
 
-class SendChan(Generic[T]):
+class SendChan(_ChanSide[T]):
     """The send side of a channel (Go's ``chan<- T``)."""
 
     __slots__ = ()
@@ -188,19 +194,6 @@ class SendChan(Generic[T]):
 
     def close(self) -> None:
         """Close the channel (Go's ``close(ch)``); closing twice raises ``ChanClosed``."""
-        raise NotImplementedError
-
-    @property
-    def cap(self) -> int:
-        """The channel's capacity (Go's ``cap(ch)``); 0 for an unbuffered channel."""
-        raise NotImplementedError
-
-    @property
-    def closed(self) -> bool:
-        """True once the channel has been closed (values may still be buffered)."""
-        raise NotImplementedError
-
-    def __len__(self) -> int:
         raise NotImplementedError
 
 

@@ -125,21 +125,17 @@ class Map(Generic[K, V]):
     def compare_and_swap(self, key: K, old: V, new: V) -> bool:
         """Store ``new`` if ``key``'s value equals ``old`` (``==``); True if it did.
         False if ``key`` is absent (Go's ``CompareAndSwap``)."""
-        m = self._m
-        lock = self._locks[hash(key) & MASK]
-        while True:
-            cur = m.get(key, _MISSING)
-            if cur is _MISSING or not (cur is old or cur == old):
-                return False
-            with lock:
-                if m.get(key, _MISSING) is cur:
-                    m[key] = new
-                    return True
-            # A writer replaced the value between the compare and the lock: again.
+        return self._compare_and(key, old, new)
 
     def compare_and_delete(self, key: K, old: V) -> bool:
         """Delete ``key`` if its value equals ``old`` (``==``); True if it did
         (Go's ``CompareAndDelete``)."""
+        return self._compare_and(key, old, _MISSING)
+
+    def _compare_and(self, key: K, old: V, new: Any) -> bool:
+        """Replace ``key``'s value by ``new`` (``_MISSING``: delete it) if it equals
+        ``old``.  The comparison runs outside the lock (``==`` may be user code);
+        the replacement happens only if the value is still the one compared."""
         m = self._m
         lock = self._locks[hash(key) & MASK]
         while True:
@@ -148,8 +144,12 @@ class Map(Generic[K, V]):
                 return False
             with lock:
                 if m.get(key, _MISSING) is cur:
-                    del m[key]
+                    if new is _MISSING:
+                        del m[key]
+                    else:
+                        m[key] = new
                     return True
+            # A writer replaced the value between the compare and the lock: again.
 
     def range(self, f: Callable[[K, V], bool | None]) -> None:
         """Call ``f(key, value)`` for each entry, until ``f`` returns ``False``
