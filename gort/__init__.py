@@ -15,8 +15,6 @@ A tour of the API
 
 from __future__ import annotations
 
-import types as _types
-
 from . import atomic as atomic
 from . import net as net
 from . import patterns as patterns
@@ -48,6 +46,7 @@ from ._errgroup import ErrGroup as ErrGroup
 from ._errors import ChanClosed as ChanClosed
 from ._goroutine import ExceptHookArgs as ExceptHookArgs
 from ._goroutine import Goroutine as Goroutine
+from ._goroutine import current_goroutine as current_goroutine
 from ._goroutine import excepthook as excepthook
 from ._goroutine import go as go
 from ._goroutine import to_thread as to_thread
@@ -61,7 +60,6 @@ from ._once import once_values as once_values
 from ._runtime import GState as GState
 from ._runtime import SchedStatistics as SchedStatistics
 from ._runtime import blocking as blocking
-from ._runtime import current_goroutine as current_goroutine
 from ._runtime import free_threading as free_threading
 from ._runtime import gosched as gosched
 from ._runtime import max_procs as max_procs
@@ -168,17 +166,23 @@ __all__ = (
 )
 
 
-def _claim_public_names() -> None:
-    """Every class and function re-exported here says it lives in ``gort``, so
-    reprs, tracebacks and the API reference show ``gort.Chan``, not the private
-    module that defines it (Trio's ``fixup_module_metadata``).  Pickling still
-    works: ``gort.<name>`` is the same object."""
+def _claim_public_exceptions() -> None:
+    """gort's exceptions say they live in ``gort``, so tracebacks and reprs show
+    ``gort.ChanClosed``, not the private module that defines it (Trio's
+    ``fixup_module_metadata``); pickle finds them there too.
+
+    Other classes and the functions keep their defining module: pdoc,
+    ``typing.get_type_hints`` and ``inspect.getsource`` find their annotations
+    and source through ``__module__`` (set to ``gort``, pdoc could not resolve
+    61 of the API's annotations), and pdoc documents them under ``gort`` anyway,
+    through ``__all__``."""
     namespace = globals()
     for name in __all__:
         obj = namespace[name]
-        if isinstance(obj, (type, _types.FunctionType)) and obj.__module__.startswith("gort._"):
+        if (isinstance(obj, type) and issubclass(obj, BaseException)
+                and obj.__qualname__ == name and obj.__module__.startswith("gort._")):
             obj.__module__ = "gort"
 
 
-_claim_public_names()
-del _claim_public_names
+_claim_public_exceptions()
+del _claim_public_exceptions

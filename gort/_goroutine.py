@@ -3,9 +3,12 @@ report of exceptions nobody retrieved (``excepthook``, ``GORT_PANIC=exit``).
 
 The scheduler (``_runtime``) runs goroutines and keeps the registry of live
 ones; this module is what a program holds on to.  ``go`` makes the handle and
-hands it to ``_runtime.newproc``; the scheduler calls back only the handle's
-``_run`` (a plain goroutine), ``_set_exc``/``_finish`` (a coroutine goroutine)
-and ``_wake``.
+hands it to ``_runtime.newproc``.  The scheduler calls the handle's ``_run`` (a
+plain goroutine) and ``_set_exc``/``_finish`` (a coroutine goroutine), and it
+and the parking layer read and write its scheduling fields (``_state``,
+``_coro``, ``_coro_throw``, ``_wake``, ``_wait_reason``, ``_timed_park``,
+``_m``, ``_bubble``, ``_durable``): Go's ``g`` is the runtime's as much as the
+program's.
 
 Lock rules: a goroutine's ``_done``, ``_joiners`` and ``_retrieved`` are
 guarded by its ``_lock``, one of ``_GLOCKS`` chosen by id (the join queue's
@@ -356,16 +359,18 @@ def go(fn: Any, /, *args: Any, **kwargs: Any) -> Goroutine[Any]:
     started again.  Near the recursion limit it raises RecursionError having
     started nothing, or starts the goroutine.
     """
-    if _runtime._sysmon is None:
-        _runtime._start_sysmon()
     if inspect.iscoroutine(fn):
         if args or kwargs:
             raise TypeError("go() of a coroutine object takes no arguments")
+        if _runtime._sysmon is None:
+            _runtime._start_sysmon()
         g: Goroutine[Any] = Goroutine(fn, (), {}, fn)  # type: ignore[arg-type]  # (named)
     elif not callable(fn):
         raise TypeError(f"go() needs a callable, got {type(fn).__name__}")
     elif (fn.__code__.co_flags & _CO_COROUTINE if type(fn) is types.FunctionType
           else inspect.iscoroutinefunction(fn)):
+        if _runtime._sysmon is None:
+            _runtime._start_sysmon()
         coro = fn(*args, **kwargs)
         try:
             g = Goroutine(fn, (), {}, coro)
@@ -373,6 +378,8 @@ def go(fn: Any, /, *args: Any, **kwargs: Any) -> Goroutine[Any]:
             coro.close()
             raise
     else:
+        if _runtime._sysmon is None:
+            _runtime._start_sysmon()
         g = Goroutine(fn, args, kwargs, None)
     try:
         _runtime.newproc(g)
@@ -423,6 +430,11 @@ def body_of(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any
     return body
 
 
+def current_goroutine() -> Goroutine[Any] | None:
+    """The goroutine running on this thread, or None off the pool."""
+    return _runtime.current_goroutine()
+
+
 async def to_thread(fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R:
     """Run blocking ``fn(*args, **kwargs)`` as a plain goroutine and await it."""
     return await go(fn, *args, **kwargs)
@@ -447,7 +459,11 @@ def _after_fork_in_child() -> None:
     _unretrieved_lock = threading.Lock()
     for lock in _GLOCKS:  # goroutine handles keep theirs
         lock._at_fork_reinit()  # type: ignore[attr-defined]
-    _unretrieved = weakref.WeakSet()  # the parent reports its own
+    # The parent reports its own failures: a handle the child still holds must
+    # not report them again when it is dropped.
+    for g in list(_unretrieved):
+        g._retrieved = True
+    _unretrieved = weakref.WeakSet()
 
 
 _runtime._at_fork_child_hooks.append(_after_fork_in_child)

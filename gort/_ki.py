@@ -7,11 +7,11 @@ the peer; landing between queuing and parking would leave a dead waiter.  gort
 therefore installs a SIGINT handler (only where the default one is installed)
 that defers the interrupt while the main thread runs in *protected* code (the
 blocking operations' own frames, marked with ``protect``) and delivers it at
-the next point that is not: the thread's sleep in ``_waitq._sleep`` (marked
-``interruptible``) or the caller's code.  The innermost marked frame decides,
-as in Trio's ``_core/_ki.py``; unmarked frames (the runtime's helpers) inherit
-from their callers.  The hot paths pay nothing for this: the check happens in
-the signal handler, by code object.
+the next point that is not: the thread's sleep in ``_waitq._sleep`` or
+``_deadlock.park_main`` (marked ``interruptible``) or the caller's code.  The
+innermost marked frame decides, as in Trio's ``_core/_ki.py``; unmarked frames
+(the runtime's helpers) inherit from their callers.  The hot paths pay nothing
+for this: the check happens in the signal handler, by code object.
 
 Lock rules: ``_state`` (an RLock: a handler can run nested inside another on
 the main thread) guards ``_deferred`` and ``_resent``; the marks (``_PROTECTED``,

@@ -1291,7 +1291,7 @@ def _step(g: Goroutine[Any], m: _M) -> None:
 
 # Every live goroutine (Go's allgs), by id; a goroutine is added by its handle's
 # constructor (``_goroutine.Goroutine``) once it could be made, and removed when
-# it ends, or by ``newproc`` when it could not be started.
+# it ends, or by ``go`` when ``newproc`` could not start it.
 _ids = itertools.count(1)
 _live_lock = threading.Lock()  # guards _live and _ids
 _live: dict[int, Goroutine[Any]] = {}

@@ -258,16 +258,24 @@ def test_go_raises_runtime_error_when_the_os_refuses_a_thread() -> None:
     n = len(blocked)
     real = threading.Thread.start
     threading.Thread.start = refuse
-    for _ in range(3):
-        try:
-            gort.go(print, "never")
-        except RecursionError:
-            raise
-        except RuntimeError as e:
-            assert "can't start new thread" in str(e), e
-        else:
-            raise AssertionError("go() did not raise")
-    assert gort.num_goroutine() == n, gort.live_goroutines()
+
+    async def anever():
+        print("never")
+
+    # A plain function, an async def function, a coroutine object: each refused
+    # goroutine is forgotten, and its coroutine closed (never "never awaited").
+    for start in (lambda: gort.go(print, "never"), lambda: gort.go(anever),
+                  lambda: gort.go(anever())):
+        for _ in range(3):
+            try:
+                start()
+            except RecursionError:
+                raise
+            except RuntimeError as e:
+                assert "can't start new thread" in str(e), e
+            else:
+                raise AssertionError("go() did not raise")
+    assert gort.num_goroutine() == n, _runtime.live_goroutines()
     assert consistent() and not _runtime._runq
     threading.Thread.start = real
     assert gort.go(lambda: 5).result(timeout=30) == 5
@@ -280,7 +288,7 @@ def test_go_raises_runtime_error_when_the_os_refuses_a_thread() -> None:
     r = run_python(code)
     assert r.returncode == 0, r.stderr
     assert r.stdout == "ok\n", r.stdout
-    assert "never" not in r.stdout
+    assert "never" not in r.stdout and "never awaited" not in r.stderr, r.stderr
 
 
 def test_work_queued_while_threads_are_refused_runs_once_they_are_not() -> None:
@@ -432,6 +440,39 @@ def test_fork_resets_the_runtime_and_runs_the_hooks() -> None:
     assert calls == []
     hold.send(1)
     assert parked.result(timeout=20) == 1
+
+
+@pytest.mark.timeout(60)
+def test_a_fork_child_does_not_report_the_parents_failures() -> None:
+    if not hasattr(os, "fork"):
+        pytest.skip("no fork")
+    code = """
+        import gc, os, sys, warnings
+        import gort
+        warnings.simplefilter("ignore", DeprecationWarning)  # fork of a threaded process
+
+        def boom():
+            raise ValueError("the parent's failure")
+
+        g = gort.go(boom)
+        g.join(timeout=20)
+        pid = os.fork()
+        if pid == 0:
+            gort.excepthook = lambda args: print("child reported", args.exc_value, flush=True)
+            del g  # the parent reports it, not the child
+            gc.collect()
+            print("child done", flush=True)
+            sys.exit(0)  # a normal exit: at-exit reports and teardown run
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        assert isinstance(g.exception(timeout=20), ValueError)
+        print("parent done", flush=True)
+    """
+    r = run_python(code)
+    assert r.returncode == 0, r.stderr
+    assert "child done" in r.stdout and "parent done" in r.stdout, r.stdout
+    assert "child reported" not in r.stdout and "Exception ignored" not in r.stderr, (
+        r.stdout + r.stderr)
 
 
 def test_fork_inside_a_goroutine() -> None:
