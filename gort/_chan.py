@@ -60,6 +60,7 @@ T = TypeVar("T")
 # operations check that they run in that bubble.
 adopt_in_bubble: Callable[[Chan[Any]], None] | None = None
 
+
 def _take(q: WaitQueue) -> Waiter | None:
     """Dequeue the first live waiter, claiming its select; drop dead ones.
 

@@ -42,6 +42,7 @@ T = TypeVar("T")
 P = ParamSpec("P")
 R = TypeVar("R")
 
+
 class ExceptHookArgs(NamedTuple):
     """What ``gort.excepthook`` receives, like ``threading.ExceptHookArgs``:
     ``exc_type``, ``exc_value``, ``exc_traceback``, and the ``goroutine`` that
